@@ -40,6 +40,7 @@ build_kwok() {
   dir=$(go mod download -json "sigs.k8s.io/kwok@$KWOK_VERSION" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')
   mkdir -p "$out/stages"
   cp "$dir"/kustomize/stage/node/fast/*.yaml "$out/stages/"
+  cp "$dir"/kustomize/stage/node/heartbeat-with-lease/*.yaml "$out/stages/"
   cp "$dir"/kustomize/stage/pod/fast/*.yaml "$out/stages/"
   chmod -R u+w "$out/stages"
   rm -f "$out/stages/kustomization.yaml"
@@ -74,6 +75,7 @@ import (
 	_ "k8s.io/kubernetes/cmd/kube-apiserver"
 	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
 	_ "k8s.io/kubernetes/cmd/kube-scheduler"
+	_ "k8s.io/kubernetes/cmd/kubectl"
 )
 EOF
 }
@@ -93,7 +95,7 @@ build_kubernetes() {
     ld="$ld -X k8s.io/component-base/version.gitMajor=1"
     ld="$ld -X k8s.io/component-base/version.gitMinor=$(echo "$KUBERNETES_VERSION" | cut -d. -f2)"
     ld="$ld -X k8s.io/component-base/version.gitTreeState=clean"
-    for cmd in kube-apiserver kube-controller-manager kube-scheduler; do
+    for cmd in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
       log "kubernetes $KUBERNETES_VERSION: building $cmd (cold: several minutes)"
       go build -trimpath -ldflags "$ld" -o "$out/$cmd" "k8s.io/kubernetes/cmd/$cmd"
     done

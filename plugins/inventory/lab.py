@@ -78,6 +78,7 @@ class InventoryModule(BaseInventoryPlugin):
                 "ansible_connection": "containers.podman.podman",
                 "ansible_host": node["container"],
                 "twinroom_node_address": node["address"],
+                "twinroom_room_address": node.get("room_address", node["address"]),
                 "twinroom_lab_container": node["container"],
                 "twinroom_lab_networks": node["networks"],
             }

@@ -71,6 +71,7 @@ def build(workers_per_room=2, witness=False):
                 "zone": zone,
                 "role": role,
                 "address": nets[LINK_NETWORK],
+                "room_address": nets[room_net],
                 "networks": nets,
                 "bmc": {
                     "address": "127.77.%d.%d" % (bmc_octet, host),

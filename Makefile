@@ -1,0 +1,37 @@
+# The two commands of the README:
+#   make lab   - bring the lab bed up on this machine and run the main job (site.yml) against it
+#   make test  - unit tests, lint, sanity, then the lab's integration and end-to-end tests
+SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
+ENV := source scripts/devenv.sh
+PYTEST_OPTS ?=
+
+.PHONY: lab site lab-down test unit integration lint sanity deps
+
+deps:
+	scripts/install-system-deps.sh
+
+lab: deps
+	$(ENV) && ansible-playbook playbooks/lab.yml
+	$(ENV) && ansible-playbook playbooks/site.yml
+
+site:
+	$(ENV) && ansible-playbook playbooks/site.yml
+
+lab-down:
+	$(ENV) && ansible-playbook playbooks/lab_down.yml -e lab_down_confirm=true
+
+unit:
+	$(ENV) && python -m pytest tests/unit -q $(PYTEST_OPTS)
+
+lint:
+	$(ENV) && ansible-lint --profile production
+
+sanity:
+	$(ENV) && tests/sanity/run.sh
+
+integration:
+	$(ENV) && python -m pytest tests/integration -q -m lab $(PYTEST_OPTS)
+
+# Fast checks first so a broken commit fails in seconds, then the lab.
+test: deps unit lint sanity lab integration

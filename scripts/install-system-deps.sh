@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Debian packages the lab host needs. Installs only what is missing; a warm machine costs a dpkg query.
+set -euo pipefail
+pkgs=(podman runc debootstrap fence-agents iptables uidmap openssl)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "[deps] apt-get install ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# The lab's Go builds need the machine's Go toolchain (Debian's golang-go is too old for Kubernetes).
+if ! command -v go >/dev/null 2>&1; then
+  echo "[deps] no Go toolchain on PATH: the lab builds kine, kwok and Kubernetes from Go modules and needs Go >= 1.25" >&2
+  exit 1
+fi
