@@ -1,0 +1,85 @@
+"""The lab bed is what the issue promises: systemd nodes in two rooms, a link that really cuts,
+and BMCs whose power-off really stops a node."""
+import subprocess
+import time
+
+import pytest
+
+from labutil import podman, node_exec, tcp_reachable
+
+pytestmark = pytest.mark.lab
+
+SSH = 22  # sshd runs in every node image; a listening port to probe across networks
+
+
+def container_running(container):
+    out = podman("inspect", "-f", "{{.State.Running}}", container, check=False)
+    return out.stdout.strip() == "true"
+
+
+def wait_until(predicate, seconds, step=0.5):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(step)
+    return predicate()
+
+
+def test_every_node_runs_systemd_as_pid1(nodes):
+    for name, node in nodes.items():
+        pid1 = node_exec(node["container"], "cat /proc/1/comm").stdout.strip()
+        state = node_exec(node["container"], "systemctl is-system-running").stdout.strip()
+        assert (pid1, state) == ("systemd", "running"), name
+
+
+def test_rooms_are_separate_networks(nodes):
+    a, b = nodes["a-w1"], nodes["b-w1"]
+    b_room_address = b["networks"]["twinroom-room-b"]
+    assert not tcp_reachable(a["container"], b_room_address, SSH), \
+        "a room-a node reached a room-b node on room-b's own network"
+
+
+def test_cutting_the_link_partitions_the_rooms(nodes, lab_cli):
+    a, b = nodes["a-w1"], nodes["b-w1"]
+    b_link = b["networks"]["twinroom-link"]
+    assert tcp_reachable(a["container"], b_link, SSH), "rooms must see each other before the cut"
+    cut = lab_cli("cut-link", "room_a")
+    try:
+        assert cut.returncode == 0, cut.stdout + cut.stderr
+        assert not tcp_reachable(a["container"], b_link, SSH), "a-w1 still reaches b-w1 with the link cut"
+        # Inside a room, life goes on.
+        assert tcp_reachable(a["container"], nodes["a-w2"]["networks"]["twinroom-room-a"], SSH)
+    finally:
+        restore = lab_cli("restore-link", "room_a")
+    assert restore.returncode == 0, restore.stdout + restore.stderr
+    assert wait_until(lambda: tcp_reachable(a["container"], b_link, SSH), 10), "link did not come back"
+
+
+def fence_redfish(node, action, password=None):
+    bmc = node["bmc"]
+    cmd = ["fence_redfish", "--ip=%s" % bmc["address"], "--ipport=%d" % bmc["port"],
+           "--username=%s" % bmc["username"], "--password=%s" % (password or bmc["password"]),
+           "--ssl-insecure", "--systems-uri=/redfish/v1/Systems/%s" % bmc["system_id"], "--action=%s" % action]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=90)
+
+
+def test_bmc_power_off_stops_the_node_and_power_on_brings_it_back(nodes):
+    node = nodes["a-w2"]
+    status = fence_redfish(node, "status")
+    assert status.returncode == 0 and "ON" in status.stdout.upper(), status.stdout + status.stderr
+    off = fence_redfish(node, "off")
+    assert off.returncode == 0, off.stdout + off.stderr
+    assert not container_running(node["container"]), "BMC said off but the node's container still runs"
+    assert "OFF" in fence_redfish(node, "status").stdout.upper()
+    on = fence_redfish(node, "on")
+    assert on.returncode == 0, on.stdout + on.stderr
+    assert wait_until(lambda: container_running(node["container"]), 30)
+    booted = node_exec(node["container"], "systemctl is-system-running --wait", timeout=120).stdout.strip()
+    assert booted == "running"
+
+
+def test_bmc_refuses_a_wrong_password(nodes):
+    result = fence_redfish(nodes["a-w1"], "status", password="not-the-password")
+    assert result.returncode != 0
+    assert container_running(nodes["a-w1"]["container"])
