@@ -31,7 +31,7 @@ sanity:
 	$(ENV) && tests/sanity/run.sh
 
 integration:
-	$(ENV) && python -m pytest tests/integration -q -m lab $(PYTEST_OPTS)
+	$(ENV) && python -m pytest tests/integration -q $(PYTEST_OPTS)
 
 # Fast checks first so a broken commit fails in seconds, then the lab.
 test: deps unit lint sanity lab integration

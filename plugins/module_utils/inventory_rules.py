@@ -1,0 +1,415 @@
+# -*- coding: utf-8 -*-
+# Copyright: twinroom developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Rules of the twinroom inventory model (docs/inventory-model.md), as pure functions.
+
+The input is what Ansible knows about the inventory, already reduced to plain data:
+
+* ``groups``: group name -> list of host names (Ansible's ``groups`` magic variable);
+* ``hostvars``: host name -> dict of the variables listed in :data:`VARIABLES` (plus any extra
+  required ones). A variable Ansible could not evaluate is passed as an :class:`Unreadable` value.
+
+:func:`check_inventory` returns every :class:`Violation`; nothing here reads files or talks to hosts.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import namedtuple
+
+from ansible.module_utils.parsing.convert_bool import boolean
+
+ROOMS = ('room_a', 'room_b')
+CONTROL_PLANE = 'control_plane'
+WORKERS = 'workers'
+WITNESS = 'witness'
+FENCE_METHODS = ('redfish', 'ipmi', 'none')
+FENCE_METHODS_WITH_BMC = ('redfish', 'ipmi')
+REDFISH_SYSTEMS_PREFIX = '/redfish/v1/Systems/'
+
+# The inventory variables the rules read; nothing else (secrets in particular) is ever evaluated.
+VARIABLES = (
+    'twinroom_zone',
+    'twinroom_fence_method',
+    'twinroom_witness_enabled',
+    'twinroom_bmc_address',
+    'twinroom_bmc_systems_uri',
+)
+
+# Value syntax of a Kubernetes label (the zone becomes topology.kubernetes.io/zone).
+_LABEL_VALUE = re.compile(r'^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$')
+
+ALL_ROOM_NODES = 'all room nodes'
+
+Violation = namedtuple('Violation', ['rule', 'subject', 'message'])
+
+
+class Unreadable(object):
+    """Stands for a variable that is defined but could not be evaluated (e.g. an undefined reference)."""
+
+    def __init__(self, error):
+        self.error = error
+
+    def __repr__(self):
+        return 'Unreadable(%r)' % (self.error,)
+
+    def __eq__(self, other):
+        return isinstance(other, Unreadable) and other.error == self.error
+
+    def __ne__(self, other):
+        return not self == other
+
+    def __hash__(self):
+        return hash(self.error)
+
+
+def _violation(rule, subject, text):
+    return Violation(rule, subject, "Inventory rule '%s' failed for %s: %s" % (rule, subject, text))
+
+
+def _unique(hosts):
+    seen = set()
+    result = []
+    for host in hosts or ():
+        if host not in seen:
+            seen.add(host)
+            result.append(host)
+    return result
+
+
+def _names(hosts):
+    return ', '.join(hosts)
+
+
+def _value(hostvars, host, name):
+    """The variable's value, or None when it is not set (undefined, null or empty string)."""
+    value = (hostvars.get(host) or {}).get(name)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    return value
+
+
+def _subject(hosts, room_nodes):
+    """Name the hosts, or say 'all room nodes' when the problem is everywhere (a group_vars/all value)."""
+    if len(hosts) > 1 and set(hosts) >= set(room_nodes):
+        return ALL_ROOM_NODES
+    return _names(hosts)
+
+
+def _by_value(hosts, hostvars, name):
+    """[(value, [hosts])] in order of first appearance; unset and unreadable values are left out."""
+    order = []
+    members = {}
+    for host in hosts:
+        value = _value(hostvars, host, name)
+        if value is None or isinstance(value, Unreadable):
+            continue
+        key = repr(value)
+        if key not in members:
+            order.append((key, value))
+            members[key] = []
+        members[key].append(host)
+    return [(value, members[key]) for key, value in order]
+
+
+class _Layout(object):
+    """Group membership, computed once."""
+
+    def __init__(self, groups):
+        self.room = dict((room, _unique(groups.get(room))) for room in ROOMS)
+        self.room_defined = dict((room, room in groups) for room in ROOMS)
+        self.control_plane = _unique(groups.get(CONTROL_PLANE))
+        self.workers = _unique(groups.get(WORKERS))
+        self.witness = _unique(groups.get(WITNESS))
+        self.in_both_rooms = [host for host in self.room[ROOMS[0]] if host in self.room[ROOMS[1]]]
+        # Nodes that are fenced and carry a room's settings. A witness put in a room is reported as
+        # such and left out here, so the fix (take it out of the room) does not hide behind BMC noise.
+        self.room_nodes = [host for host in _unique(self.room[ROOMS[0]] + self.room[ROOMS[1]])
+                           if host not in self.witness]
+
+    def zone_nodes(self, room):
+        return [host for host in self.room[room]
+                if host not in self.in_both_rooms and host not in self.witness]
+
+
+def _check_rooms(layout):
+    violations = []
+    for room in ROOMS:
+        if not layout.room_defined[room]:
+            violations.append(_violation(
+                'room-not-empty', room,
+                'group %s is not in the inventory. Add group %s with every node of that room.' % (room, room)))
+        elif not layout.room[room]:
+            violations.append(_violation(
+                'room-not-empty', room,
+                'group %s has no hosts. Add every node of that room to group %s.' % (room, room)))
+    return violations
+
+
+def _check_control_plane(layout):
+    violations = []
+    for room in ROOMS:
+        if not layout.room[room]:
+            continue  # already reported by room-not-empty
+        members = [host for host in layout.room[room] if host in layout.control_plane]
+        if not members:
+            violations.append(_violation(
+                'one-control-plane-per-room', room,
+                'no host of %s is in group %s. Put exactly one node of each room in %s.'
+                % (room, CONTROL_PLANE, CONTROL_PLANE)))
+        elif len(members) > 1:
+            violations.append(_violation(
+                'one-control-plane-per-room', room,
+                '%d hosts of %s are in group %s (%s). Keep exactly one node of each room in %s '
+                'and move the others to %s.'
+                % (len(members), room, CONTROL_PLANE, _names(members), CONTROL_PLANE, WORKERS)))
+    return violations
+
+
+def _check_room_exclusive(layout):
+    return [_violation(
+        'room-exclusive', host,
+        '%s is in both %s and %s. Remove it from the group of the room where it does not stand.'
+        % (host, ROOMS[0], ROOMS[1]))
+        for host in layout.in_both_rooms]
+
+
+def _check_node_in_room(layout):
+    violations = []
+    in_a_room = set(layout.room[ROOMS[0]]) | set(layout.room[ROOMS[1]])
+    for host in _unique(layout.control_plane + layout.workers):
+        if host in in_a_room:
+            continue
+        groups = [group for group, members in ((CONTROL_PLANE, layout.control_plane), (WORKERS, layout.workers))
+                  if host in members]
+        violations.append(_violation(
+            'node-in-room', host,
+            '%s is in %s %s but in neither %s nor %s. Add %s to the group of the room where it stands.'
+            % (host, 'groups' if len(groups) > 1 else 'group', ' and '.join(groups), ROOMS[0], ROOMS[1], host)))
+    return violations
+
+
+def _check_zones(layout, hostvars):
+    violations = []
+    zone_of_room = {}
+    for room in ROOMS:
+        nodes = layout.zone_nodes(room)
+        if not nodes:
+            continue
+        missing = [host for host in nodes if _value(hostvars, host, 'twinroom_zone') is None]
+        values = _by_value(nodes, hostvars, 'twinroom_zone')
+        if missing:
+            what = room if len(missing) == len(nodes) else _names(missing)
+            violations.append(_violation(
+                'zone-per-room', room,
+                'twinroom_zone is not set for %s. Set twinroom_zone once for the room in group_vars/%s, '
+                'e.g. twinroom_zone: %s.' % (what, room, room.replace('_', '-'))))
+        if len(values) > 1:
+            violations.append(_violation(
+                'zone-per-room', room,
+                'the nodes of %s do not agree on twinroom_zone: %s. Set twinroom_zone once for the room '
+                'in group_vars/%s and remove the per-host values.'
+                % (room, '; '.join("'%s' (%s)" % (value, _names(hosts)) for value, hosts in values), room)))
+        for value, hosts in values:
+            if not isinstance(value, str) or not _LABEL_VALUE.match(value):
+                violations.append(_violation(
+                    'zone-per-room', room,
+                    "twinroom_zone '%s' is not a valid Kubernetes label value (at most 63 letters, digits, "
+                    "'-', '_' or '.', beginning and ending with a letter or digit). Set a valid value in "
+                    "group_vars/%s." % (value, room)))
+        if not missing and len(values) == 1:
+            zone_of_room[room] = values[0][0]
+    if len(zone_of_room) == len(ROOMS) and zone_of_room[ROOMS[0]] == zone_of_room[ROOMS[1]]:
+        violations.append(_violation(
+            'zone-per-room', '%s, %s' % ROOMS,
+            "both rooms have twinroom_zone '%s'. Give each room its own value in group_vars/%s and "
+            "group_vars/%s." % (zone_of_room[ROOMS[0]], ROOMS[0], ROOMS[1])))
+    return violations
+
+
+def _fence_method(hostvars, host):
+    return _value(hostvars, host, 'twinroom_fence_method')
+
+
+def _check_fence_method(layout, hostvars):
+    violations = []
+    nodes = layout.room_nodes
+    missing = [host for host in nodes if _fence_method(hostvars, host) is None]
+    if missing:
+        violations.append(_violation(
+            'fence-method', _subject(missing, nodes),
+            'twinroom_fence_method is not set. Set it in group_vars/all to one of %s.' % ', '.join(FENCE_METHODS)))
+    for value, hosts in _by_value(nodes, hostvars, 'twinroom_fence_method'):
+        if value in FENCE_METHODS:
+            continue
+        subject = _subject(hosts, nodes)
+        if subject == ALL_ROOM_NODES:
+            where = 'Set it in group_vars/all.'
+        else:
+            where = ('Correct it where it is set for %s (host_vars, hosts.yml or the group_vars of its room), '
+                     'or remove it there so that group_vars/all applies.' % _names(hosts))
+        violations.append(_violation(
+            'fence-method', subject,
+            "twinroom_fence_method is '%s'; it must be one of %s (none: no fencing). %s"
+            % (value, ', '.join(FENCE_METHODS), where)))
+    return violations
+
+
+def _check_bmc(layout, hostvars):
+    address_violations = []
+    uri_violations = []
+    for host in layout.room_nodes:
+        method = _fence_method(hostvars, host)
+        if method not in FENCE_METHODS_WITH_BMC:
+            continue  # none, or already reported by fence-method
+        if _value(hostvars, host, 'twinroom_bmc_address') is None:
+            address_violations.append(_violation(
+                'bmc-address', host,
+                'twinroom_fence_method is %s but twinroom_bmc_address is not set. Set twinroom_bmc_address '
+                'for %s (host_vars/%s or its entry in hosts.yml), or set twinroom_fence_method: none '
+                'to run without fencing.' % (method, host, host)))
+        if method != 'redfish':
+            continue
+        uri = _value(hostvars, host, 'twinroom_bmc_systems_uri')
+        if uri is None:
+            uri_violations.append(_violation(
+                'bmc-systems-uri', host,
+                'twinroom_fence_method is redfish but twinroom_bmc_systems_uri is not set. Set it for %s to '
+                'the node\'s Redfish system path, e.g. %s1 (listed by GET /redfish/v1/Systems on its BMC).'
+                % (host, REDFISH_SYSTEMS_PREFIX)))
+        elif not isinstance(uri, Unreadable) and not (
+                isinstance(uri, str) and uri.startswith(REDFISH_SYSTEMS_PREFIX) and len(uri) > len(REDFISH_SYSTEMS_PREFIX)):
+            uri_violations.append(_violation(
+                'bmc-systems-uri', host,
+                "twinroom_bmc_systems_uri is '%s'; it must be a Redfish system path such as %s1. "
+                'Set it for %s to a member of GET /redfish/v1/Systems on its BMC.'
+                % (uri, REDFISH_SYSTEMS_PREFIX, host)))
+    return address_violations + uri_violations
+
+
+def witness_enabled(groups, hostvars):
+    """(enabled, [(bad value, [hosts])]): the witness is enabled when any room node says so."""
+    layout = _Layout(groups)
+    enabled = False
+    invalid = []
+    for value, hosts in _by_value(layout.room_nodes + layout.witness, hostvars, 'twinroom_witness_enabled'):
+        try:
+            enabled = boolean(value, strict=True) or enabled
+        except TypeError:
+            invalid.append((value, hosts))
+    return enabled, invalid
+
+
+def _check_witness(layout, groups, hostvars):
+    violations = []
+    enabled, invalid = witness_enabled(groups, hostvars)
+    for value, hosts in invalid:
+        violations.append(_violation(
+            'witness-enabled', _subject(hosts, layout.room_nodes),
+            "twinroom_witness_enabled is '%s'; it must be true or false. Set it in group_vars/all." % (value,)))
+    if enabled and not layout.witness:
+        violations.append(_violation(
+            'witness-present', WITNESS,
+            'twinroom_witness_enabled is true but no host is in group %s. Add the third-site node to group %s, '
+            'or set twinroom_witness_enabled: false in group_vars/all.' % (WITNESS, WITNESS)))
+    for host in layout.witness:
+        for room in ROOMS:
+            if host in layout.room[room]:
+                violations.append(_violation(
+                    'witness-outside-rooms', host,
+                    '%s is in group %s and in %s. The witness stands at a third site, outside both rooms: '
+                    'remove %s from %s.' % (host, WITNESS, room, host, room)))
+    return violations
+
+
+def _check_required(layout, hostvars, required_vars):
+    violations = []
+    for name in _unique(required_vars):
+        missing = [host for host in layout.room_nodes if _value(hostvars, host, name) is None]
+        if not missing:
+            continue
+        subject = _subject(missing, layout.room_nodes)
+        if subject == ALL_ROOM_NODES:
+            where = 'for every room node, per host (host_vars or hosts.yml) or in group_vars'
+        else:
+            where = 'for %s, in host_vars or the host entries in hosts.yml' % _names(missing)
+        violations.append(_violation(
+            'required-variable', subject,
+            '%s is not set (validate_inventory_required_vars lists it). Set it %s.' % (name, where)))
+    return violations
+
+
+def _check_readable(layout, hostvars):
+    violations = []
+    for host in layout.room_nodes + layout.witness:
+        for name, value in sorted((hostvars.get(host) or {}).items()):
+            if isinstance(value, Unreadable):
+                violations.append(_violation(
+                    'variable-evaluates', host,
+                    '%s cannot be evaluated: %s. Define what it refers to, or give it a plain value.'
+                    % (name, value.error)))
+    return violations
+
+
+def relevant_hosts(groups):
+    """The hosts whose variables the rules read, in inventory order."""
+    return _unique([host for group in ROOMS + (CONTROL_PLANE, WORKERS, WITNESS) for host in groups.get(group) or ()])
+
+
+def variables_to_read(required_vars=()):
+    return tuple(_unique(list(VARIABLES) + list(required_vars or ())))
+
+
+def check_inventory(groups, hostvars, required_vars=()):
+    """Every violation of the inventory model, in a stable order (the order of docs/inventory-model.md)."""
+    layout = _Layout(groups)
+    violations = []
+    violations.extend(_check_readable(layout, hostvars))
+    violations.extend(_check_rooms(layout))
+    violations.extend(_check_control_plane(layout))
+    violations.extend(_check_room_exclusive(layout))
+    violations.extend(_check_node_in_room(layout))
+    violations.extend(_check_zones(layout, hostvars))
+    violations.extend(_check_fence_method(layout, hostvars))
+    violations.extend(_check_bmc(layout, hostvars))
+    violations.extend(_check_witness(layout, groups, hostvars))
+    violations.extend(_check_required(layout, hostvars, required_vars or ()))
+    return violations
+
+
+def failure_message(violations):
+    lines = ['Inventory is not valid: %d problem(s); nothing was changed.' % len(violations)]
+    lines.extend('- %s' % violation.message for violation in violations)
+    return '\n'.join(lines)
+
+
+def summarize(groups, hostvars):
+    """What a valid inventory describes: rooms, their nodes, zones, control planes; fencing; witness."""
+    layout = _Layout(groups)
+    rooms = {}
+    for room in ROOMS:
+        nodes = layout.room[room]
+        zones = _by_value(nodes, hostvars, 'twinroom_zone')
+        rooms[room] = {
+            'zone': zones[0][0] if len(zones) == 1 else None,
+            'control_plane': [host for host in nodes if host in layout.control_plane],
+            'workers': [host for host in nodes if host in layout.workers],
+            'nodes': nodes,
+        }
+    methods = sorted(set(str(value) for value, hosts in _by_value(layout.room_nodes, hostvars, 'twinroom_fence_method')))
+    return {
+        'rooms': rooms,
+        'fence_method': ', '.join(methods),
+        'witness_enabled': witness_enabled(groups, hostvars)[0],
+        'witness': layout.witness,
+    }
+
+
+def summary_message(summary):
+    parts = []
+    for room in ROOMS:
+        info = summary['rooms'][room]
+        parts.append('%s (zone %s): %d node(s), control plane %s'
+                     % (room, info['zone'], len(info['nodes']), _names(info['control_plane'])))
+    witness = 'on (%s)' % _names(summary['witness']) if summary['witness_enabled'] else 'off'
+    return 'Inventory is valid: %s; fence method %s; witness %s.' % ('; '.join(parts), summary['fence_method'], witness)

@@ -1,0 +1,179 @@
+# -*- coding: utf-8 -*-
+"""playbooks/validate.yml against broken inventories: exact messages, and no node touched.
+
+Each tests/integration/fixtures/inventories/<case>/ is the same lab-like inventory broken in one
+way. Its nodes are podman containers that do not exist, so any task on a node would put that node in
+PLAY RECAP as unreachable; test_nodes_show_in_recap_when_touched proves that this trap works.
+Needs no lab: everything runs on the controller.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from playbook import REPO, output, play_recap, run_playbook
+
+FIXTURES = 'tests/integration/fixtures'
+INVENTORIES = FIXTURES + '/inventories'
+VALIDATE = 'playbooks/validate.yml'
+VALIDATE_THEN_TOUCH = FIXTURES + '/validate_then_touch_nodes.yml'
+NODES = {'a-cp1', 'a-w1', 'a-w2', 'b-cp1', 'b-w1', 'b-w2'}
+
+REQUIRE_NODE_ADDRESS = {'validate_inventory_required_vars': ['twinroom_node_address']}
+
+# case -> (extra vars, the one exact message)
+BROKEN = {
+    'room-not-empty': (
+        None,
+        "Inventory rule 'room-not-empty' failed for room_b: group room_b is not in the inventory. "
+        "Add group room_b with every node of that room."),
+    'room-not-empty-no-hosts': (
+        None,
+        "Inventory rule 'room-not-empty' failed for room_b: group room_b has no hosts. "
+        "Add every node of that room to group room_b."),
+    'one-control-plane-per-room': (
+        None,
+        "Inventory rule 'one-control-plane-per-room' failed for room_b: no host of room_b is in group "
+        "control_plane. Put exactly one node of each room in control_plane."),
+    'one-control-plane-per-room-two': (
+        None,
+        "Inventory rule 'one-control-plane-per-room' failed for room_a: 2 hosts of room_a are in group "
+        "control_plane (a-cp1, a-w1). Keep exactly one node of each room in control_plane and move the "
+        "others to workers."),
+    'room-exclusive': (
+        None,
+        "Inventory rule 'room-exclusive' failed for a-w2: a-w2 is in both room_a and room_b. "
+        "Remove it from the group of the room where it does not stand."),
+    'node-in-room': (
+        None,
+        "Inventory rule 'node-in-room' failed for c-w1: c-w1 is in group workers but in neither room_a "
+        "nor room_b. Add c-w1 to the group of the room where it stands."),
+    'zone-per-room': (
+        None,
+        "Inventory rule 'zone-per-room' failed for room_b: twinroom_zone is not set for room_b. "
+        "Set twinroom_zone once for the room in group_vars/room_b, e.g. twinroom_zone: room-b."),
+    'zone-per-room-same': (
+        None,
+        "Inventory rule 'zone-per-room' failed for room_a, room_b: both rooms have twinroom_zone 'room-a'. "
+        "Give each room its own value in group_vars/room_a and group_vars/room_b."),
+    'zone-per-room-label': (
+        None,
+        "Inventory rule 'zone-per-room' failed for room_b: twinroom_zone 'Room B' is not a valid Kubernetes "
+        "label value (at most 63 letters, digits, '-', '_' or '.', beginning and ending with a letter or "
+        "digit). Set a valid value in group_vars/room_b."),
+    'fence-method': (
+        None,
+        "Inventory rule 'fence-method' failed for all room nodes: twinroom_fence_method is 'ilo'; it must be "
+        "one of redfish, ipmi, none (none: no fencing). Set it in group_vars/all."),
+    'bmc-address': (
+        None,
+        "Inventory rule 'bmc-address' failed for b-w2: twinroom_fence_method is redfish but "
+        "twinroom_bmc_address is not set. Set twinroom_bmc_address for b-w2 (host_vars/b-w2 or its entry in "
+        "hosts.yml), or set twinroom_fence_method: none to run without fencing."),
+    'bmc-systems-uri': (
+        None,
+        "Inventory rule 'bmc-systems-uri' failed for a-w1: twinroom_fence_method is redfish but "
+        "twinroom_bmc_systems_uri is not set. Set it for a-w1 to the node's Redfish system path, e.g. "
+        "/redfish/v1/Systems/1 (listed by GET /redfish/v1/Systems on its BMC)."),
+    'witness-enabled': (
+        None,
+        "Inventory rule 'witness-enabled' failed for all room nodes: twinroom_witness_enabled is 'maybe'; "
+        "it must be true or false. Set it in group_vars/all."),
+    'witness-present': (
+        None,
+        "Inventory rule 'witness-present' failed for witness: twinroom_witness_enabled is true but no host "
+        "is in group witness. Add the third-site node to group witness, or set twinroom_witness_enabled: "
+        "false in group_vars/all."),
+    'witness-outside-rooms': (
+        None,
+        "Inventory rule 'witness-outside-rooms' failed for witness1: witness1 is in group witness and in "
+        "room_a. The witness stands at a third site, outside both rooms: remove witness1 from room_a."),
+    'required-variable': (
+        REQUIRE_NODE_ADDRESS,
+        "Inventory rule 'required-variable' failed for a-w1: twinroom_node_address is not set "
+        "(validate_inventory_required_vars lists it). Set it for a-w1, in host_vars or the host entries "
+        "in hosts.yml."),
+    'variable-evaluates': (
+        None,
+        "Inventory rule 'variable-evaluates' failed for b-w1: twinroom_bmc_address cannot be evaluated: "
+        "'twinroom_test_undefined_bmc_network' is undefined. Define what it refers to, or give it a plain "
+        "value."),
+}
+
+FAILURE = 'Inventory is not valid: 1 problem(s); nothing was changed.'
+
+
+def assert_only_localhost_ran(text, failed):
+    recap = play_recap(text)
+    assert set(recap) == {'localhost'}, text
+    assert recap['localhost']['failed'] == failed
+    assert recap['localhost']['changed'] == 0
+    assert 'UNREACHABLE' not in text
+
+
+def test_every_fixture_inventory_has_a_case():
+    cases = sorted(path.name for path in (REPO / INVENTORIES).iterdir() if path.is_dir())
+    assert cases == sorted(list(BROKEN) + ['valid'])
+
+
+@pytest.mark.parametrize('case', sorted(BROKEN))
+def test_broken_inventory_fails_with_the_exact_message(case):
+    extra_vars, message = BROKEN[case]
+    result = run_playbook(VALIDATE, INVENTORIES + '/' + case, extra_vars=extra_vars)
+    text = output(result)
+    assert result.returncode != 0, text
+    # The summary line, then the problem on a line of its own, exactly.
+    lines = [line.strip() for line in text.splitlines()]
+    assert FAILURE in lines, text
+    assert '- ' + message in lines, text
+    assert_only_localhost_ran(text, failed=1)
+
+
+def test_broken_inventory_stops_the_run_before_any_node():
+    result = run_playbook(VALIDATE_THEN_TOUCH, INVENTORIES + '/one-control-plane-per-room')
+    text = output(result)
+    assert result.returncode != 0, text
+    assert "Inventory rule 'one-control-plane-per-room' failed for room_b" in text
+    assert 'Touch every node' not in text
+    assert_only_localhost_ran(text, failed=1)
+
+
+def test_nodes_show_in_recap_when_touched():
+    """The control experiment: once validation passes, the next play reaches for the absent nodes."""
+    result = run_playbook(VALIDATE_THEN_TOUCH, INVENTORIES + '/valid')
+    recap = play_recap(output(result))
+    assert set(recap) == NODES | {'localhost'}
+    assert all(recap[node]['unreachable'] + recap[node]['failed'] == 1 for node in NODES), recap
+    assert recap['localhost']['failed'] == 0
+
+
+@pytest.mark.parametrize('inventory', ['inventories/example', INVENTORIES + '/valid'])
+@pytest.mark.parametrize('check', [False, True], ids=['run', 'check'])
+def test_valid_inventory_passes(inventory, check):
+    result = run_playbook(VALIDATE, inventory, check=check)
+    text = output(result)
+    assert result.returncode == 0, text
+    assert_only_localhost_ran(text, failed=0)
+
+
+def test_check_mode_fails_the_same_way():
+    extra_vars, message = BROKEN['bmc-address']
+    result = run_playbook(VALIDATE, INVENTORIES + '/bmc-address', extra_vars=extra_vars, check=True)
+    text = output(result)
+    assert result.returncode != 0, text
+    assert message in text
+    assert_only_localhost_ran(text, failed=1)
+
+
+def test_example_inventory_sets_every_node_address():
+    result = run_playbook(VALIDATE, 'inventories/example', extra_vars=REQUIRE_NODE_ADDRESS)
+    assert result.returncode == 0, output(result)
+
+
+def test_summary_names_rooms_and_fencing(monkeypatch):
+    monkeypatch.setenv('ANSIBLE_VERBOSITY', '1')
+    result = run_playbook(VALIDATE, 'inventories/example')
+    assert result.returncode == 0, output(result)
+    # The callback may fold the long line; compare words.
+    assert ('Inventory is valid: room_a (zone room-a): 3 node(s), control plane a-cp1; room_b (zone room-b): '
+            '3 node(s), control plane b-cp1; fence method redfish; witness off.') in ' '.join(output(result).split())

@@ -1,0 +1,90 @@
+import json
+
+import pytest
+
+from twinroom_lab import power_bridge
+from twinroom_lab.power_bridge import KILL, START, decide
+
+UUID = "f5765943-94aa-59cd-97fc-916ad94b2749"
+
+
+def note(power_state, pending=None, **extra):
+    """A notification as sushy's fake driver sends it: the whole stored system record."""
+    record = {"uuid": UUID, "name": "a-cp1", "power_state": power_state, "external_notifier": True, "nics": []}
+    if pending is not None:
+        record["pending_power"] = {"power_state": pending, "apply_time": 1795275300}
+    else:
+        record["pending_power"] = None
+    record.update(extra)
+    return record
+
+
+@pytest.mark.parametrize("notification, last, action, reason", [
+    # Reset ForceOff / GracefulShutdown / On: first only announced, power_state unchanged.
+    (note("On", pending="Off"), None, None, "pending change to Off: acting when it applies"),
+    (note("On", pending="Off"), "On", None, "pending change to Off: acting when it applies"),
+    (note("Off", pending="On"), "Off", None, "pending change to On: acting when it applies"),
+    # ... then applied on the next read of the system.
+    (note("Off"), "On", KILL, "power On -> Off"),
+    (note("On"), "Off", START, "power Off -> On"),
+    # The bridge restarted and missed the announcement: converge the container to the BMC.
+    (note("Off"), None, KILL, "power unknown -> Off"),
+    (note("On"), None, START, "power unknown -> On"),
+    # Boot device, boot mode, ... changed: power_state repeats the last one.
+    (note("On", boot_device="Pxe"), "On", None, "power stays On (another attribute changed)"),
+    (note("Off", boot_device="Pxe"), "Off", None, "power stays Off (another attribute changed)"),
+    # Restart: the driver drops power_state to Off at once and brings it back On when it applies.
+    (note("Off", pending="ForceRestart"), "On", KILL,
+     "reset ForceRestart: power dropped now, it returns when the reset applies"),
+    (note("Off", pending="GracefulRestart"), None, KILL,
+     "reset GracefulRestart: power dropped now, it returns when the reset applies"),
+    (note("PoweringOn"), "Off", None, "power_state 'PoweringOn' is neither On nor Off: ignored"),
+    ({"name": "a-cp1"}, None, None, "power_state None is neither On nor Off: ignored"),
+])
+def test_decide(notification, last, action, reason):
+    decision = decide(notification, last)
+    assert (decision.action, decision.reason) == (action, reason)
+
+
+@pytest.fixture
+def bridge(tmp_path, topology_data, monkeypatch):
+    (tmp_path / "topology.json").write_text(json.dumps(topology_data))
+    applied, logged = [], []
+    monkeypatch.setattr(power_bridge, "apply",
+                        lambda container, action: applied.append((container, action)) or "done")
+    b = power_bridge.Bridge(str(tmp_path), logged.append)
+    b.applied, b.logged = applied, logged
+    return b
+
+
+def test_bridge_acts_only_when_a_pending_change_applies(bridge):
+    assert bridge.handle(note("On", pending="Off")) == (
+        200, {"action": None, "reason": "pending change to Off: acting when it applies"})
+    assert bridge.applied == []
+    assert bridge.handle(note("Off")) == (200, {"action": KILL, "result": "done"})
+    assert bridge.applied == [("twinroom-a-cp1", KILL)]
+    assert bridge.logged == ["a-cp1 (twinroom-a-cp1): pending change to Off: acting when it applies",
+                             "a-cp1 (twinroom-a-cp1): power On -> Off: done"]
+
+
+def test_bridge_maps_by_name_when_uuid_is_unknown(bridge):
+    status, body = bridge.handle(dict(note("On"), uuid="not-a-known-uuid", name="b-w1"))
+    assert (status, body["action"]) == (200, START)
+    assert bridge.applied == [("twinroom-b-w1", START)]
+
+
+def test_bridge_rejects_unknown_systems_and_bad_bodies(bridge):
+    assert bridge.handle(dict(note("Off"), uuid="x", name="nobody")) == (404, {"error": "unknown system"})
+    assert bridge.handle(["not", "a", "record"])[0] == 400
+    assert bridge.applied == []
+    assert bridge.logged == ["notification for unknown system nobody (uuid x): ignored"]
+
+
+def test_bridge_reports_a_failed_action(bridge, monkeypatch):
+    def fail(container, action):
+        raise power_bridge.LabError("container %s does not exist" % container)
+    monkeypatch.setattr(power_bridge, "apply", fail)
+    status, body = bridge.handle(note("Off"))
+    assert (status, body["error"]) == (500, "container twinroom-a-cp1 does not exist")
+    assert bridge.logged == ["a-cp1 (twinroom-a-cp1): power unknown -> Off: kill FAILED: "
+                             "container twinroom-a-cp1 does not exist"]

@@ -1,0 +1,125 @@
+# -*- coding: utf-8 -*-
+"""The inventory rules, one YAML fixture per case: groups, hostvars, the exact expected messages."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import sys
+
+import pytest
+import yaml
+
+try:
+    from ansible_collections.twinroom.ha.plugins.module_utils import inventory_rules
+except ImportError:  # not run through ansible-test: find the collection where devenv.sh links it
+    sys.path[:0] = [p for p in os.environ.get('ANSIBLE_COLLECTIONS_PATH', '').split(os.pathsep) if p]
+    from ansible_collections.twinroom.ha.plugins.module_utils import inventory_rules
+
+FIXTURES = sorted((pathlib.Path(__file__).parent / 'fixtures' / 'inventory').glob('*.yml'))
+
+
+def load(path):
+    with open(path) as stream:
+        return yaml.safe_load(stream)
+
+
+@pytest.mark.parametrize('path', FIXTURES, ids=[path.stem for path in FIXTURES])
+def test_fixture(path):
+    case = load(path)
+    violations = inventory_rules.check_inventory(case['groups'], case['hostvars'], case.get('required_vars') or ())
+    assert [violation.message for violation in violations] == case['expected']
+    for violation in violations:
+        assert violation.message.startswith("Inventory rule '%s' failed for %s: " % (violation.rule, violation.subject))
+
+
+def test_fixtures_cover_every_rule():
+    rules = set()
+    for path in FIXTURES:
+        case = load(path)
+        rules.update(v.rule for v in inventory_rules.check_inventory(
+            case['groups'], case['hostvars'], case.get('required_vars') or ()))
+    assert rules >= {
+        'room-not-empty', 'one-control-plane-per-room', 'room-exclusive', 'node-in-room', 'zone-per-room',
+        'fence-method', 'bmc-address', 'bmc-systems-uri', 'witness-enabled', 'witness-present',
+        'witness-outside-rooms', 'required-variable',
+    }
+
+
+def _valid():
+    return load(pathlib.Path(__file__).parent / 'fixtures' / 'inventory' / 'valid.yml')
+
+
+def test_unreadable_variable_is_reported_once():
+    case = _valid()
+    case['hostvars']['b-w1']['twinroom_bmc_address'] = inventory_rules.Unreadable("'bmc_net' is undefined")
+    case['hostvars']['a-w2']['twinroom_zone'] = inventory_rules.Unreadable("'site' is undefined")
+    messages = [v.message for v in inventory_rules.check_inventory(case['groups'], case['hostvars'])]
+    # Neither a missing-zone nor a missing-BMC problem on top: the variable is set, just not evaluable.
+    assert messages == [
+        "Inventory rule 'variable-evaluates' failed for a-w2: twinroom_zone cannot be evaluated: 'site' is undefined. "
+        "Define what it refers to, or give it a plain value.",
+        "Inventory rule 'variable-evaluates' failed for b-w1: twinroom_bmc_address cannot be evaluated: "
+        "'bmc_net' is undefined. Define what it refers to, or give it a plain value.",
+    ]
+
+
+def test_failure_message_lists_every_problem():
+    violations = [
+        inventory_rules.Violation('room-not-empty', 'room_a', 'first'),
+        inventory_rules.Violation('room-not-empty', 'room_b', 'second'),
+    ]
+    assert inventory_rules.failure_message(violations) == (
+        'Inventory is not valid: 2 problem(s); nothing was changed.\n- first\n- second')
+
+
+def test_summary_of_a_valid_inventory():
+    case = _valid()
+    summary = inventory_rules.summarize(case['groups'], case['hostvars'])
+    assert summary == {
+        'rooms': {
+            'room_a': {'zone': 'room-a', 'control_plane': ['a-cp1'], 'workers': ['a-w1', 'a-w2'],
+                       'nodes': ['a-cp1', 'a-w1', 'a-w2']},
+            'room_b': {'zone': 'room-b', 'control_plane': ['b-cp1'], 'workers': ['b-w1', 'b-w2'],
+                       'nodes': ['b-cp1', 'b-w1', 'b-w2']},
+        },
+        'fence_method': 'redfish',
+        'witness_enabled': False,
+        'witness': [],
+    }
+    assert inventory_rules.summary_message(summary) == (
+        'Inventory is valid: room_a (zone room-a): 3 node(s), control plane a-cp1; '
+        'room_b (zone room-b): 3 node(s), control plane b-cp1; fence method redfish; witness off.')
+
+
+def test_only_model_variables_are_read():
+    # The action plugin evaluates these names and nothing else: BMC passwords stay in the vault.
+    names = inventory_rules.variables_to_read(['twinroom_node_address', 'twinroom_zone'])
+    assert names == inventory_rules.VARIABLES + ('twinroom_node_address',)
+    assert not [name for name in names if 'password' in name or 'username' in name]
+
+
+def test_relevant_hosts_in_inventory_order():
+    groups = {'room_a': ['a1', 'a2'], 'room_b': ['b1'], 'control_plane': ['a1', 'x1'], 'workers': ['a2'],
+              'witness': ['w1'], 'other': ['o1']}
+    assert inventory_rules.relevant_hosts(groups) == ['a1', 'a2', 'b1', 'x1', 'w1']
+
+
+@pytest.mark.parametrize('value, valid', [
+    ('room-b2', True), ('b', True), ('dc1.rack_2', True), ('x' * 63, True),
+    ('x' * 64, False), ('-a', False), ('a-', False), ('Room A', False), ('zone/a', False), (1, False),
+])
+def test_zone_label_values(value, valid):
+    case = _valid()
+    for host in case['groups']['room_b']:
+        case['hostvars'][host]['twinroom_zone'] = value
+    rules = [v.rule for v in inventory_rules.check_inventory(case['groups'], case['hostvars'])]
+    assert rules == ([] if valid else ['zone-per-room'])
+
+
+@pytest.mark.parametrize('value, enabled', [(True, True), ('yes', True), ('false', False), (False, False)])
+def test_witness_enabled_accepts_ansible_booleans(value, enabled):
+    case = _valid()
+    for host in case['hostvars']:
+        case['hostvars'][host]['twinroom_witness_enabled'] = value
+    assert inventory_rules.witness_enabled(case['groups'], case['hostvars']) == (enabled, [])
