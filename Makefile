@@ -19,7 +19,7 @@ site:
 	$(ENV) && ansible-playbook playbooks/site.yml
 
 lab-down:
-	$(ENV) && ansible-playbook playbooks/lab_down.yml -e lab_down_confirm=true
+	$(ENV) && ansible-playbook playbooks/lab_down.yml -e lab_bed_confirm_destroy=true
 
 unit:
 	$(ENV) && python -m pytest tests/unit -q $(PYTEST_OPTS)

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Debian packages the lab host needs. Installs only what is missing; a warm machine costs a dpkg query.
 set -euo pipefail
-pkgs=(podman runc debootstrap fence-agents iptables uidmap openssl)
+# postgresql-15 and python3-psycopg2: the datastore module's integration test runs a real pair on loopback.
+# shellcheck: ansible-test sanity checks the shell scripts with it.
+pkgs=(podman runc debootstrap fence-agents iptables uidmap openssl shellcheck postgresql-15 python3-psycopg2)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

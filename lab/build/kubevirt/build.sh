@@ -7,6 +7,7 @@
 #                            with controller-gen from kubevirt.io/containerized-data-importer-api
 #   virt-controller          kubevirt.io/kubevirt/cmd/virt-controller, CGO_ENABLED=0
 #   kubevirt-crds            our CRD generator (lab/build/kubevirt/crdgen)
+#   VERSIONS                 kubevirt, CDI and controller-tools versions used
 #   .complete                written last; when present a run does nothing
 #
 # kubevirt.io/kubevirt requires kubevirt.io/api and kubevirt.io/client-go at v0.0.0 with
@@ -22,7 +23,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=../../versions.env
 . "$here/../../versions.env"
 
-# CDI has no entry in versions.env yet: v1.62.0 is the CDI release paired with KubeVirt v1.6.
+# CDI has no entry in versions.env (yet); set CDI_VERSION there or in the environment to change it.
+# KubeVirt v1.6.0 pins no CDI release (its go.mod requires containerized-data-importer-api
+# v1.60.3-0.20241105012228-50fbed985de9, a commit after v1.60.3); v1.62.0 is the lab's choice.
 CDI_VERSION=${CDI_VERSION:-v1.62.0}
 # The controller-gen CDI itself generates its CRDs with is v0.14.0, whose golang.org/x/tools does not
 # compile with Go >= 1.22; v0.16.5 is the oldest that does (README.md: the output is compared).
@@ -44,7 +47,8 @@ fi
 
 # `go mod download -json MOD@VER` → one field of its answer (Dir, GoMod, Origin.Hash, Error).
 modfield() {
-  go mod download -json "$1" 2>/dev/null | python3 -c '
+  # On failure go still prints the JSON (with "Error"); the caller tests for an empty answer.
+  { go mod download -json "$1" 2>/dev/null || true; } | python3 -c '
 import json, sys
 d = json.load(sys.stdin)
 for k in sys.argv[1].split("."):
