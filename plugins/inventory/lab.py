@@ -13,8 +13,8 @@ description:
   - Generates the inventory of the lab bed that C(playbooks/lab.yml) builds on one machine
     with podman. Each room has one control-plane node and O(workers_per_room) workers; an optional
     witness node sits at a third site.
-  - Hosts are reached with the C(containers.podman.podman) connection; every room node has a Redfish
-    BMC emulator on its own loopback address.
+  - Hosts are reached over SSH (pipelining, ControlPersist) on their room network, with a key the lab
+    bed generates; every room node has a Redfish BMC emulator on its own loopback address.
   - Groups follow the collection's inventory model (C(room_a), C(room_b), C(control_plane),
     C(workers), C(witness)), so the same roles run unchanged against a real site.
   - The configuration file must end in C(twinroom.yml) or C(twinroom.yaml).
@@ -36,6 +36,12 @@ options:
     default: false
     env:
       - name: TWINROOM_LAB_WITNESS
+  state_dir:
+    description: The lab's state directory, which holds the SSH key that reaches the nodes.
+    type: path
+    default: /var/lib/twinroom-lab
+    env:
+      - name: TWINROOM_LAB_STATE
 """
 
 EXAMPLES = r"""
@@ -44,6 +50,8 @@ plugin: twinroom.ha.lab
 workers_per_room: 2
 witness: false
 """
+
+import os
 
 from ansible.errors import AnsibleParserError
 from ansible.plugins.inventory import BaseInventoryPlugin
@@ -68,6 +76,7 @@ class InventoryModule(BaseInventoryPlugin):
 
         for group in ("lab", "room_a", "room_b", "control_plane", "workers", "witness"):
             self.inventory.add_group(group)
+        ssh_key = os.path.join(self.get_option("state_dir"), "ssh", "id_ed25519")
         for node in nodes:
             name = node["name"]
             self.inventory.add_host(name, group="lab")
@@ -75,8 +84,12 @@ class InventoryModule(BaseInventoryPlugin):
                 self.inventory.add_host(name, group=node["room"])
             self.inventory.add_host(name, group=node["role"])
             hostvars = {
-                "ansible_connection": "containers.podman.podman",
-                "ansible_host": node["container"],
+                "ansible_connection": "ssh",
+                "ansible_host": node.get("room_address", node["address"]),
+                "ansible_user": "root",
+                "ansible_ssh_private_key_file": ssh_key,
+                # Lab nodes are rebuilt with new host keys; their addresses are the lab's own.
+                "ansible_ssh_common_args": "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR",
                 "twinroom_node_address": node["address"],
                 "twinroom_room_address": node.get("room_address", node["address"]),
                 "twinroom_lab_container": node["container"],
