@@ -1,0 +1,87 @@
+"""A continuous writer for drills: creates ConfigMaps one after another through one API server and
+remembers which writes the API server acknowledged, so a drill can check that none was lost and
+measure the gap in writes around a room loss.
+
+Each write has a new name (a write that timed out may or may not have been committed; retrying the
+same name would blur that), a short client timeout, and the wall-clock and monotonic time of its
+acknowledgement.
+"""
+
+import threading
+import time
+
+from kubernetes import client, config
+from kubernetes.client.rest import ApiException
+
+NAMESPACE = "twinroom-writer"
+
+
+def api_for(kubeconfig, context):
+    return client.CoreV1Api(config.new_client_from_config(config_file=kubeconfig, context=context))
+
+
+def ensure_namespace(kubeconfig, context):
+    """Create the writer's namespace; call it while the cluster accepts writes (before a drill)."""
+    api = api_for(kubeconfig, context)
+    try:
+        api.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=NAMESPACE)), _request_timeout=10)
+    except ApiException as exc:
+        if exc.status != 409:
+            raise
+
+
+class Writer:
+    def __init__(self, kubeconfig, context, prefix, interval=0.05, timeout=2.0):
+        self.api = api_for(kubeconfig, context)
+        self.prefix = prefix
+        self.interval = interval
+        self.timeout = timeout
+        self.acked = []  # (name, monotonic time of ack)
+        self.failures = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join(timeout=self.timeout + 5)
+        return self
+
+    def _run(self):
+        seq = 0
+        while not self._stop.is_set():
+            seq += 1
+            name = "%s-%07d" % (self.prefix, seq)
+            body = client.V1ConfigMap(metadata=client.V1ObjectMeta(name=name), data={"seq": str(seq)})
+            try:
+                self.api.create_namespaced_config_map(NAMESPACE, body, _request_timeout=self.timeout)
+                self.acked.append((name, time.monotonic()))
+            except Exception:  # pylint: disable=broad-except  # any failure is simply "not acknowledged"
+                self.failures += 1
+                self._stop.wait(self.interval)
+            self._stop.wait(self.interval)
+
+    def gap_around(self, moment):
+        """(last ack before moment, first ack after it) as monotonic times; None where there is none."""
+        before = [t for _, t in self.acked if t <= moment]
+        after = [t for _, t in self.acked if t > moment]
+        return (before[-1] if before else None, after[0] if after else None)
+
+
+def missing_acknowledged(kubeconfig, context, writers, attempts=10):
+    """Names acknowledged by the writers that the API server (through context) does not have."""
+    api = api_for(kubeconfig, context)
+    last_error = None
+    for _ in range(attempts):
+        try:
+            present = {cm.metadata.name for cm in api.list_namespaced_config_map(NAMESPACE, _request_timeout=10).items}
+            break
+        except Exception as exc:  # pylint: disable=broad-except  # retried, bounded
+            last_error = exc
+            time.sleep(2)
+    else:
+        raise RuntimeError("could not list the writer's objects through %s: %s" % (context, last_error))
+    return sorted(name for w in writers for name, _ in w.acked if name not in present)
