@@ -64,11 +64,19 @@ class Writer:
                 self._stop.wait(self.interval)
             self._stop.wait(self.interval)
 
-    def gap_around(self, moment):
-        """(last ack before moment, first ack after it) as monotonic times; None where there is none."""
-        before = [t for _, t in self.acked if t <= moment]
-        after = [t for _, t in self.acked if t > moment]
-        return (before[-1] if before else None, after[0] if after else None)
+    def outage(self, since):
+        """The longest pause in acknowledged writes that ends after `since` (monotonic).
+
+        Returns (last ack before the pause, first ack after it), or None when nothing was
+        acknowledged after `since`. Writes go on between the moment a drill starts and the moment the
+        room really goes dark, so the outage is found in the acknowledgements, not assumed.
+        """
+        times = [t for _, t in self.acked]
+        pauses = [(b - a, a, b) for a, b in zip(times, times[1:]) if b > since]
+        if not pauses:
+            return None
+        _, last_before, first_after = max(pauses)
+        return last_before, first_after
 
 
 def missing_acknowledged(kubeconfig, context, writers, attempts=10):
