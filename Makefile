@@ -6,7 +6,7 @@ SHELL := /bin/bash
 ENV := source scripts/devenv.sh
 PYTEST_OPTS ?=
 
-.PHONY: lab site lab-down test unit integration lint sanity deps
+.PHONY: lab lab-fresh site lab-down test unit integration lint sanity deps
 
 deps:
 	scripts/install-system-deps.sh
@@ -33,5 +33,10 @@ sanity:
 integration:
 	$(ENV) && python -m pytest tests/integration -q $(PYTEST_OPTS)
 
-# Fast checks first so a broken commit fails in seconds, then the lab.
-test: deps unit lint sanity lab integration
+# Fast checks first so a broken commit fails in seconds; then a fresh lab (caches stay warm), so the
+# result never depends on what a previous run or drill left behind; then the tests on it.
+test: deps unit lint sanity lab-fresh integration
+
+lab-fresh: deps
+	$(ENV) && ansible-playbook playbooks/lab_down.yml -e lab_bed_confirm_destroy=true
+	$(MAKE) lab

@@ -48,7 +48,7 @@ def datastore_roles():
     roles = {}
     for line in (result.stdout + result.stderr).splitlines():
         if "DATASTORE_ROLE" in line:
-            host, role, mode = line.split("DATASTORE_ROLE", 1)[1].strip().strip('"').split(":")
+            host, role, mode = line.split("DATASTORE_ROLE", 1)[1].strip().strip("'\"").split(":")
             roles[host] = (role, mode)
     return roles
 
