@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Control-plane write gap on the lab: how long the API accepts no write when the room holding the
 datastore primary is lost, and how quickly writes resume once the takeover starts.
 
@@ -7,7 +6,7 @@ primary is powered off (containers killed, BMCs report Off); playbooks/control_p
 runs; the writer's acknowledgements give the gap; the room is powered on and rejoined. Rooms
 alternate, since the primary moves each time. Needs the lab up (make lab).
 
-usage: benchmarks/control_plane_write_gap.py [--runs N]
+usage: python benchmarks/control_plane_write_gap.py [--runs N]   (after: source scripts/devenv.sh)
 """
 import argparse
 import statistics
@@ -35,9 +34,9 @@ def main():
         lost = drill.primary_room(drill.datastore_roles())
         result = drill.lose_room(lost)
         rows.append(result)
-        print("%-4d %-7s %9.1f %16.1f %14.1f %6d %5d" % (run, lost, result["gap"], result["from_takeover"],
-                                                          result["takeover_run"], result["acknowledged"],
-                                                          len(result["lost"])), flush=True)
+        print("%-4d %-7s %9.1f %16.1f %14.1f %6d %5d" % (
+            run, lost, result["gap"], result["from_takeover"], result["takeover_run"], result["acknowledged"],
+            len(result["lost"])), flush=True)
         rejoin = drill.bring_back(lost)
         if rejoin.returncode != 0:
             sys.exit("rejoin after run %d failed:\n%s" % (run, (rejoin.stdout + rejoin.stderr)[-3000:]))

@@ -2,7 +2,7 @@
 # Debian packages the lab host needs. Installs only what is missing; a warm machine costs a dpkg query.
 set -euo pipefail
 # postgresql-15 and python3-psycopg2: the datastore module's integration test runs a real pair on loopback.
-# shellcheck: ansible-test sanity checks the shell scripts with it.
+# The shellcheck package: ansible-test sanity checks the shell scripts with it.
 pkgs=(podman runc debootstrap fence-agents iptables uidmap openssl shellcheck postgresql-15 python3-psycopg2)
 missing=()
 for p in "${pkgs[@]}"; do

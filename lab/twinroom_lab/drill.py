@@ -54,7 +54,7 @@ def datastore_roles():
 
 
 def primary_room(roles):
-    primary = [host for host, (role, _) in roles.items() if role == "primary"]
+    primary = [host for host, (role, _mode) in roles.items() if role == "primary"]
     if len(primary) != 1:
         raise DrillError("expected exactly one datastore primary, found %s" % roles)
     return "room_a" if primary[0].startswith("a-") else "room_b"

@@ -71,11 +71,11 @@ class Writer:
         acknowledged after `since`. Writes go on between the moment a drill starts and the moment the
         room really goes dark, so the outage is found in the acknowledgements, not assumed.
         """
-        times = [t for _, t in self.acked]
+        times = [acked_at for _name, acked_at in self.acked]
         pauses = [(b - a, a, b) for a, b in zip(times, times[1:]) if b > since]
         if not pauses:
             return None
-        _, last_before, first_after = max(pauses)
+        _pause, last_before, first_after = max(pauses)
         return last_before, first_after
 
 
@@ -83,7 +83,7 @@ def missing_acknowledged(kubeconfig, context, writers, attempts=10):
     """Names acknowledged by the writers that the API server (through context) does not have."""
     api = api_for(kubeconfig, context)
     last_error = None
-    for _ in range(attempts):
+    for _attempt in range(attempts):
         try:
             present = {cm.metadata.name for cm in api.list_namespaced_config_map(NAMESPACE, _request_timeout=10).items}
             break
@@ -92,4 +92,4 @@ def missing_acknowledged(kubeconfig, context, writers, attempts=10):
             time.sleep(2)
     else:
         raise RuntimeError("could not list the writer's objects through %s: %s" % (context, last_error))
-    return sorted(name for w in writers for name, _ in w.acked if name not in present)
+    return sorted(name for w in writers for name, _acked_at in w.acked if name not in present)

@@ -54,7 +54,7 @@ def test_losing_the_primary_room_keeps_every_acknowledged_write(order):
     rejoin = drill.bring_back(lost)
     assert rejoin.returncode == 0, output(rejoin)[-3000:]
     roles = drill.datastore_roles()
-    assert sorted(role for role, _ in roles.values()) == ["primary", "standby"], roles
+    assert sorted(role for role, _mode in roles.values()) == ["primary", "standby"], roles
     assert [mode for role, mode in roles.values() if role == "primary"] == ["sync"], roles
     assert drill.primary_room(roles) == drill.OTHER[lost], "the returned room took the primary back"
     site = run_playbook("playbooks/site.yml", drill.INVENTORY, timeout=900)
