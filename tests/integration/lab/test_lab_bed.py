@@ -83,3 +83,22 @@ def test_bmc_refuses_a_wrong_password(nodes):
     result = fence_redfish(nodes["a-w1"], "status", password="not-the-password")
     assert result.returncode != 0
     assert container_running(nodes["a-w1"]["container"])
+
+
+def test_witness_sees_both_rooms_when_the_link_is_cut(nodes, lab_cli):
+    if "witness1" not in nodes:
+        pytest.skip("lab built without a witness (TWINROOM_LAB_WITNESS=true make lab-fresh adds one)")
+    witness, a_cp, b_cp = nodes["witness1"], nodes["a-cp1"], nodes["b-cp1"]
+    a_side = a_cp["networks"]["twinroom-witness-a"]
+    b_side = b_cp["networks"]["twinroom-witness-b"]
+    cut = lab_cli("cut-link")
+    try:
+        assert cut.returncode == 0, cut.stdout + cut.stderr
+        assert tcp_reachable(witness["container"], a_side, SSH), "witness lost room A with the link cut"
+        assert tcp_reachable(witness["container"], b_side, SSH), "witness lost room B with the link cut"
+        # The witness networks do not become a path between the rooms.
+        for address in b_cp["networks"].values():
+            assert not tcp_reachable(a_cp["container"], address, SSH), "room A reaches room B at %s" % address
+    finally:
+        restore = lab_cli("restore-link")
+    assert restore.returncode == 0, restore.stdout + restore.stderr

@@ -1,0 +1,105 @@
+# Copyright: twinroom contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Per-room status, and whether a failover of one room is justified - pure functions of observed state.
+
+Observations come from the API server of a room that still answers (Nodes and their Leases, Pods) and
+optionally from the fence module's BMC readings; nothing here does I/O.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+ROOMS = ('room_a', 'room_b')
+OUT_OF_SERVICE_TAINT = 'node.kubernetes.io/out-of-service'
+FENCED_ANNOTATION = 'twinroom.io/fenced'
+
+
+class RoomStatusError(ValueError):
+    pass
+
+
+def node_summary(node, now):
+    """One Node object (dict as the API returns it) and its Lease renew time -> a flat summary."""
+    meta = node.get('metadata', {})
+    conditions = dict((c.get('type'), c.get('status')) for c in node.get('status', {}).get('conditions', []) or [])
+    taints = [t.get('key') for t in node.get('spec', {}).get('taints', []) or []]
+    renewed = node.get('lease_renewed')
+    return {
+        'name': meta.get('name'),
+        'zone': meta.get('labels', {}).get('topology.kubernetes.io/zone'),
+        'ready': conditions.get('Ready') == 'True',
+        'lease_age': round(now - renewed, 1) if renewed is not None else None,
+        'out_of_service': OUT_OF_SERVICE_TAINT in taints,
+        'fenced': FENCED_ANNOTATION in (meta.get('annotations') or {}),
+    }
+
+
+def rooms_status(room_nodes, summaries, pods_by_node=None, extra=None):
+    """room_nodes: {room: [node names]}; summaries: {name: node_summary}; pods_by_node: {name: count}.
+
+    Returns {room: {'nodes': [...], 'ready': n, 'total': n, 'state': healthy|degraded|down, 'workloads': n}}
+    plus whatever `extra` adds per room (datastore role, BMC power states).
+    """
+    pods_by_node = pods_by_node or {}
+    status = {}
+    for room in sorted(room_nodes):
+        nodes = [summaries.get(name, {'name': name, 'ready': False, 'lease_age': None, 'missing': True})
+                 for name in room_nodes[room]]
+        ready = sum(1 for n in nodes if n.get('ready'))
+        state = 'healthy' if ready == len(nodes) else ('down' if ready == 0 else 'degraded')
+        status[room] = dict(nodes=nodes, ready=ready, total=len(nodes), state=state,
+                            workloads=sum(pods_by_node.get(n['name'], 0) for n in nodes))
+        status[room].update((extra or {}).get(room, {}))
+    return status
+
+
+def check_failover(lost_room, status, force=False):
+    """Refuse a failover that is not justified; returns the surviving room's name."""
+    if lost_room not in ROOMS:
+        raise RoomStatusError("Unknown room '%s': choose room_a or room_b." % (lost_room,))
+    survivor = ROOMS[1] if lost_room == ROOMS[0] else ROOMS[0]
+    lost, alive = status[lost_room], status[survivor]
+    if alive['state'] != 'healthy' and not force:
+        not_ready = ', '.join(n['name'] for n in alive['nodes'] if not n.get('ready'))
+        raise RoomStatusError(
+            "The surviving room %s is itself degraded (%s not Ready): failing %s over to it would not bring "
+            "every workload back. Restore %s first, or run again with force: true if you accept that."
+            % (survivor, not_ready, lost_room, survivor))
+    if lost['state'] == 'healthy' and not force:
+        raise RoomStatusError(
+            "%s looks healthy (%s Ready): refusing to fail it over. If it must be failed over anyway, "
+            "run again with force: true." % (lost_room, ', '.join(n['name'] for n in lost['nodes'])))
+    return survivor
+
+
+def status_table(status):
+    """A short table for an operator."""
+    lines = ['%-7s %-9s %-6s %-9s %s' % ('ROOM', 'STATE', 'READY', 'WORKLOADS', 'NODES')]
+    for room, info in sorted(status.items()):
+        nodes = ' '.join('%s%s' % (n['name'], '' if n.get('ready') else '(NotReady)') for n in info['nodes'])
+        lines.append('%-7s %-9s %-6s %-9d %s' % (room, info['state'], '%d/%d' % (info['ready'], info['total']),
+                                                 info['workloads'], nodes))
+    return lines
+
+
+def read_cluster(kubeconfig=None, context=None, timeout=10):
+    """Nodes (with their Lease renew time, epoch seconds) and pod counts per node, from one API server."""
+    import calendar  # pylint: disable=import-outside-toplevel
+
+    from kubernetes import client, config  # pylint: disable=import-outside-toplevel
+
+    api_client = config.new_client_from_config(config_file=kubeconfig, context=context)
+    core = client.CoreV1Api(api_client)
+    coordination = client.CoordinationV1Api(api_client)
+    nodes = api_client.sanitize_for_serialization(core.list_node(_request_timeout=timeout))['items']
+    leases = dict((lease.metadata.name, lease.spec.renew_time)
+                  for lease in coordination.list_namespaced_lease('kube-node-lease', _request_timeout=timeout).items)
+    for node in nodes:
+        renewed = leases.get(node['metadata']['name'])
+        node['lease_renewed'] = calendar.timegm(renewed.utctimetuple()) + renewed.microsecond / 1e6 if renewed else None
+    pods_by_node = {}
+    for pod in core.list_pod_for_all_namespaces(_request_timeout=timeout).items:
+        if pod.spec.node_name and pod.status.phase in ('Pending', 'Running'):
+            pods_by_node[pod.spec.node_name] = pods_by_node.get(pod.spec.node_name, 0) + 1
+    return nodes, pods_by_node
