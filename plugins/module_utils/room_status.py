@@ -19,17 +19,23 @@ class RoomStatusError(ValueError):
     pass
 
 
-def node_summary(node, now):
-    """One Node object (dict as the API returns it) and its Lease renew time -> a flat summary."""
+def node_summary(node, now, stale_after=10):
+    """One Node object (dict as the API returns it) and its Lease renew time -> a flat summary.
+
+    `alive` is Ready with a lease renewed within `stale_after` seconds: the Ready condition lags a
+    power loss by the controller-manager's grace period, the lease does not."""
     meta = node.get('metadata', {})
     conditions = dict((c.get('type'), c.get('status')) for c in node.get('status', {}).get('conditions', []) or [])
     taints = [t.get('key') for t in node.get('spec', {}).get('taints', []) or []]
     renewed = node.get('lease_renewed')
+    ready = conditions.get('Ready') == 'True'
+    lease_age = round(now - renewed, 1) if renewed is not None else None
     return {
         'name': meta.get('name'),
         'zone': meta.get('labels', {}).get('topology.kubernetes.io/zone'),
-        'ready': conditions.get('Ready') == 'True',
-        'lease_age': round(now - renewed, 1) if renewed is not None else None,
+        'ready': ready,
+        'alive': ready and lease_age is not None and lease_age < stale_after,
+        'lease_age': lease_age,
         'out_of_service': OUT_OF_SERVICE_TAINT in taints,
         'fenced': FENCED_ANNOTATION in (meta.get('annotations') or {}),
     }
@@ -46,7 +52,7 @@ def rooms_status(room_nodes, summaries, pods_by_node=None, extra=None):
     for room in sorted(room_nodes):
         nodes = [summaries.get(name, {'name': name, 'ready': False, 'lease_age': None, 'missing': True})
                  for name in room_nodes[room]]
-        ready = sum(1 for n in nodes if n.get('ready'))
+        ready = sum(1 for n in nodes if n.get('alive', n.get('ready')))
         state = 'healthy' if ready == len(nodes) else ('down' if ready == 0 else 'degraded')
         status[room] = dict(nodes=nodes, ready=ready, total=len(nodes), state=state,
                             workloads=sum(pods_by_node.get(n['name'], 0) for n in nodes))
@@ -61,7 +67,7 @@ def check_failover(lost_room, status, force=False):
     survivor = ROOMS[1] if lost_room == ROOMS[0] else ROOMS[0]
     lost, alive = status[lost_room], status[survivor]
     if alive['state'] != 'healthy' and not force:
-        not_ready = ', '.join(n['name'] for n in alive['nodes'] if not n.get('ready'))
+        not_ready = ', '.join(n['name'] for n in alive['nodes'] if not n.get('alive', n.get('ready')))
         raise RoomStatusError(
             "The surviving room %s is itself degraded (%s not Ready): failing %s over to it would not bring "
             "every workload back. Restore %s first, or run again with force: true if you accept that."
@@ -77,7 +83,8 @@ def status_table(status):
     """A short table for an operator."""
     lines = ['%-7s %-9s %-6s %-9s %s' % ('ROOM', 'STATE', 'READY', 'WORKLOADS', 'NODES')]
     for room, info in sorted(status.items()):
-        nodes = ' '.join('%s%s' % (n['name'], '' if n.get('ready') else '(NotReady)') for n in info['nodes'])
+        nodes = ' '.join('%s%s' % (n['name'], '' if n.get('alive', n.get('ready')) else '(NotReady)')
+                         for n in info['nodes'])
         lines.append('%-7s %-9s %-6s %-9d %s' % (room, info['state'], '%d/%d' % (info['ready'], info['total']),
                                                  info['workloads'], nodes))
     return lines

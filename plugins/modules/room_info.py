@@ -33,6 +33,13 @@ options:
     description: Accept a failover of a healthy room, or onto a degraded one.
     type: bool
     default: false
+  stale_after:
+    description:
+      - A node whose lease was not renewed for this many seconds counts as down, even while its Ready
+        condition still says True (the controller-manager flips it only after its grace period).
+      - Kubelets (and the lab's kwok) renew every quarter of the lease duration; the default suits leases of 20 to 40 s.
+    type: int
+    default: 10
   timeout:
     description: Seconds each API request may take.
     type: int
@@ -62,7 +69,9 @@ EXAMPLES = r"""
 
 RETURN = r"""
 rooms:
-  description: Per room - nodes (name, zone, ready, lease_age in seconds, out_of_service, fenced), ready and total counts, state (healthy, degraded, down) and workloads (pods on its nodes).
+  description:
+    - Per room - nodes (name, zone, ready, alive, lease_age in seconds, out_of_service, fenced), ready (alive) and
+      total counts, state (healthy, degraded, down) and workloads (pods on its nodes).
   returned: always
   type: dict
 table:
@@ -97,6 +106,7 @@ def main():
             rooms=dict(type='dict', required=True),
             lost_room=dict(type='str'),
             force=dict(type='bool', default=False),
+            stale_after=dict(type='int', default=10),
             timeout=dict(type='int', default=10),
         ),
         supports_check_mode=True,
@@ -109,7 +119,7 @@ def main():
     except Exception as exc:  # pylint: disable=broad-except  # any API failure is reported the same way
         module.fail_json(msg='cannot read the cluster through context %s: %s' % (params['context'], exc))
     now = time.time()
-    summaries = dict((n['metadata']['name'], room_status.node_summary(n, now)) for n in nodes)
+    summaries = dict((n['metadata']['name'], room_status.node_summary(n, now, params['stale_after'])) for n in nodes)
     status = room_status.rooms_status(params['rooms'], summaries, pods_by_node)
     result = dict(changed=False, rooms=status, table=room_status.status_table(status))
     if params['lost_room'] is not None:

@@ -37,7 +37,16 @@ def test_node_summary_reads_readiness_lease_taint_and_fencing_record():
         "lease_renewed": 100.0,
     }
     assert room_status.node_summary(node, now=130.25) == {
-        "name": "a-w1", "zone": "room-a", "ready": False, "lease_age": 30.2, "out_of_service": True, "fenced": True}
+        "name": "a-w1", "zone": "room-a", "ready": False, "alive": False, "lease_age": 30.2,
+        "out_of_service": True, "fenced": True}
+
+
+@pytest.mark.parametrize("lease_age,alive", [(1.0, True), (9.9, True), (10.0, False), (None, False)])
+def test_a_ready_node_with_a_stale_lease_is_not_alive(lease_age, alive):
+    node = {"metadata": {"name": "a-w1"}, "status": {"conditions": [{"type": "Ready", "status": "True"}]},
+            "lease_renewed": None if lease_age is None else 100.0}
+    now = 100.0 + (lease_age or 0)
+    assert room_status.node_summary(node, now=now, stale_after=10)["alive"] is alive
 
 
 def test_room_states_and_workload_counts():
