@@ -230,10 +230,20 @@ def _refuse_unusable_local(local, request, purpose):
 def _plan_primary(local, peer, request):
     node = _node_label(request)
     was = _was(local)
-    if local['role'] == 'primary':
-        return []
-    _refuse_unusable_local(local, request, 'become primary')
     where = endpoint(peer['address'], peer['port'])
+    if local['role'] == 'primary':
+        if not (peer['fenced'] and local['synchronous_standby_names']):
+            return []
+        # The room of the synchronous standby was lost: this node stays primary, but every commit
+        # waits for a standby that is gone - unless fencing did not take and the standby still runs.
+        if peer['answers']:
+            raise DatastoreError(
+                'refusing to switch synchronous replication off on %s: peer_fenced is true but the peer at %s '
+                'still answers as %s, so fencing did not take. Check the peer\'s power state through its BMC and '
+                'fence it again before running this.' % (node, where, peer['role'] or 'unknown'))
+        local['synchronous_standby_names'] = ''
+        return [Step('set_synchronous', 'off')]
+    _refuse_unusable_local(local, request, 'become primary')
     if peer['answers']:
         if peer['fenced']:
             raise DatastoreError(

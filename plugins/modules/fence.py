@@ -1,0 +1,249 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: twinroom developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: fence
+short_description: Fence nodes through their BMCs and mark them out of service, or unfence them
+version_added: 0.1.0
+description:
+  - Fences the nodes of a room (or any list of nodes) the way a two-room cluster needs before the other room takes
+    over - power off through the BMC, verify it is off, then tell Kubernetes, in that order.
+  - O(state=fenced) first reads every node - its power state through the fence agent (C(fence_redfish) or
+    C(fence_ipmilan), options on standard input) and its Node object through the API server - and decides.
+    A node whose BMC reports it on is powered off, and its BMC is asked again until it reports off (at most
+    O(timeout) seconds). Only then is the Node tainted C(node.kubernetes.io/out-of-service=nodeshutdown:NoExecute)
+    (existing taints are kept), annotated C(twinroom.io/fenced) with a JSON record
+    C({"at", "method", "by", "room"}) and a C(Fenced) Warning Event is recorded. The taint lets the
+    controller-manager force-delete the node's pods and detach their volumes.
+  - A node found off through its BMC is tainted without a new power-off. Nodes are powered off in parallel.
+  - When a BMC does not answer, nothing proves that its node is off. Without O(confirm_room_down=true) or
+    O(witness_confirms_down=true) the whole request is refused before anything is touched, naming every BMC
+    that does not answer. With one of them, those nodes are tainted with method C(confirmed-down) instead of
+    C(bmc). A BMC that answers but cannot report the power state (wrong credentials, wrong systems URI) is
+    always refused.
+  - A node whose power-off was sent but whose BMC still reports it on after O(timeout) is not tainted and the
+    module fails; nodes verified off in the same run are tainted.
+  - Idempotent - a node that carries the taint and the record and is still off (or its BMC is dark) is left
+    alone, so a second run reports no change.
+  - O(state=unfenced) removes the taint and the record and records an C(Unfenced) Event (type Normal). It does not ask the
+    BMC and does not power anything on; power the node on and check it is Ready first
+    (M(twinroom.ha.fence_info) reports both).
+options:
+  state:
+    description:
+      - V(fenced) - powered off (verified through the BMC, or confirmed down) and marked out of service.
+      - V(unfenced) - the out-of-service taint and the C(twinroom.io/fenced) record removed.
+    type: str
+    choices: [fenced, unfenced]
+    default: fenced
+  room:
+    description:
+      - The room being fenced (for example V(room_a)); recorded in the annotation and named in messages.
+    type: str
+  confirm_room_down:
+    description:
+      - The operator confirms that the room is down (no power). Lets nodes whose BMC does not answer be marked
+        out of service with method C(confirmed-down). Do not set it while the nodes could still run - their
+        pods would run twice.
+    type: bool
+    default: false
+  witness_confirms_down:
+    description:
+      - A third-site witness confirms that the room is down. Same effect as O(confirm_room_down); the record
+        names the witness as the one that confirmed.
+    type: bool
+    default: false
+  out_of_service:
+    description:
+      - Mark fenced nodes out of service in the API (taint, record, Event), O(state=fenced) only.
+      - V(false) powers off and verifies only, and does not use the API at all. With synchronous datastore
+        replication the surviving room's API server accepts no write while the lost room's PostgreSQL is
+        gone, until the datastore takeover; so a failover fences with V(false), takes over, and fences again
+        with V(true), which then finds the nodes off and marks them. The BMC rules (refusal without
+        confirmation) are the same.
+    type: bool
+    default: true
+  timeout:
+    description:
+      - Seconds each node has, after the power-off command, until its BMC reports it off.
+    type: int
+    default: 60
+extends_documentation_fragment:
+  - twinroom.ha.fence_bmc
+  - twinroom.ha.kubeconfig
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+    details: Reads the BMCs and the Nodes and returns the plan per node in RV(nodes) with C(changed) set, without doing it.
+  diff_mode:
+    support: full
+    details: Before and after of power state, taint and record per node.
+  platform:
+    platforms: posix
+notes:
+  - Run it where the BMCs and the surviving room's API server can be reached, usually the controller
+    (C(delegate_to) V(localhost), C(run_once)).
+  - The taint is not removed by Kubernetes. Unfence with O(state=unfenced) once the node is back.
+  - Each API request is bounded (20 seconds). A write that timed out because the datastore waited for its
+    synchronous standby may still be applied once the standby returns; M(twinroom.ha.fence_info) shows what
+    the Node carries.
+seealso:
+  - module: twinroom.ha.fence_info
+  - name: Non-graceful node shutdown (out-of-service taint)
+    description: How Kubernetes handles a node tainted out of service.
+    link: https://kubernetes.io/docs/concepts/cluster-administration/node-shutdown/#non-graceful-node-shutdown
+author:
+  - twinroom developers (@twinroom)
+'''
+
+EXAMPLES = r'''
+- name: Fence room A from room B (BMC settings straight from the inventory)
+  twinroom.ha.fence:
+    room: room_a
+    nodes: >-
+      {{ groups['room_a'] | map('extract', hostvars) | list
+         | community.general.keep_keys(target='^(inventory_hostname|twinroom_bmc_.*)$', matching_parameter='regex') }}
+    fence_method: "{{ twinroom_fence_method }}"
+    kubeconfig: /etc/twinroom/admin.kubeconfig
+    context: room-b
+  delegate_to: localhost
+  run_once: true
+  register: fenced
+
+- name: Fence one node, credentials given once for all nodes
+  twinroom.ha.fence:
+    nodes:
+      - name: a-w2
+        bmc_address: 10.0.1.12
+        bmc_systems_uri: /redfish/v1/Systems/1
+    bmc_username: "{{ vault_bmc_username }}"
+    bmc_password: "{{ vault_bmc_password }}"
+    context: room-a
+
+- name: Room B is dark, BMCs too; the operator confirmed the power loss
+  twinroom.ha.fence:
+    room: room_b
+    nodes: "{{ room_b_nodes }}"
+    confirm_room_down: true
+    context: room-a
+
+- name: Failover - power room A off first; the API accepts writes only after the datastore takeover
+  twinroom.ha.fence:
+    room: room_a
+    nodes: "{{ room_a_nodes }}"
+    out_of_service: false
+
+- name: What would fencing do? (reads only)
+  twinroom.ha.fence:
+    room: room_a
+    nodes: "{{ room_a_nodes }}"
+    context: room-b
+  check_mode: true
+  diff: true
+
+- name: Node a-w2 is back and Ready; lift the out-of-service taint
+  twinroom.ha.fence:
+    state: unfenced
+    nodes:
+      - name: a-w2
+    context: room-a
+'''
+
+RETURN = r'''
+nodes:
+  description:
+    - Per node (keyed by name), the outcome; predicted in check mode.
+  returned: always
+  type: dict
+  contains:
+    fenced:
+      description: The node is off (verified, or confirmed down) and, unless O(out_of_service=false), marked out of
+        service; always false with O(state=unfenced).
+      type: bool
+    method:
+      description: V(bmc) (the BMC reported it off) or V(confirmed-down) (its BMC did not answer and the room was
+        confirmed down); null with O(state=unfenced).
+      type: str
+    power_state:
+      description: V(on), V(off) or V(unknown) as the BMC reported it last; null with O(state=unfenced).
+      type: str
+    fenced_at:
+      description: UTC time of the fencing (ISO 8601), from the record when nothing was changed; null in check
+        mode for a node not fenced yet.
+      type: str
+    changed:
+      description: Something was (or in check mode would be) done to this node.
+      type: bool
+    plan:
+      description: Steps decided, in order - C(power_off), C(verify_off), C(taint), C(annotate), C(event),
+        C(untaint), C(unannotate).
+      type: list
+      elements: str
+    seconds:
+      description: Seconds from the power-off command to the BMC reporting off; null when not powered off.
+      type: float
+  sample:
+    a-w2: {fenced: true, method: bmc, power_state: 'off', fenced_at: '2026-11-21T17:10:04Z', changed: true,
+           plan: [power_off, verify_off, taint, annotate, event], seconds: 6.8}
+room:
+  description: The value of O(room).
+  returned: always
+  type: str
+  sample: room_a
+elapsed:
+  description: Seconds the module took.
+  returned: always
+  type: float
+  sample: 8.2
+diff:
+  description: Per node, power state, taint and record before and after (with C(--diff)).
+  returned: when diff mode is on
+  type: dict
+  sample: {before: {a-w2: {power_state: 'on', tainted: false, record: null}},
+           after: {a-w2: {power_state: 'off', tainted: true,
+                          record: {at: '2026-11-21T17:10:04Z', method: bmc, by: twinroom.ha.fence, room: room_a}}}}
+'''
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.twinroom.ha.plugins.module_utils.fence import (
+    HAS_KUBERNETES,
+    FenceError,
+    fence_argument_spec,
+    run_fence,
+)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=fence_argument_spec(
+            state=dict(type='str', default='fenced', choices=['fenced', 'unfenced']),
+            room=dict(type='str'),
+            confirm_room_down=dict(type='bool', default=False),
+            witness_confirms_down=dict(type='bool', default=False),
+            out_of_service=dict(type='bool', default=True),
+            timeout=dict(type='int', default=60),
+        ),
+        supports_check_mode=True,
+    )
+    if not HAS_KUBERNETES:
+        module.fail_json(msg=missing_required_lib('kubernetes'))
+    try:
+        result = run_fence(module.params, check_mode=module.check_mode, diff=module._diff)
+    except FenceError as exc:
+        module.fail_json(msg=exc.msg, **exc.details)
+    for warning in result.pop('warnings'):
+        module.warn(warning)
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()

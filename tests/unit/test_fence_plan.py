@@ -1,0 +1,613 @@
+# -*- coding: utf-8 -*-
+"""The fencing decisions, one YAML case per rule: observations + request -> plan per node or exact error.
+
+Fixtures (tests/unit/fixtures/fence/*.yml) hold ``defaults`` (``request``, and ``node`` merged into each
+observed node) and ``cases``; a case expects either ``plan`` ({node: steps, method, power_state, fenced})
+or ``error`` (the exact message).
+The runner tests below use a fake fence agent (an executor that plays the BMCs) and a fake recorder for
+the API: no BMC, no cluster needed.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import pathlib
+import socket
+import sys
+import threading
+
+import pytest
+import yaml
+
+try:
+    from ansible_collections.twinroom.ha.plugins.module_utils import fence
+except ImportError:  # not run through ansible-test: find the collection where devenv.sh links it
+    sys.path[:0] = [p for p in os.environ.get('ANSIBLE_COLLECTIONS_PATH', '').split(os.pathsep) if p]
+    from ansible_collections.twinroom.ha.plugins.module_utils import fence
+
+FIXTURES = sorted((pathlib.Path(__file__).parent / 'fixtures' / 'fence').glob('*.yml'))
+FIND_AGENT = fence.FenceAgent._agent
+BASE_REQUEST = dict(state='fenced', room=None, confirm_room_down=False, witness_confirms_down=False, out_of_service=True)
+
+
+def load_cases():
+    cases = []
+    for path in FIXTURES:
+        with open(path) as stream:
+            content = yaml.safe_load(stream)
+        defaults = content.get('defaults') or {}
+        for case in content['cases']:
+            case = copy.deepcopy(case)
+            case['request'] = dict(BASE_REQUEST, **dict(defaults.get('request') or {}, **(case.get('request') or {})))
+            case['nodes'] = [dict(defaults.get('node') or {}, **node) for node in case['nodes']]
+            cases.append(pytest.param(case, id='%s:%s' % (path.stem, case['id'])))
+    return cases
+
+
+CASES = load_cases()
+
+
+@pytest.mark.parametrize('case', CASES)
+def test_decision(case):
+    if 'error' in case:
+        with pytest.raises(fence.FenceError) as caught:
+            fence.decide(case['nodes'], case['request'])
+        assert caught.value.msg == case['error']
+        return
+    plans = fence.decide(case['nodes'], case['request'])
+    assert [plan['name'] for plan in plans] == [node['name'] for node in case['nodes']]
+    assert sorted(case['plan']) == sorted(plan['name'] for plan in plans), 'every node needs an expectation'
+    for plan in plans:
+        expected = case['plan'][plan['name']]
+        assert plan['steps'] == expected['steps'], plan['name']
+        assert plan['changed'] == bool(expected['steps'])
+        for key in ('method', 'power_state', 'fenced'):
+            if key in expected:
+                assert plan[key] == expected[key], (plan['name'], key)
+        if case['request']['state'] == 'fenced':
+            assert plan['fenced'] is True
+            assert plan['method'] in fence.METHODS
+            # Never a taint without power verified off, or a dark BMC with confirmation.
+            node = next(n for n in case['nodes'] if n['name'] == plan['name'])
+            if 'taint' in plan['steps'] and plan['method'] == 'bmc':
+                assert node['power_state'] == 'off' or 'verify_off' in plan['steps']
+            if plan['method'] == 'confirmed-down' and plan['steps']:
+                assert not node['bmc_reachable']
+                assert case['request']['confirm_room_down'] or case['request']['witness_confirms_down']
+
+
+def test_fixtures_use_every_step_and_both_outcomes():
+    steps, errors, plans = set(), 0, 0
+    for param in CASES:
+        case = param.values[0]
+        if 'error' in case:
+            errors += 1
+            continue
+        plans += 1
+        for expected in case['plan'].values():
+            steps.update(expected['steps'])
+    assert steps == set(fence.STEPS)
+    assert errors and plans
+
+
+def test_decide_does_not_change_its_input():
+    nodes = [dict(name='a-w1', bmc='127.77.1.11:8443', bmc_reachable=True, power_state='on', exists=True,
+                  tainted=False, record=None)]
+    before = copy.deepcopy(nodes)
+    fence.decide(nodes, dict(BASE_REQUEST, room='room_a'))
+    assert nodes == before
+
+
+def test_unknown_power_state_is_a_bug_not_a_plan():
+    with pytest.raises(ValueError):
+        fence.decide([dict(name='x', bmc_reachable=True, power_state='maybe')], BASE_REQUEST)
+
+
+# --- small pure helpers ---------------------------------------------------------------------------
+
+TAINT = dict(key=fence.TAINT_KEY, value='nodeshutdown', effect='NoExecute', timeAdded='2026-11-21T17:00:00Z')
+
+
+def test_fence_taint_added_after_existing_ones():
+    other = dict(key='dedicated', value='db', effect='NoSchedule')
+    assert fence.with_fence_taint([other], '2026-11-21T17:00:00Z') == [other, TAINT]
+
+
+def test_fence_taint_not_added_twice_whatever_its_value():
+    by_hand = dict(key=fence.TAINT_KEY, value='other', effect='NoExecute')
+    assert fence.with_fence_taint([by_hand], 'now') == [by_hand]
+
+
+def test_fence_taint_removal_keeps_the_others():
+    noschedule = dict(key=fence.TAINT_KEY, value='nodeshutdown', effect='NoSchedule')
+    assert fence.without_fence_taint([noschedule, TAINT]) == [noschedule]
+    assert fence.without_fence_taint(None) == []
+
+
+@pytest.mark.parametrize('value, record', [
+    (None, None),
+    ('', None),
+    ('{"at":"2026-11-21T17:00:00Z","method":"bmc"}', {'at': '2026-11-21T17:00:00Z', 'method': 'bmc'}),
+    ('yes', {'raw': 'yes'}),
+    ('[1]', {'raw': '[1]'}),
+])
+def test_parse_record(value, record):
+    assert fence.parse_record(value) == record
+
+
+def test_fence_record():
+    assert fence.fence_record('T', 'bmc', 'room_a', 'operator') == dict(
+        at='T', method='bmc', by='twinroom.ha.fence', room='room_a')
+    assert fence.fence_record('T', 'confirmed-down', 'room_b', 'witness') == dict(
+        at='T', method='confirmed-down', by='twinroom.ha.fence', room='room_b', confirmed_by='witness')
+
+
+def test_utc_now_is_iso8601_utc():
+    value = fence.utc_now()
+    assert value.endswith('Z') and 'T' in value and len(value) == 20
+
+
+@pytest.mark.parametrize('address, port, text', [
+    ('127.77.1.10', 8443, '127.77.1.10:8443'),
+    ('fd00::1', 443, '[fd00::1]:443'),
+    ('bmc-a1.example', 443, 'bmc-a1.example:443'),
+])
+def test_endpoint(address, port, text):
+    assert fence.endpoint(address, port) == text
+
+
+# --- the fence agent's options: stdin, never argv ----------------------------------------------------
+
+BMC = dict(address='127.77.1.12', port=8443, systems_uri='/redfish/v1/Systems/abc', username='admin',
+           password='s3cret pass=word', validate_certs=False, lanplus=True)
+
+
+def parse_stdin(text):
+    return dict(line.split('=', 1) for line in text.splitlines())
+
+
+def test_redfish_options_on_stdin():
+    text = fence.agent_options('redfish', BMC, 'off', power_timeout=60, login_timeout=10)
+    assert text.endswith('\n')
+    assert parse_stdin(text) == dict(ip='127.77.1.12', ipport='8443', username='admin', password='s3cret pass=word',
+                                     ssl_insecure='1', systems_uri='/redfish/v1/Systems/abc', power_timeout='60',
+                                     login_timeout='10', action='off')
+
+
+def test_redfish_validates_certificates_unless_told():
+    options = parse_stdin(fence.agent_options('redfish', dict(BMC, validate_certs=True), 'status'))
+    assert options['ssl_secure'] == '1' and 'ssl_insecure' not in options
+
+
+def test_ipmi_options_lanplus_and_onoff():
+    options = parse_stdin(fence.agent_options('ipmi', dict(BMC, port=623), 'status'))
+    assert options == dict(ip='127.77.1.12', ipport='623', username='admin', password='s3cret pass=word',
+                           lanplus='1', method='onoff', action='status')
+
+
+def test_line_break_in_an_option_is_refused():
+    with pytest.raises(fence.FenceError) as caught:
+        fence.agent_options('redfish', dict(BMC, password='a\naction=on'), 'off')
+    assert caught.value.msg == ('the BMC option password of 127.77.1.12:8443 holds a line break, which the fence '
+                                'agent cannot read.')
+
+
+class FakeBMCs(object):
+    """Plays fence_redfish for several BMCs: power state per address, and every call it got."""
+
+    def __init__(self, power, answers_off=True, password='s3cret pass=word'):
+        self.power = dict(power)
+        self.answers_off = answers_off
+        self.password = password
+        self.calls = []
+        self.lock = threading.Lock()
+
+    def __call__(self, argv, stdin, timeout):
+        options = parse_stdin(stdin)
+        with self.lock:
+            self.calls.append(dict(argv=list(argv), stdin=stdin, options=options, timeout=timeout))
+        address = options['ip']
+        if options.get('password') != self.password:
+            return 1, '', 'Failed: Unable to get PowerState: https://%s:%s%s\n' % (
+                address, options['ipport'], options['systems_uri'])
+        if options['action'] == 'status':
+            state = self.power[address]
+            return (0, 'Status: ON\n', '') if state == 'on' else (2, 'Status: OFF\n', '')
+        if options['action'] == 'off':
+            if self.answers_off:
+                self.power[address] = 'off'
+                return 0, 'Success: Powered OFF\n', ''
+            return 1, '', 'Failed: Timed out waiting to power OFF\n'
+        if options['action'] == 'on':
+            self.power[address] = 'on'
+            return 0, 'Success: Powered ON\n', ''
+        raise AssertionError(options)
+
+    def actions(self, address=None):
+        return [c['options']['action'] for c in self.calls if address is None or c['options']['ip'] == address]
+
+
+def always_answers(address, port, timeout):
+    return True, None
+
+
+def test_agent_gets_no_option_on_its_command_line():
+    bmcs = FakeBMCs({'127.77.1.12': 'on'})
+    agent = fence.FenceAgent('redfish', BMC, executor=bmcs, probe=always_answers, agent_path='/usr/sbin/fence_redfish')
+    assert agent.status() == dict(reachable=True, power_state='on', error=None)
+    assert agent.power('off', 30) == (True, 'Success: Powered OFF')
+    assert agent.status()['power_state'] == 'off'
+    for call in bmcs.calls:
+        assert call['argv'] == ['/usr/sbin/fence_redfish']
+        assert BMC['password'] not in ' '.join(call['argv'])
+        assert 'password=%s\n' % BMC['password'] in call['stdin']
+    assert bmcs.calls[1]['options']['power_timeout'] == '30'
+    assert all(call['timeout'] for call in bmcs.calls), 'every agent run is bounded'
+
+
+def test_status_when_bmc_does_not_answer_does_not_run_the_agent():
+    bmcs = FakeBMCs({})
+    agent = fence.FenceAgent('redfish', BMC, executor=bmcs,
+                             probe=lambda a, p, t: (False, '[Errno 111] Connection refused'), agent_path='x')
+    assert agent.status() == dict(reachable=False, power_state='unknown', error='[Errno 111] Connection refused')
+    assert bmcs.calls == []
+
+
+def test_status_wrong_password_is_unreadable_not_dark():
+    bmcs = FakeBMCs({'127.77.1.12': 'on'}, password='other')
+    agent = fence.FenceAgent('redfish', BMC, executor=bmcs, probe=always_answers, agent_path='x')
+    status = agent.status()
+    assert (status['reachable'], status['power_state']) == (True, 'unknown')
+    assert status['error'].startswith('Failed: Unable to get PowerState')
+
+
+def test_status_agent_hanging_counts_as_not_answering():
+    agent = fence.FenceAgent('redfish', BMC, executor=lambda argv, stdin, timeout: (None, '', ''),
+                             probe=always_answers, agent_path='x', bmc_timeout=2)
+    assert agent.status() == dict(reachable=False, power_state='unknown', error='no answer within 11s')
+
+
+def test_agent_message_skips_python_warnings():
+    err = "/usr/sbin/fence_ipmilan:5: DeprecationWarning: 'pipes' is deprecated\n  from pipes import quote\n"
+    assert fence.agent_message('Status: ON\n', err) == 'Status: ON'
+
+
+def test_missing_agent_is_named(monkeypatch):
+    monkeypatch.setattr(fence.FenceAgent, '_agent', FIND_AGENT)
+    monkeypatch.setattr(fence.shutil, 'which', lambda name: None)
+    monkeypatch.setattr(fence.os, 'access', lambda path, mode: False)
+    agent = fence.FenceAgent('ipmi', BMC, executor=FakeBMCs({}), probe=always_answers)
+    with pytest.raises(fence.FenceError) as caught:
+        agent.status()
+    assert caught.value.msg.startswith('fence_ipmilan is not installed on ')
+    assert caught.value.msg.endswith(': install the fence agents (Debian package fence-agents) where this module runs.')
+
+
+def test_run_process_passes_stdin_and_is_bounded():
+    rc, out, _err = fence.run_process([sys.executable, '-c', 'import sys; print(sys.stdin.read().upper())'],
+                                      'password=x\n', 10)
+    assert (rc, out) == (0, 'PASSWORD=X\n\n')
+    rc, _out, _err = fence.run_process([sys.executable, '-c', 'import time; time.sleep(5)'], '', 0.5)
+    assert rc is None
+
+
+def test_tcp_probe_on_loopback():
+    with socket.socket() as server:
+        server.bind(('127.0.0.1', 0))
+        server.listen(1)
+        assert fence.tcp_answers('127.0.0.1', server.getsockname()[1], 2) == (True, None)
+        port = server.getsockname()[1]
+    answers, error = fence.tcp_answers('127.0.0.1', port, 2)
+    assert not answers and error
+
+
+def test_rmcp_ping_on_loopback():
+    pong = bytes(bytearray([0x06, 0x00, 0xff, 0x06, 0x00, 0x00, 0x11, 0xbe, 0x40, 0x54, 0x00, 0x10] + [0] * 16))
+    server = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    server.bind(('127.0.0.1', 0))
+    server.settimeout(5)
+    port = server.getsockname()[1]
+
+    def answer():
+        data, peer = server.recvfrom(512)
+        assert data[8] == 0x80  # presence ping
+        server.sendto(pong, peer)
+
+    thread = threading.Thread(target=answer)
+    thread.start()
+    try:
+        assert fence.rmcp_answers('127.0.0.1', port, 2) == (True, None)
+    finally:
+        thread.join()
+        server.close()
+    answers, _error = fence.rmcp_answers('127.0.0.1', port, 0.3)
+    assert not answers
+
+
+# --- BMC settings from the module's options ---------------------------------------------------------
+
+def test_bmc_settings_node_values_win_over_module_defaults():
+    params = dict(fence_method='redfish', bmc_username='admin', bmc_password='room', bmc_port=8443,
+                  validate_certs=True, ipmi_lanplus=True)
+    node = dict(name='a-w1', bmc_address='127.77.1.11', bmc_systems_uri='/redfish/v1/Systems/x',
+                bmc_password='node', bmc_validate_certs=False)
+    assert fence.bmc_settings(params, node) == dict(
+        address='127.77.1.11', port=8443, systems_uri='/redfish/v1/Systems/x', username='admin', password='node',
+        validate_certs=False, lanplus=True)
+
+
+def test_bmc_settings_default_ports():
+    node = dict(name='a-w1', bmc_address='10.0.0.1')
+    assert fence.bmc_settings(dict(fence_method='redfish'), node)['port'] == 443
+    assert fence.bmc_settings(dict(fence_method='ipmi'), node)['port'] == 623
+
+
+def test_missing_bmc_settings_are_named():
+    params = dict(fence_method='redfish', nodes=[dict(name='a-w1', bmc_address='x'), dict(name='a-w2')])
+    with pytest.raises(fence.FenceError) as caught:
+        fence.check_bmc_settings(params)
+    assert caught.value.msg == (
+        'BMC settings missing for a-w1 (bmc_systems_uri, inventory twinroom_bmc_systems_uri), a-w2 (bmc_address, '
+        'inventory twinroom_bmc_address) and a-w2 (bmc_systems_uri, inventory twinroom_bmc_systems_uri): every node '
+        'to fence needs them.')
+
+
+# --- the runner, with fake BMCs and a fake API ------------------------------------------------------
+
+class FakeRecorder(object):
+    """Plays NodeRecorder: Nodes as dicts, and a log of every write (shared with the BMC log for order)."""
+
+    where = 'the API server of context room-b'
+
+    def __init__(self, nodes, log):
+        self.nodes = copy.deepcopy(nodes)
+        self.log = log
+        self.events = []
+
+    def observe(self, name):
+        node = self.nodes.get(name)
+        if node is None:
+            return dict(exists=False, tainted=False, record=None, ready=None, taints=[])
+        return dict(exists=True, tainted=any(fence.is_fence_taint(t) for t in node['taints']),
+                    record=copy.deepcopy(node.get('record')), ready=False, taints=list(node['taints']), uid='u-' + name)
+
+    def taint(self, name, at):
+        self.log.append(('taint', name))
+        self.nodes[name]['taints'] = fence.with_fence_taint(self.nodes[name]['taints'], at)
+
+    def untaint(self, name):
+        self.log.append(('untaint', name))
+        self.nodes[name]['taints'] = fence.without_fence_taint(self.nodes[name]['taints'])
+
+    def annotate(self, name, record):
+        self.log.append(('annotate', name))
+        self.nodes[name]['record'] = record
+
+    def unannotate(self, name):
+        self.log.append(('unannotate', name))
+        self.nodes[name]['record'] = None
+
+    def event(self, name, reason, message, uid=None, event_type='Warning'):
+        self.log.append(('event', name))
+        self.events.append(dict(node=name, reason=reason, message=message, uid=uid, type=event_type))
+
+
+ROOM_A = {'a-cp1': '127.77.1.10', 'a-w1': '127.77.1.11', 'a-w2': '127.77.1.12'}
+
+
+def params_for(names, **extra):
+    params = dict(
+        nodes=[dict(name=n, bmc_address=ROOM_A[n], bmc_port=8443, bmc_systems_uri='/redfish/v1/Systems/' + n,
+                    bmc_username=None, bmc_password=None, bmc_validate_certs=None) for n in names],
+        fence_method='redfish', bmc_username='admin', bmc_password='s3cret pass=word', bmc_port=None,
+        validate_certs=False, ipmi_lanplus=True, bmc_timeout=2, kubeconfig=None, context='room-b',
+        state='fenced', room='room_a', confirm_room_down=False, witness_confirms_down=False, timeout=5)
+    params.update(extra)
+    return params
+
+
+class LoggingBMCs(FakeBMCs):
+    def __init__(self, power, log, **kwargs):
+        super(LoggingBMCs, self).__init__(power, **kwargs)
+        self.log = log
+
+    def __call__(self, argv, stdin, timeout):
+        rc, out, err = super(LoggingBMCs, self).__call__(argv, stdin, timeout)
+        options = parse_stdin(stdin)
+        if options['action'] != 'status':
+            self.log.append((options['action'], options['ip']))
+        return rc, out, err
+
+
+@pytest.fixture
+def lab():
+    log = []
+    nodes = dict((n, dict(taints=[dict(key='node-role.kubernetes.io/control-plane', effect='NoSchedule')]
+                          if n == 'a-cp1' else [], record=None)) for n in ROOM_A)
+    recorder = FakeRecorder(nodes, log)
+    bmcs = LoggingBMCs(dict((a, 'on') for a in ROOM_A.values()), log)
+    return dict(log=log, recorder=recorder, bmcs=bmcs)
+
+
+@pytest.fixture(autouse=True)
+def agent_path(monkeypatch):
+    monkeypatch.setattr(fence.FenceAgent, '_agent', lambda self: '/usr/sbin/fence_' + self.method)
+
+
+def run(lab, params, check_mode=False, diff=False, probe=always_answers):
+    return fence.run_fence(params, check_mode=check_mode, diff=diff, recorder=lab['recorder'], executor=lab['bmcs'],
+                           probe=probe, sleep=lambda s: None)
+
+
+def test_fence_powers_off_before_it_taints_and_second_run_changes_nothing(lab):
+    result = run(lab, params_for(['a-w2']))
+    assert result['changed'] is True
+    node = result['nodes']['a-w2']
+    assert (node['fenced'], node['method'], node['power_state'], node['changed']) == (True, 'bmc', 'off', True)
+    assert node['plan'] == ['power_off', 'verify_off', 'taint', 'annotate', 'event']
+    assert node['fenced_at'].endswith('Z') and node['seconds'] is not None
+    assert lab['log'] == [('off', '127.77.1.12'), ('taint', 'a-w2'), ('annotate', 'a-w2'), ('event', 'a-w2')]
+    assert lab['recorder'].nodes['a-w2']['record'] == dict(at=node['fenced_at'], method='bmc', by='twinroom.ha.fence',
+                                                           room='room_a')
+    event = lab['recorder'].events[0]
+    assert (event['reason'], event['uid'], event['type']) == ('Fenced', 'u-a-w2', 'Warning')
+    assert event['message'] == ('Fenced at %s by twinroom.ha.fence: powered off through its BMC, verified off. '
+                                'Out-of-service taint set.' % node['fenced_at'])
+    # Only a-w2 was touched.
+    assert lab['bmcs'].power == {'127.77.1.10': 'on', '127.77.1.11': 'on', '127.77.1.12': 'off'}
+
+    again = run(lab, params_for(['a-w2']))
+    assert again['changed'] is False
+    assert again['nodes']['a-w2']['fenced_at'] == node['fenced_at']
+    assert again['nodes']['a-w2']['plan'] == []
+    assert len(lab['log']) == 4
+
+
+def test_existing_taints_are_kept(lab):
+    run(lab, params_for(['a-cp1']))
+    taints = lab['recorder'].nodes['a-cp1']['taints']
+    assert [t['key'] for t in taints] == ['node-role.kubernetes.io/control-plane', fence.TAINT_KEY]
+
+
+def test_check_mode_reads_only(lab):
+    result = run(lab, params_for(['a-cp1', 'a-w1']), check_mode=True, diff=True)
+    assert result['changed'] is True
+    assert lab['log'] == []
+    assert set(lab['bmcs'].actions()) == {'status'}
+    assert result['nodes']['a-w1']['plan'] == ['power_off', 'verify_off', 'taint', 'annotate', 'event']
+    assert result['nodes']['a-w1']['fenced_at'] is None
+    assert result['diff']['before']['a-w1'] == dict(power_state='on', tainted=False, record=None)
+    assert result['diff']['after']['a-w1']['tainted'] is True
+    assert result['diff']['after']['a-w1']['power_state'] == 'off'
+
+
+def test_still_on_after_timeout_fails_and_is_not_tainted(lab):
+    lab['bmcs'].answers_off = False
+    with pytest.raises(fence.FenceError) as caught:
+        run(lab, params_for(['a-w1'], timeout=0))
+    assert caught.value.msg == (
+        'power-off of node a-w1 was sent to BMC 127.77.1.11:8443 (agent said: Failed: Timed out waiting to power OFF) '
+        'but it still reports power ON after 0s: not tainted. Check the node and its BMC.')
+    assert caught.value.details['nodes']['a-w1']['fenced'] is False
+    assert [entry for entry in lab['log'] if entry[0] != 'off'] == []
+
+
+def test_refusal_touches_nothing(lab):
+    dark = {'127.77.1.10', '127.77.1.11', '127.77.1.12'}
+
+    def probe(address, port, timeout):
+        return (False, '[Errno 111] Connection refused') if address in dark else (True, None)
+
+    with pytest.raises(fence.FenceError) as caught:
+        run(lab, params_for(['a-cp1', 'a-w1', 'a-w2']), probe=probe)
+    assert caught.value.msg == (
+        'BMC 127.77.1.10:8443 of node a-cp1, BMC 127.77.1.11:8443 of node a-w1 and BMC 127.77.1.12:8443 of node a-w2 '
+        'do not answer: refusing to fence room_a without confirm_room_down: true (or a witness that confirms the room '
+        'is down).')
+    assert caught.value.details['nodes']['a-w1']['bmc_error'] == '[Errno 111] Connection refused'
+    assert lab['log'] == [] and lab['bmcs'].calls == []
+
+    confirmed = run(lab, params_for(['a-cp1', 'a-w1', 'a-w2'], confirm_room_down=True), probe=probe)
+    assert dict((n, (v['fenced'], v['method'], v['power_state'])) for n, v in confirmed['nodes'].items()) == dict(
+        (n, (True, 'confirmed-down', 'unknown')) for n in ROOM_A)
+    assert lab['recorder'].nodes['a-w1']['record']['confirmed_by'] == 'operator'
+    assert 'the room is confirmed down (by the operator)' in lab['recorder'].events[0]['message']
+    assert lab['bmcs'].calls == []
+
+
+def test_unfence_removes_taint_and_record_with_an_event(lab):
+    run(lab, params_for(['a-cp1']))
+    del lab['log'][:]
+    result = run(lab, params_for(['a-cp1'], state='unfenced', nodes=[dict(name='a-cp1')]))
+    assert result['nodes']['a-cp1']['plan'] == ['untaint', 'unannotate', 'event']
+    assert result['nodes']['a-cp1']['fenced'] is False
+    assert lab['log'] == [('untaint', 'a-cp1'), ('unannotate', 'a-cp1'), ('event', 'a-cp1')]
+    assert (lab['recorder'].events[-1]['reason'], lab['recorder'].events[-1]['type']) == ('Unfenced', 'Normal')
+    assert [t['key'] for t in lab['recorder'].nodes['a-cp1']['taints']] == ['node-role.kubernetes.io/control-plane']
+    assert run(lab, params_for(['a-cp1'], state='unfenced'))['changed'] is False
+    # Unfencing never asks the BMC or powers anything.
+    assert set(lab['bmcs'].actions()) <= {'status', 'off'}
+    assert lab['bmcs'].power['127.77.1.10'] == 'off'
+
+
+def test_duplicate_node_names_are_refused(lab):
+    with pytest.raises(fence.FenceError) as caught:
+        run(lab, params_for(['a-w1', 'a-w1']))
+    assert caught.value.msg == 'nodes names a-w1 more than once.'
+
+
+def test_info_reports_without_changing(lab):
+    run(lab, params_for(['a-w2']))
+    before = list(lab['log'])
+    info = fence.run_fence_info(params_for(['a-w1', 'a-w2']), recorder=lab['recorder'], executor=lab['bmcs'],
+                                probe=always_answers)
+    assert lab['log'] == before
+    assert info['changed'] is False
+    assert info['nodes']['a-w2']['fenced'] is True and info['nodes']['a-w2']['power_state'] == 'off'
+    assert info['nodes']['a-w2']['record']['method'] == 'bmc'
+    assert info['nodes']['a-w1'] == dict(bmc='127.77.1.11:8443', bmc_reachable=True, power_state='on', bmc_error=None,
+                                         exists=True, ready=False, tainted=False, record=None, fenced=False)
+
+
+class BrokenAPI(FakeRecorder):
+    """Reads fail (the room's API server is gone), or writes time out (synchronous replication waits)."""
+
+    def __init__(self, nodes, log, reads=True):
+        super(BrokenAPI, self).__init__(nodes, log)
+        self.reads = reads
+
+    def observe(self, name):
+        if not self.reads:
+            raise fence.FenceError('cannot read Node %s from %s: connection refused' % (name, self.where))
+        return super(BrokenAPI, self).observe(name)
+
+    def taint(self, name, at):
+        self.log.append(('taint-timeout', name))
+        raise fence.FenceError('cannot update Node %s on %s: read timed out' % (name, self.where))
+
+
+def test_dark_bmc_refusal_wins_over_an_unreadable_api(lab):
+    lab['recorder'] = BrokenAPI(lab['recorder'].nodes, lab['log'], reads=False)
+    with pytest.raises(fence.FenceError) as caught:
+        run(lab, params_for(['a-w1']), probe=lambda a, p, t: (False, 'refused'))
+    assert caught.value.msg.startswith('BMC 127.77.1.11:8443 of node a-w1 does not answer: refusing to fence room_a')
+    assert caught.value.details['api_error'] == (
+        'cannot read Node a-w1 from the API server of context room-b: connection refused')
+    assert lab['log'] == []
+
+
+def test_unreadable_api_touches_nothing(lab):
+    lab['recorder'] = BrokenAPI(lab['recorder'].nodes, lab['log'], reads=False)
+    with pytest.raises(fence.FenceError) as caught:
+        run(lab, params_for(['a-w1']))
+    assert caught.value.msg == 'cannot read Node a-w1 from the API server of context room-b: connection refused'
+    assert lab['log'] == []
+
+
+def test_api_write_failure_after_power_off_says_what_to_do(lab):
+    lab['recorder'] = BrokenAPI(lab['recorder'].nodes, lab['log'])
+    with pytest.raises(fence.FenceError) as caught:
+        run(lab, params_for(['a-w1', 'a-w2']))
+    assert caught.value.msg == (
+        'cannot update Node a-w1 on the API server of context room-b: read timed out. Node a-w1 is powered off '
+        '(verified through its BMC) but not marked out of service. Run again once the API server accepts writes (with '
+        'synchronous replication, after the datastore takeover), or fence with out_of_service: false first. '
+        'Node a-w2 was not marked out of service either.')
+    # Both powered off in parallel; one write tried, not one per node.
+    assert sorted(lab['log']) == [('off', '127.77.1.11'), ('off', '127.77.1.12'), ('taint-timeout', 'a-w1')]
+    assert caught.value.details['nodes']['a-w2']['power_state'] == 'off'
+
+
+def test_power_only_never_asks_the_api(lab):
+    class NoAPI(object):
+        def __getattr__(self, name):
+            raise AssertionError('the API was used: %s' % name)
+
+    lab['recorder'] = NoAPI()
+    result = run(lab, params_for(['a-w1'], out_of_service=False))
+    assert result['nodes']['a-w1']['plan'] == ['power_off', 'verify_off']
+    assert result['nodes']['a-w1']['fenced_at'] is not None
+    assert lab['log'] == [('off', '127.77.1.11')]
+    again = run(lab, params_for(['a-w1'], out_of_service=False))
+    assert again['changed'] is False
