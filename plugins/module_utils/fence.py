@@ -874,14 +874,15 @@ def run_fence_info(params, recorder=None, executor=None, probe=None):
     if with_bmc:
         check_bmc_settings(params)
     observed, api_error = observe(params, recorder, agents, with_bmc=with_bmc)
-    if api_error is not None:
-        api_error.details.setdefault('nodes', _public(observed))
-        raise api_error
+    # An API server that cannot be read (its datastore primary was in the lost room) leaves the BMCs'
+    # answers just as true: report them, with the API's fields unknown and the reason.
     nodes = {}
     for node in observed:
-        record = node['record'] or None
+        record = (node.get('record') or None) if api_error is None else None
+        known = api_error is None
         nodes[node['name']] = dict(
             bmc=node.get('bmc'), bmc_reachable=node.get('bmc_reachable'), power_state=node.get('power_state'),
-            bmc_error=node.get('bmc_error'), exists=node['exists'], ready=node['ready'], tainted=node['tainted'],
-            record=record, fenced=bool(record and node['tainted']))
-    return dict(changed=False, nodes=nodes)
+            bmc_error=node.get('bmc_error'), exists=node.get('exists') if known else None,
+            ready=node.get('ready') if known else None, tainted=node.get('tainted') if known else None,
+            record=record, fenced=bool(record and node.get('tainted')) if known else None)
+    return dict(changed=False, nodes=nodes, api_error=api_error.msg if api_error is not None else None)

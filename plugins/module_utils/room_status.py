@@ -61,13 +61,20 @@ def rooms_status(room_nodes, summaries, pods_by_node=None, extra=None):
 
 
 def check_failover(lost_room, status, force=False):
-    """Refuse a failover that is not justified; returns the surviving room's name."""
+    """Refuse a failover that is not justified; returns the surviving room's name.
+
+    The lost room counts as up only if its nodes are alive (Ready and renewing their leases). The
+    surviving room is judged by the Ready condition alone: when the lost room held the synchronous
+    standby, the primary blocks every write until the takeover, so the survivor's leases go stale too
+    while its nodes are fine - and nothing can flip their Ready condition either.
+    """
     if lost_room not in ROOMS:
         raise RoomStatusError("Unknown room '%s': choose room_a or room_b." % (lost_room,))
     survivor = ROOMS[1] if lost_room == ROOMS[0] else ROOMS[0]
     lost, alive = status[lost_room], status[survivor]
-    if alive['state'] != 'healthy' and not force:
-        not_ready = ', '.join(n['name'] for n in alive['nodes'] if not n.get('alive', n.get('ready')))
+    not_ready = [n['name'] for n in alive['nodes'] if not n.get('ready')]
+    if not_ready and not force:
+        not_ready = ', '.join(not_ready)
         raise RoomStatusError(
             "The surviving room %s is itself degraded (%s not Ready): failing %s over to it would not bring "
             "every workload back. Restore %s first, or run again with force: true if you accept that."

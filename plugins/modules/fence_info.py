@@ -56,6 +56,13 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
+api_error:
+  description:
+    - Why the API server could not be read, or null. The BMC fields are still reported; C(exists), C(ready),
+      C(tainted) and C(fenced) are then null. This happens when the surviving room's API server cannot reach its
+      datastore because the primary was in the lost room.
+  returned: always
+  type: str
 nodes:
   description: Per node (keyed by name), what the BMC and the API server report.
   returned: always

@@ -9,17 +9,19 @@ from ansible_collections.twinroom.ha.plugins.module_utils import room_status
 CASES = yaml.safe_load((Path(__file__).parent / "fixtures" / "room_status" / "failover.yml").read_text())
 
 
-def status_of(rooms):
+def status_of(rooms, lease_age=None):
+    """Node summaries as node_summary makes them: alive is Ready with a lease younger than 10 s."""
     summaries = {}
     for nodes in rooms.values():
         for name, ready in nodes.items():
-            summaries[name] = {"name": name, "ready": ready, "lease_age": 1.0}
+            age = (lease_age or {}).get(name, 1.0)
+            summaries[name] = {"name": name, "ready": ready, "lease_age": age, "alive": ready and age < 10}
     return room_status.rooms_status({room: list(nodes) for room, nodes in rooms.items()}, summaries)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
 def test_check_failover(case):
-    status = status_of(case["rooms"])
+    status = status_of(case["rooms"], case.get("lease_age"))
     if "error" in case:
         with pytest.raises(room_status.RoomStatusError) as raised:
             room_status.check_failover(case["lost_room"], status, force=case.get("force", False))
