@@ -23,7 +23,9 @@ extends_documentation_fragment:
   - twinroom.ha.kubeconfig
 options:
   rooms:
-    description: The nodes of each room, for example C({room_a: "{{ groups['room_a'] }}", room_b: "{{ groups['room_b'] }}"}).
+    description:
+      - The nodes of each room, room name to a list of node names - for example the inventory's groups
+        C(room_a) and C(room_b).
     type: dict
     required: true
   lost_room:

@@ -62,7 +62,7 @@ def deploy_workloads(context):
 
 
 def running_pods(context):
-    core, _ = apis(context)
+    core, _apps = apis(context)
     pods = core.list_namespaced_pod(NAMESPACE, _request_timeout=10).items
     return {p.metadata.name: p.spec.node_name for p in pods
             if p.status.phase == "Running" and p.metadata.deletion_timestamp is None}
@@ -83,7 +83,7 @@ def workloads():
     deploy_workloads("room-a")
     wait_for(lambda: len(running_pods("room-a")) == 6, 120, "6 drill pods running")
     yield
-    core, _ = apis(drill.ZONE[drill.primary_room(drill.datastore_roles())])
+    core, _apps = apis(drill.ZONE[drill.primary_room(drill.datastore_roles())])
     core.delete_namespace(NAMESPACE, _request_timeout=30)
 
 
@@ -114,7 +114,7 @@ def test_failover_and_recover_a_room(workloads, lab_cli):  # pylint: disable=red
     assert recover.returncode == 0, output(recover)[-4000:]
     roles = drill.datastore_roles()
     assert [mode for role, mode in roles.values() if role == "primary"] == ["sync"], roles
-    core, _ = apis(drill.ZONE[survivor])
+    core, _apps = apis(drill.ZONE[survivor])
     tainted = [n.metadata.name for n in core.list_node().items
                if any(t.key == "node.kubernetes.io/out-of-service" for t in n.spec.taints or [])]
     assert tainted == []
