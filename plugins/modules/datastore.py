@@ -241,6 +241,7 @@ from ansible_collections.twinroom.ha.plugins.module_utils.datastore import (
     datastore_argument_spec,
     run_datastore,
 )
+from ansible_collections.twinroom.ha.plugins.module_utils.module_run import finish
 
 
 def main():
@@ -259,13 +260,7 @@ def main():
         required_if=[('state', 'primary', ('peer_address',)), ('state', 'standby', ('peer_address',))],
         supports_check_mode=True,
     )
-    try:
-        result = run_datastore(module.params, check_mode=module.check_mode, diff=module._diff)
-    except DatastoreError as exc:
-        module.fail_json(msg=exc.msg, **exc.details)
-    for warning in result.pop('warnings'):
-        module.warn(warning)
-    module.exit_json(**result)
+    finish(module, run_datastore, DatastoreError, module.params, check_mode=module.check_mode, diff=module._diff)
 
 
 if __name__ == '__main__':

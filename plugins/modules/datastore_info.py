@@ -173,6 +173,7 @@ from ansible_collections.twinroom.ha.plugins.module_utils.datastore import (
     datastore_argument_spec,
     run_datastore_info,
 )
+from ansible_collections.twinroom.ha.plugins.module_utils.module_run import finish
 
 
 def main():
@@ -183,13 +184,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    try:
-        result = run_datastore_info(module.params)
-    except DatastoreError as exc:
-        module.fail_json(msg=exc.msg, **exc.details)
-    for warning in result.pop('warnings'):
-        module.warn(warning)
-    module.exit_json(**result)
+    finish(module, run_datastore_info, DatastoreError, module.params)
 
 
 if __name__ == '__main__':

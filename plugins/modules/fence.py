@@ -220,6 +220,7 @@ from ansible_collections.twinroom.ha.plugins.module_utils.fence import (
     fence_argument_spec,
     run_fence,
 )
+from ansible_collections.twinroom.ha.plugins.module_utils.module_run import finish
 
 
 def main():
@@ -236,13 +237,7 @@ def main():
     )
     if not HAS_KUBERNETES:
         module.fail_json(msg=missing_required_lib('kubernetes'))
-    try:
-        result = run_fence(module.params, check_mode=module.check_mode, diff=module._diff)
-    except FenceError as exc:
-        module.fail_json(msg=exc.msg, **exc.details)
-    for warning in result.pop('warnings'):
-        module.warn(warning)
-    module.exit_json(**result)
+    finish(module, run_fence, FenceError, module.params, check_mode=module.check_mode, diff=module._diff)
 
 
 if __name__ == '__main__':

@@ -109,17 +109,14 @@ from ansible_collections.twinroom.ha.plugins.module_utils.fence import (
     fence_argument_spec,
     run_fence_info,
 )
+from ansible_collections.twinroom.ha.plugins.module_utils.module_run import finish
 
 
 def main():
     module = AnsibleModule(argument_spec=fence_argument_spec(), supports_check_mode=True)
     if not HAS_KUBERNETES:
         module.fail_json(msg=missing_required_lib('kubernetes'))
-    try:
-        result = run_fence_info(module.params)
-    except FenceError as exc:
-        module.fail_json(msg=exc.msg, **exc.details)
-    module.exit_json(**result)
+    finish(module, run_fence_info, FenceError, module.params)
 
 
 if __name__ == '__main__':
