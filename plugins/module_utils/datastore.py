@@ -34,6 +34,8 @@ import tempfile
 import threading
 import time
 
+from ansible_collections.twinroom.ha.plugins.module_utils.module_run import TwinroomError
+
 try:  # the driver Debian ships on the nodes (python3-psycopg2)
     import psycopg2 as _driver
 except ImportError:  # pragma: no cover - depends on the host
@@ -77,13 +79,8 @@ def datastore_argument_spec(**extra):
 # Errors and plan steps
 # ---------------------------------------------------------------------------------------------
 
-class DatastoreError(Exception):
-    """The one error type: ``msg`` says what is wrong and what to do; ``details`` go into the result."""
-
-    def __init__(self, msg, **details):
-        super(DatastoreError, self).__init__(msg)
-        self.msg = msg
-        self.details = details
+class DatastoreError(TwinroomError):
+    """A refusal or failure of the datastore modules."""
 
 
 # Steps that only wait change nothing themselves.

@@ -34,6 +34,8 @@ import subprocess
 import threading
 import time
 
+from ansible_collections.twinroom.ha.plugins.module_utils.module_run import TwinroomError
+
 try:
     from kubernetes import client as k8s_client
     from kubernetes import config as k8s_config
@@ -105,13 +107,8 @@ def fence_argument_spec(**extra):
 # Errors
 # ---------------------------------------------------------------------------------------------
 
-class FenceError(Exception):
-    """The one error type: ``msg`` says what is wrong and what to do; ``details`` go into the result."""
-
-    def __init__(self, msg, **details):
-        super(FenceError, self).__init__(msg)
-        self.msg = msg
-        self.details = details
+class FenceError(TwinroomError):
+    """A refusal or failure of the fence modules."""
 
 
 # ---------------------------------------------------------------------------------------------

@@ -8,8 +8,18 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 
+class TwinroomError(Exception):
+    """The collection's error shape: ``msg`` says what is wrong and what to do; ``details`` (the state
+    that was observed, the steps done) go into the module's result."""
+
+    def __init__(self, msg, **details):
+        super(TwinroomError, self).__init__(msg)
+        self.msg = msg
+        self.details = details
+
+
 def finish(module, runner, errors, *args, **kwargs):
-    """errors: the exception class(es) whose `msg` and `details` describe a refusal or failure."""
+    """errors: the TwinroomError subclass(es) that describe a refusal or failure of this runner."""
     try:
         result = runner(*args, **kwargs)
     except errors as exc:
