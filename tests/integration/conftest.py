@@ -33,3 +33,17 @@ def lab_cli():
         return subprocess.run([str(REPO / "lab" / "bin" / "twinroom-lab"), *args],
                               capture_output=True, text=True, timeout=timeout, check=False)
     return run
+
+
+@pytest.fixture(scope="session")
+def api(tmp_path_factory):
+    """A real kube-apiserver (kine on SQLite, loopback) with the KubeVirt and CDI CRDs installed.
+
+    For module tests that need API validation and server-side dry run but no rooms: see apiserver.py.
+    Its kubeconfig is `api.kubeconfig`. It is stopped at the end of the session.
+    """
+    from apiserver import ApiServer, crd_files
+    with ApiServer(tmp_path_factory.mktemp("apiserver")) as server:
+        for path in crd_files():
+            server.install_crds(path)
+        yield server
