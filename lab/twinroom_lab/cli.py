@@ -48,6 +48,14 @@ def build_parser():
         link.add_argument("room", nargs="?")
 
     add("status", help="table of nodes: container, BMC, power, link")
+
+    drill = add("drill", help="power a room off, fail it over, verify, recover and fail back; print the timeline "
+                              "(needs the lab up with site.yml run: make lab)")
+    drill.add_argument("room")
+    drill.add_argument("--workloads", type=int, default=10, help="single-pod workloads, half homed in each room "
+                                                                 "(default 10)")
+    drill.add_argument("--no-failback", action="store_true", help="recover only; leave workloads where they run")
+    drill.add_argument("--json", action="store_true", help="also print the whole result as JSON")
     return parser
 
 
@@ -105,12 +113,37 @@ def run(args, state_dir, port, say):
     elif args.command in ("cut-link", "restore-link"):
         room = topo.resolve_room(args.room) if args.room else None
         disaster.set_link(topo, room, connect=args.command == "restore-link", say=say)
+    elif args.command == "drill":
+        return run_drill(topo.resolve_room(args.room), args, say)
     elif args.command == "status":
         bridge = power_bridge.status(state_dir, port)
         say("power bridge: %s" % _bridge_text(bridge))
         say(disaster.format_table(("NODE", "ROOM", "CONTAINER", "BMC", "LINK"),
                                   disaster.status_rows(topo, state_dir)))
     return 0
+
+
+def run_drill(room, args, say):
+    from . import drill  # pylint: disable=import-outside-toplevel  # needs the kubernetes library
+    if args.workloads < 1:
+        raise UsageError("--workloads must be at least 1, got %d" % args.workloads)
+    say("drill: lose %s with %d workloads%s" % (room, args.workloads, "" if args.no_failback else ", then fail back"))
+    try:
+        result = drill.room_drill(room, count=args.workloads, failback=not args.no_failback, say=say)
+    except drill.DrillError as exc:
+        raise LabError(str(exc)) from None
+    report = result["report"]
+    say("")
+    say("RTO %s s from failover.yml start to the last workload running (fence %s s, takeover %s s, workloads %s s)"
+        % (report["rto_s"], report["phases"]["fence_s"], report["phases"]["takeover_s"],
+           report["phases"]["workloads_s"]))
+    twice = result["never_twice"]["violations"]
+    say("never twice: %s (%d samples)" % ("VIOLATED %d times" % len(twice) if twice else "held",
+                                           result["never_twice"]["samples"]))
+    say("acknowledged writes: %d, lost: %d" % (result["writes_acknowledged"], len(result["writes_lost"])))
+    if args.json:
+        say(json.dumps(result, indent=2, default=str))
+    return 1 if twice or result["writes_lost"] else 0
 
 
 def _bridge_text(bridge):

@@ -109,3 +109,100 @@ def bring_back(room):
     """Power the room on and rejoin its control-plane node; returns the rejoin playbook's result."""
     lab("power-on-room", room)
     return run_playbook("playbooks/control_plane_rejoin.yml", timeout=900)
+
+
+# ---------------------------------------------------------------------------------------------
+# Room drill: power off -> failover.yml -> verify -> recover.yml with failback, never twice throughout
+# ---------------------------------------------------------------------------------------------
+
+ROOM_NODES_CACHE = {}
+
+
+def room_nodes():
+    """{room: [node names]} from the lab's topology.json."""
+    if not ROOM_NODES_CACHE:
+        topology = json.loads((STATE / "topology.json").read_text())
+        for node in topology["nodes"]:
+            if node["room"] in ZONE:
+                ROOM_NODES_CACHE.setdefault(node["room"], []).append(node["name"])
+    return ROOM_NODES_CACHE
+
+
+def newest_report(room, since):
+    reports = sorted(STATE.glob("failover-%s-*.json" % room), key=lambda p: p.stat().st_mtime)
+    reports = [p for p in reports if p.stat().st_mtime >= since]
+    return json.loads(reports[-1].read_text()) if reports else None
+
+
+def room_drill(lost_room, count=10, failback=True, say=print):
+    """One drill on the lab; returns its timeline and checks. Raises DrillError when a step fails.
+
+    Steps: deploy ``count`` workloads (half homed in each room) and wait until each runs at home; start a
+    writer (acknowledged ConfigMap writes through the surviving room) and the never-twice watch (both
+    rooms' API servers and the containers, every second); power the room off (BMCs answering); run
+    failover.yml; run recover.yml (with failback unless told not to) and wait until every workload runs at
+    home again; stop both watchers and check: no acknowledged write lost, no identity live twice.
+    """
+    from . import workloads  # pylint: disable=import-outside-toplevel
+    from .twinwatch import TwinWatch  # pylint: disable=import-outside-toplevel
+
+    survivor = OTHER[lost_room]
+    rooms = room_nodes()
+    node_room = dict((node, room) for room, nodes in rooms.items() for node in nodes)
+    timeline = []
+    origin = time.monotonic()
+
+    def mark(text):
+        timeline.append((round(time.monotonic() - origin, 1), text))
+        say("  +%6.1f s  %s" % (timeline[-1][0], text))
+
+    wanted = workloads.deploy(KUBECONFIG, ZONE[survivor], count)
+    workloads.wait_home(KUBECONFIG, ZONE[survivor], wanted, node_room, timeout=600)
+    mark("%d workloads run in their home rooms (%d in %s)" % (
+        len(wanted), sum(1 for w in wanted if w[2] == lost_room), lost_room))
+    ensure_namespace(KUBECONFIG, ZONE[survivor])
+    writer = Writer(KUBECONFIG, ZONE[survivor], prefix="room-drill-%s-%d" % (lost_room.replace("_", ""), time.time()))
+    watch = TwinWatch(KUBECONFIG, [ZONE["room_a"], ZONE["room_b"]], namespace=workloads.NAMESPACE)
+    writer.start()
+    watch.start()
+    result = dict(lost_room=lost_room, workloads=len(wanted), timeline=timeline)
+    try:
+        time.sleep(2)
+        started_wall = time.time()
+        lab("power-off-room", lost_room, "--bmc", "answering")
+        mark("%s powered off (containers killed, BMCs answer Off)" % lost_room)
+        failover = run_playbook("playbooks/failover.yml", extra_vars={"lost_room": lost_room}, timeout=1200)
+        if failover.returncode != 0:
+            raise DrillError("failover.yml failed:\n%s" % (failover.stdout + failover.stderr)[-4000:])
+        report = newest_report(lost_room, started_wall)
+        if report is None:
+            raise DrillError("failover.yml wrote no report for %s" % lost_room)
+        result["report"] = report
+        mark("failover.yml done: RTO %s s (fence %s, takeover %s, workloads %s)" % (
+            report["rto_s"], report["phases"]["fence_s"], report["phases"]["takeover_s"],
+            report["phases"]["workloads_s"]))
+        where = workloads.placement(KUBECONFIG, ZONE[survivor], node_room)
+        away = [name for _kind, name, _room in wanted if where.get(name) != survivor]
+        if away:
+            raise DrillError("after the failover, %d workloads do not run in %s: %s"
+                             % (len(away), survivor, ", ".join(away[:10])))
+        mark("verified: all %d workloads run in %s" % (len(wanted), survivor))
+        recover = run_playbook("playbooks/recover.yml",
+                               extra_vars={"room": lost_room, "failback": failback, "failback_batch": 5},
+                               timeout=1800)
+        if recover.returncode != 0:
+            raise DrillError("recover.yml failed:\n%s" % (recover.stdout + recover.stderr)[-4000:])
+        mark("recover.yml done (power on, rejoin, unfence%s)" % (", failback" if failback else ""))
+        if failback:
+            workloads.wait_home(KUBECONFIG, ZONE[survivor], wanted, node_room, timeout=600)
+            mark("verified: every workload runs in its home room again")
+    finally:
+        time.sleep(2)
+        watch.stop()
+        writer.stop()
+    result["never_twice"] = watch.summary()
+    result["writes_acknowledged"] = len(writer.acked)
+    result["writes_lost"] = missing_acknowledged(KUBECONFIG, ZONE[survivor], [writer])
+    mark("checks: %d samples, %d identities, %d live twice; %d writes acknowledged, %d lost" % (
+        watch.samples, len(watch.max_live), len(watch.violations), len(writer.acked), len(result["writes_lost"])))
+    return result

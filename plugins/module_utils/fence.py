@@ -116,7 +116,7 @@ class FenceError(TwinroomError):
 # ---------------------------------------------------------------------------------------------
 
 # Steps in the order they are carried out. power_off and verify_off go to the BMC; the rest to the API.
-STEPS = ('power_off', 'verify_off', 'taint', 'annotate', 'event', 'untaint', 'unannotate')
+STEPS = ('power_off', 'verify_off', 'taint', 'release', 'annotate', 'event', 'untaint', 'unannotate')
 
 _OBSERVED_DEFAULTS = dict(
     name=None,
@@ -128,6 +128,7 @@ _OBSERVED_DEFAULTS = dict(
     tainted=False,        # it carries the out-of-service NoExecute taint
     record=None,          # the parsed twinroom.io/fenced annotation
     ready=None,           # its Ready condition (True, False, None when unknown)
+    pods=0,               # pods still bound to it (asked only when it is to be marked out of service)
 )
 
 
@@ -238,6 +239,11 @@ def decide(observed, request):
         if problem == 'unreadable':
             unreadable.append(node)
             continue
+        if request.get('release_pods', True) and node['exists'] and node['pods'] and (
+                node['tainted'] or 'taint' in steps):
+            # Off (verified, or confirmed down) and out of service: its pods cannot be running, so they are
+            # deleted now, as the pod garbage collector would do for an out-of-service node on its next cycle.
+            steps.insert(steps.index('taint') + 1 if 'taint' in steps else 0, 'release')
         power = 'off' if node['bmc_reachable'] else node['power_state'] or 'unknown'
         plans.append(dict(name=node['name'], steps=steps, method=method, fenced=True, power_state=power,
                           changed=bool(steps)))
@@ -560,7 +566,41 @@ class NodeRecorder(object):
                     uid=node.metadata.uid, resource_version=node.metadata.resource_version)
 
     def observe(self, name):
-        return self._view(self._read(name))
+        view = self._view(self._read(name))
+        if view['exists']:
+            view['pods'] = len(self.pods_on(name))
+        return view
+
+    def pods_on(self, name):
+        """[(namespace, name, uid)] of the pods bound to Node ``name``."""
+        try:
+            pods = self.api.list_pod_for_all_namespaces(field_selector='spec.nodeName=%s' % name,
+                                                        _request_timeout=API_TIMEOUT)
+        except Exception as exc:
+            raise FenceError('cannot list the pods of Node %s on %s: %s' % (name, self.where, _api_error(exc)))
+        return [(pod.metadata.namespace, pod.metadata.name, pod.metadata.uid) for pod in pods.items]
+
+    def release(self, name):
+        """Delete the pods bound to Node ``name`` at once (grace period 0, the UID as precondition, so a
+        replacement with the same name is never hit). Only called for a node that is verified off and marked
+        out of service. Returns 'namespace/name' of each pod deleted."""
+        released = []
+        for namespace, pod, uid in self.pods_on(name):
+            body = k8s_client.V1DeleteOptions(grace_period_seconds=0,
+                                              preconditions=k8s_client.V1Preconditions(uid=uid))
+            try:
+                self.api.delete_namespaced_pod(pod, namespace, body=body, grace_period_seconds=0,
+                                               _request_timeout=API_TIMEOUT)
+            except ApiException as exc:
+                if getattr(exc, 'status', None) in (404, 409):  # gone already, or replaced (other UID)
+                    continue
+                raise FenceError('cannot delete pod %s/%s of fenced Node %s on %s: %s' % (
+                    namespace, pod, name, self.where, _api_error(exc)))
+            except Exception as exc:
+                raise FenceError('cannot delete pod %s/%s of fenced Node %s on %s: %s' % (
+                    namespace, pod, name, self.where, _api_error(exc)))
+            released.append('%s/%s' % (namespace, pod))
+        return released
 
     def _patch(self, name, change):
         """Read, change, patch with the read resourceVersion (a conflict re-reads); the view afterwards."""
@@ -665,7 +705,8 @@ def _request(params):
     return dict(state=params.get('state') or 'fenced', room=params.get('room'),
                 confirm_room_down=bool(params.get('confirm_room_down')),
                 witness_confirms_down=bool(params.get('witness_confirms_down')),
-                out_of_service=True if out_of_service is None else bool(out_of_service))
+                out_of_service=True if out_of_service is None else bool(out_of_service),
+                release_pods=params.get('release_pods') is not False)
 
 
 def _agents(params, executor=None, probe=None):
@@ -758,7 +799,7 @@ def run_fence(params, check_mode=False, diff=False, recorder=None, executor=None
     results = dict((plan['name'], dict(
         fenced=plan['fenced'], method=plan['method'], power_state=plan['power_state'], changed=plan['changed'],
         plan=list(plan['steps']), fenced_at=(by_name[plan['name']].get('record') or {}).get('at') if fencing else None,
-        seconds=None)) for plan in plans)
+        seconds=None, released=[])) for plan in plans)
     result = dict(changed=any(plan['changed'] for plan in plans), nodes=results, room=request['room'],
                   warnings=warnings)
     if diff:
@@ -813,6 +854,8 @@ def run_fence(params, check_mode=False, diff=False, recorder=None, executor=None
             for step in plan['steps']:
                 if step == 'taint':
                     recorder.taint(name, at)
+                elif step == 'release':
+                    entry['released'] = recorder.release(name)
                 elif step == 'untaint':
                     recorder.untaint(name)
                 elif step == 'annotate':

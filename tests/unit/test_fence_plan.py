@@ -370,7 +370,13 @@ class FakeRecorder(object):
         if node is None:
             return dict(exists=False, tainted=False, record=None, ready=None, taints=[])
         return dict(exists=True, tainted=any(fence.is_fence_taint(t) for t in node['taints']),
-                    record=copy.deepcopy(node.get('record')), ready=False, taints=list(node['taints']), uid='u-' + name)
+                    record=copy.deepcopy(node.get('record')), ready=False, taints=list(node['taints']), uid='u-' + name,
+                    pods=len(node.get('pods', ())))
+
+    def release(self, name):
+        self.log.append(('release', name))
+        released, self.nodes[name]['pods'] = list(self.nodes[name].get('pods', ())), []
+        return released
 
     def taint(self, name, at):
         self.log.append(('taint', name))
@@ -462,6 +468,23 @@ def test_fence_powers_off_before_it_taints_and_second_run_changes_nothing(lab):
     assert again['nodes']['a-w2']['fenced_at'] == node['fenced_at']
     assert again['nodes']['a-w2']['plan'] == []
     assert len(lab['log']) == 4
+
+
+def test_pods_are_released_only_after_power_off_and_taint(lab):
+    lab['recorder'].nodes['a-w1']['pods'] = ['shop/web-1', 'shop/db-0']
+    result = run(lab, params_for(['a-w1']))
+    assert result['nodes']['a-w1']['released'] == ['shop/web-1', 'shop/db-0']
+    assert lab['log'] == [('off', '127.77.1.11'), ('taint', 'a-w1'), ('release', 'a-w1'), ('annotate', 'a-w1'),
+                          ('event', 'a-w1')]
+    again = run(lab, params_for(['a-w1']))
+    assert (again['changed'], again['nodes']['a-w1']['released']) == (False, [])
+
+
+def test_check_mode_releases_nothing(lab):
+    lab['recorder'].nodes['a-w1']['pods'] = ['shop/web-1']
+    result = run(lab, params_for(['a-w1']), check_mode=True)
+    assert result['nodes']['a-w1']['plan'] == ['power_off', 'verify_off', 'taint', 'release', 'annotate', 'event']
+    assert lab['log'] == [] and lab['recorder'].nodes['a-w1']['pods'] == ['shop/web-1']
 
 
 def test_existing_taints_are_kept(lab):

@@ -37,3 +37,36 @@ def test_done_when_everything_runs_in_the_surviving_room():
 def test_workloads_only_in_the_surviving_room_and_daemonsets_are_not_waited_for():
     before = [pod("api-b", "b-w2", owner="api-1"), pod("log-a", "a-w1", kind="DaemonSet", owner="log")]
     assert workloads_waiting(before, [], LOST) == []
+
+
+def ready_at(p, when, start=None):
+    p = dict(p, status=dict(p["status"], conditions=[{"type": "Ready", "status": "True", "lastTransitionTime": when}]))
+    if start:
+        p["status"]["startTime"] = start
+    return p
+
+
+STARTED = 1795275600.0  # 2026-11-21T15:40:00Z
+
+
+def test_timeline_is_when_the_last_needed_pod_was_ready():
+    from ansible_collections.twinroom.ha.plugins.module_utils.workloads import workloads_timeline
+    now = [ready_at(pod("web-b", "b-w1"), "2026-11-21T15:30:00Z"),          # never moved: ready long before
+           ready_at(pod("web-new", "b-w2"), "2026-11-21T15:40:12Z"),
+           ready_at(pod("db-0", "b-w1", kind="StatefulSet", owner="db"), "2026-11-21T15:40:20.5Z"),
+           pod("api-b", "b-w2", owner="api-1")]
+    assert workloads_timeline(BEFORE, now, LOST, STARTED) == [
+        {"workload": "app/ReplicaSet/web-1", "pods": 2, "moved": 1, "running_after_s": 12.0},
+        {"workload": "app/StatefulSet/db", "pods": 1, "moved": 1, "running_after_s": 20.0},
+    ]
+
+
+def test_timeline_marks_a_workload_still_short_and_falls_back_to_start_time():
+    from ansible_collections.twinroom.ha.plugins.module_utils.workloads import workloads_timeline
+    started_pod = pod("web-new", "b-w2")
+    started_pod["status"]["startTime"] = "2026-11-21T15:40:03Z"
+    now = [ready_at(pod("web-b", "b-w1"), "2026-11-21T15:30:00Z"), started_pod]
+    assert workloads_timeline(BEFORE, now, LOST, STARTED) == [
+        {"workload": "app/ReplicaSet/web-1", "pods": 2, "moved": 1, "running_after_s": 3.0},
+        {"workload": "app/StatefulSet/db", "pods": 1, "moved": 1, "running_after_s": None},
+    ]

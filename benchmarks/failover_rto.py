@@ -1,0 +1,96 @@
+"""Failover RTO on the lab: repeated room drills, growing the number of workloads.
+
+Each run is `twinroom-lab drill ROOM` (lab/twinroom_lab/drill.py): deploy N single-pod workloads (half
+homed in each room; StatefulSets and Deployments; kwok runs their pods), power a room off with its BMCs
+answering, run playbooks/failover.yml, verify, run playbooks/recover.yml with failback, and wait until every
+workload runs at home again - with a never-twice watch (both API servers and the containers, every second)
+and an acknowledged-write check throughout. Rooms alternate run by run, so a series of runs is also the
+"consecutive failover/recover/failback cycles" acceptance. After the last run, site.yml is run once more and
+must report changed=0.
+
+The RTO is failover.yml's own measure: from its start to the last workload of the lost room running in
+the other room. Phases: fence (validation, pre-check, BMC power-off verified), takeover (datastore
+promotion, kine repointed, write check), workloads (out-of-service taint, pod release, rescheduling).
+
+usage: python benchmarks/failover_rto.py [--workloads 10 100] [--runs 3]   (after: source scripts/devenv.sh)
+"""
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lab"))
+from twinroom_lab import drill, workloads  # noqa: E402  pylint: disable=wrong-import-position
+
+
+def spread(values):
+    values = [float(v) for v in values]
+    return "%6.1f  %6.1f  %6.1f" % (statistics.median(values), min(values), max(values))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workloads", type=int, nargs="+", default=[10, 100],
+                        help="workload counts to measure (default 10 100)")
+    parser.add_argument("--runs", type=int, default=3, help="drills per workload count (default 3)")
+    parser.add_argument("--first-room", default="room_a", choices=["room_a", "room_b"])
+    parser.add_argument("--json", help="write every drill's result to this file")
+    parser.add_argument("--no-site-check", action="store_true", help="skip the final site.yml changed=0 check")
+    args = parser.parse_args()
+    if args.runs < 1 or any(n < 1 for n in args.workloads):
+        parser.error("--runs and --workloads must be at least 1")
+
+    results, room, failed = [], args.first_room, 0
+    print("%-5s %-6s %-7s %7s %7s %9s %10s %6s %7s %5s" % (
+        "count", "run", "lost", "RTO s", "fence s", "takeover s", "workloads s", "twice", "acked", "lost"), flush=True)
+    for count in args.workloads:
+        # A fresh set per count: the namespace is removed and the new count deployed by the first drill.
+        workloads.remove(drill.KUBECONFIG, drill.ZONE[drill.OTHER[room]])
+        time.sleep(10)
+        for run in range(1, args.runs + 1):
+            try:
+                result = drill.room_drill(room, count=count, failback=True, say=lambda text: None)
+            except drill.DrillError as exc:
+                print("%-5d %-6d %-7s drill failed: %s" % (count, run, room, str(exc)[:2000]), flush=True)
+                failed += 1
+                break
+            report = result["report"]
+            results.append(dict(result, count=count, run=run))
+            print("%-5d %-6d %-7s %7.1f %7.1f %9.1f %10.1f %6d %7d %5d" % (
+                count, run, room, float(report["rto_s"]), float(report["phases"]["fence_s"]),
+                float(report["phases"]["takeover_s"]), float(report["phases"]["workloads_s"]),
+                len(result["never_twice"]["violations"]), result["writes_acknowledged"],
+                len(result["writes_lost"])), flush=True)
+            room = drill.OTHER[room]
+    print()
+    print("%-5s %-12s %-22s %-22s %-22s %-22s" % ("count", "runs", "RTO s (med min max)", "fence s",
+                                                  "takeover s", "workloads s"))
+    for count in args.workloads:
+        rows = [r for r in results if r["count"] == count]
+        if not rows:
+            continue
+        phases = [r["report"]["phases"] for r in rows]
+        print("%-5d %-12d %-22s %-22s %-22s %-22s" % (
+            count, len(rows), spread([r["report"]["rto_s"] for r in rows]), spread([p["fence_s"] for p in phases]),
+            spread([p["takeover_s"] for p in phases]), spread([p["workloads_s"] for p in phases])))
+    twice = sum(len(r["never_twice"]["violations"]) for r in results)
+    lost = sum(len(r["writes_lost"]) for r in results)
+    samples = sum(r["never_twice"]["samples"] for r in results)
+    print()
+    print("cycles: %d completed, %d failed; never-twice samples %d, violations %d; acknowledged writes lost %d"
+          % (len(results), failed, samples, twice, lost))
+    site_changed = None
+    if not args.no_site_check and results:
+        site = drill.run_playbook("playbooks/site.yml", timeout=1800)
+        recap = [line for line in site.stdout.splitlines() if "changed=" in line and ":" in line]
+        site_changed = sum(int(line.split("changed=")[1].split()[0]) for line in recap)
+        print("site.yml afterwards: rc %d, changed=%d" % (site.returncode, site_changed))
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2, default=str))
+    return 1 if failed or twice or lost or site_changed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

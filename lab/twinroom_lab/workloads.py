@@ -1,0 +1,111 @@
+"""Workloads for drills: N single-pod workloads, half homed in each room, StatefulSets and Deployments.
+
+Each carries the label twinroom.io/home-room and a preferred node affinity for its room's zone, as
+twinroom's workloads do, so that a failover moves the lost room's half and a failback moves it home.
+kwok (the lab's kubelet stand-in) runs their pods. No volumes: the lab has no CSI driver; that is said
+where results are reported.
+"""
+
+import time
+
+from kubernetes import client, config
+
+NAMESPACE = "twinroom-drill"
+HOME_LABEL = "twinroom.io/home-room"
+ZONE_LABEL = "topology.kubernetes.io/zone"
+ZONES = {"room_a": "room-a", "room_b": "room-b"}
+
+
+def apis(kubeconfig, context):
+    api_client = config.new_client_from_config(config_file=kubeconfig, context=context)
+    return client.CoreV1Api(api_client), client.AppsV1Api(api_client)
+
+
+def specs(count):
+    """[(kind, name, home room)] for ``count`` workloads: rooms alternate, every third is a StatefulSet."""
+    result = []
+    for index in range(count):
+        room = "room_a" if index % 2 == 0 else "room_b"
+        kind = "StatefulSet" if index % 3 == 0 else "Deployment"
+        result.append((kind, "%s-%03d" % ("db" if kind == "StatefulSet" else "web", index), room))
+    return result
+
+
+def _template(name, room):
+    labels = {"app": name, HOME_LABEL: room}
+    affinity = client.V1Affinity(node_affinity=client.V1NodeAffinity(
+        preferred_during_scheduling_ignored_during_execution=[client.V1PreferredSchedulingTerm(
+            weight=100, preference=client.V1NodeSelectorTerm(match_expressions=[
+                client.V1NodeSelectorRequirement(key=ZONE_LABEL, operator="In", values=[ZONES[room]])]))]))
+    return client.V1PodTemplateSpec(
+        metadata=client.V1ObjectMeta(labels=labels),
+        spec=client.V1PodSpec(
+            affinity=affinity, termination_grace_period_seconds=5,
+            containers=[client.V1Container(name="app", image="registry.invalid/drill:1",
+                                           resources=client.V1ResourceRequirements(
+                                               requests={"cpu": "10m", "memory": "16Mi"}))]))
+
+
+def deploy(kubeconfig, context, count):
+    """Create what is missing of the ``count`` workloads (existing ones are kept). Returns the specs."""
+    core, apps = apis(kubeconfig, context)
+    try:
+        core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=NAMESPACE)))
+    except client.ApiException as exc:
+        if exc.status != 409:
+            raise
+    existing = set(d.metadata.name for d in apps.list_namespaced_deployment(NAMESPACE).items)
+    existing |= set(s.metadata.name for s in apps.list_namespaced_stateful_set(NAMESPACE).items)
+    wanted = specs(count)
+    for kind, name, room in wanted:
+        if name in existing:
+            continue
+        selector = client.V1LabelSelector(match_labels={"app": name})
+        if kind == "StatefulSet":
+            apps.create_namespaced_stateful_set(NAMESPACE, client.V1StatefulSet(
+                metadata=client.V1ObjectMeta(name=name),
+                spec=client.V1StatefulSetSpec(replicas=1, service_name=name, selector=selector,
+                                              template=_template(name, room))))
+        else:
+            apps.create_namespaced_deployment(NAMESPACE, client.V1Deployment(
+                metadata=client.V1ObjectMeta(name=name),
+                spec=client.V1DeploymentSpec(replicas=1, selector=selector, template=_template(name, room))))
+    return wanted
+
+
+def remove(kubeconfig, context):
+    core, _apps = apis(kubeconfig, context)
+    try:
+        core.delete_namespace(NAMESPACE)
+    except client.ApiException as exc:
+        if exc.status != 404:
+            raise
+
+
+def placement(kubeconfig, context, node_rooms):
+    """{workload name: room where its pod runs (None if not Running)}, from one listing."""
+    core, _apps = apis(kubeconfig, context)
+    result = {}
+    for pod in core.list_namespaced_pod(NAMESPACE, _request_timeout=15).items:
+        name = pod.metadata.labels.get("app")
+        if pod.metadata.deletion_timestamp is None and pod.status.phase == "Running":
+            result[name] = node_rooms.get(pod.spec.node_name)
+        else:
+            result.setdefault(name, None)
+    return result
+
+
+def wait_home(kubeconfig, context, wanted, node_rooms, timeout=600, say=None):
+    """Wait until every workload runs in its home room; returns seconds waited, raises on timeout."""
+    started = time.monotonic()
+    missing = []
+    while time.monotonic() - started < timeout:
+        where = placement(kubeconfig, context, node_rooms)
+        missing = [name for _kind, name, room in wanted if where.get(name) != room]
+        if not missing:
+            return time.monotonic() - started
+        if say:
+            say("  %d of %d workloads not yet running in their home room" % (len(missing), len(wanted)))
+        time.sleep(3)
+    raise RuntimeError("after %ds, %d workloads do not run in their home room: %s"
+                       % (timeout, len(missing), ", ".join(missing[:10])))

@@ -1,0 +1,213 @@
+# Copyright: twinroom contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Failback: move workloads that run away from their home room back to it, a few at a time.
+
+A workload's home room is the label ``twinroom.io/home-room`` on its pods (the VM module and the pod
+templates set it; the scheduler is steered there by a preferred node affinity on the room's zone). After a
+failover and recovery, what was homed in the recovered room runs in the other one. Failback moves it back:
+
+- a pod of a ReplicaSet or StatefulSet is deleted (gracefully: it is alive), and its controller recreates it;
+  the scheduler's preferred affinity puts the new pod in the home room;
+- a VM is live-migrated (a VirtualMachineInstanceMigration); KubeVirt schedules the target pod with the VMI's
+  affinity, so it lands in the home room;
+
+``batch`` at a time; the next batch starts only when the previous one runs again (or its wait ends), so the
+rate is bounded by how fast workloads really come back, never by a guess.
+
+The decision (what is away from home, in which order, in which batches) is pure; the runner reads, applies
+and waits.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import time
+
+from ansible_collections.twinroom.ha.plugins.module_utils.module_run import TwinroomError
+
+try:
+    from kubernetes import client as k8s_client
+    from kubernetes import config as k8s_config
+    from kubernetes.client.rest import ApiException
+    HAS_KUBERNETES = True
+except ImportError:  # reported by the module
+    HAS_KUBERNETES = False
+
+HOME_LABEL = 'twinroom.io/home-room'
+API_TIMEOUT = 10
+MOVABLE_OWNERS = ('ReplicaSet', 'StatefulSet')
+
+
+class FailbackError(TwinroomError):
+    """A refusal or failure of failback."""
+
+
+def _owner(pod):
+    refs = pod.get('metadata', {}).get('ownerReferences') or []
+    controller = [r for r in refs if r.get('controller')]
+    return (controller[0].get('kind'), controller[0].get('name')) if controller else (None, None)
+
+
+def node_rooms(rooms):
+    """{node: room} from {room: [nodes]}; a node in two rooms is refused."""
+    result = {}
+    for room, nodes in sorted((rooms or {}).items()):
+        for node in nodes or ():
+            if node in result:
+                raise FailbackError('node %s is listed in rooms %s and %s: a node lives in one room.'
+                                    % (node, result[node], room))
+            result[node] = room
+    return result
+
+
+def plan(pods, rooms, room, home_label=HOME_LABEL):
+    """What to move back to ``room``: a list of moves, sorted by namespace and name.
+
+    A move is a dict: kind (pod|vm), namespace, name (pod name, or VMI name for a vm), node (where it runs),
+    owner ('Kind/name'). Only pods labelled with home room ``room``, Running, not terminating, on a node of
+    another known room, and owned by a ReplicaSet, a StatefulSet or (a VM's launcher pod) a
+    VirtualMachineInstance. Pods without a controller are skipped: nothing would recreate them.
+    """
+    if room not in (rooms or {}):
+        raise FailbackError("Unknown room '%s': the rooms are %s." % (room, ', '.join(sorted(rooms or {})) or 'none'))
+    where = node_rooms(rooms)
+    moves = []
+    for pod in pods:
+        meta = pod.get('metadata', {})
+        if (meta.get('labels') or {}).get(home_label) != room or meta.get('deletionTimestamp'):
+            continue
+        if pod.get('status', {}).get('phase') != 'Running':
+            continue
+        node = pod.get('spec', {}).get('nodeName')
+        if where.get(node) in (None, room):
+            continue
+        kind, owner = _owner(pod)
+        if kind == 'VirtualMachineInstance':
+            moves.append(dict(kind='vm', namespace=meta.get('namespace'), name=owner, node=node,
+                              owner='VirtualMachineInstance/%s' % owner))
+        elif kind in MOVABLE_OWNERS:
+            moves.append(dict(kind='pod', namespace=meta.get('namespace'), name=meta.get('name'), node=node,
+                              owner='%s/%s' % (kind, owner)))
+    return sorted(moves, key=lambda m: (m['namespace'] or '', m['kind'], m['name']))
+
+
+def batches(moves, size):
+    if size < 1:
+        raise FailbackError('batch must be at least 1, got %d.' % size)
+    return [moves[i:i + size] for i in range(0, len(moves), size)]
+
+
+def landed(move, pods, rooms, room, not_before_uids):
+    """Where a moved workload runs now: 'home' when it runs in ``room``, 'away' when it runs elsewhere,
+    None while it does not run yet. ``not_before_uids``: pod UIDs seen before the move (not replacements)."""
+    where = node_rooms(rooms)
+    for pod in pods:
+        meta = pod.get('metadata', {})
+        if meta.get('uid') in not_before_uids or meta.get('deletionTimestamp'):
+            continue
+        if pod.get('status', {}).get('phase') != 'Running' or meta.get('namespace') != move['namespace']:
+            continue
+        kind, owner = _owner(pod)
+        if move['kind'] == 'vm':
+            match = kind == 'VirtualMachineInstance' and owner == move['name']
+        elif move['owner'].startswith('StatefulSet/'):
+            match = meta.get('name') == move['name']
+        else:
+            match = '%s/%s' % (kind, owner) == move['owner']
+        if match:
+            return 'home' if where.get(pod.get('spec', {}).get('nodeName')) == room else 'away'
+    return None
+
+
+class Cluster(object):
+    """The API I/O of failback."""
+
+    def __init__(self, kubeconfig=None, context=None):
+        try:
+            api_client = k8s_config.new_client_from_config(config_file=kubeconfig, context=context,
+                                                           persist_config=False)
+        except Exception as exc:
+            raise FailbackError('cannot load kubeconfig %s%s: %s' % (
+                kubeconfig or '(default)', ' (context %s)' % context if context else '', exc))
+        self.core = k8s_client.CoreV1Api(api_client)
+        self.custom = k8s_client.CustomObjectsApi(api_client)
+        self.api_client = api_client
+
+    def pods(self, label_selector=None):
+        try:
+            listing = self.core.list_pod_for_all_namespaces(label_selector=label_selector,
+                                                            _request_timeout=API_TIMEOUT)
+        except Exception as exc:
+            raise FailbackError('cannot list pods: %s' % exc)
+        return [self.api_client.sanitize_for_serialization(pod) for pod in listing.items]
+
+    def move(self, move):
+        try:
+            if move['kind'] == 'pod':
+                self.core.delete_namespaced_pod(move['name'], move['namespace'], _request_timeout=API_TIMEOUT)
+            else:
+                body = dict(apiVersion='kubevirt.io/v1', kind='VirtualMachineInstanceMigration',
+                            metadata=dict(generateName='failback-%s-' % move['name'], namespace=move['namespace'],
+                                          labels={'app.kubernetes.io/managed-by': 'twinroom.ha.failback'}),
+                            spec=dict(vmiName=move['name']))
+                self.custom.create_namespaced_custom_object('kubevirt.io', 'v1', move['namespace'],
+                                                            'virtualmachineinstancemigrations', body,
+                                                            _request_timeout=API_TIMEOUT)
+        except ApiException as exc:
+            if exc.status == 404:
+                return  # gone meanwhile: its controller has already replaced it
+            raise FailbackError('cannot move %s %s/%s back: %s %s' % (
+                move['kind'], move['namespace'], move['name'], exc.status, exc.reason))
+
+
+def run_failback(params, check_mode=False, cluster=None, clock=time.monotonic, sleep=time.sleep):
+    """Plan, and unless ``check_mode`` move batch by batch, waiting for each. Returns the module result."""
+    started = clock()
+    selector = '%s=%s' % (params['home_label'], params['room'])
+    cluster = cluster or Cluster(params.get('kubeconfig'), params.get('context'))
+    pods = cluster.pods(selector)
+    moves = plan(pods, params['rooms'], params['room'], params['home_label'])
+    groups = batches(moves, params['batch'])
+    result = dict(changed=bool(moves), room=params['room'], moves=moves, batches=len(groups), moved=[],
+                  still_away=[], not_running=[])
+    if check_mode or not moves:
+        result['elapsed'] = round(clock() - started, 2)
+        return result
+    for group in groups:
+        before = set(pod['metadata']['uid'] for pod in cluster.pods(selector))
+        for move in group:
+            cluster.move(move)
+        deadline = clock() + params['timeout']
+        outcome = {}
+        while True:
+            now = cluster.pods(selector)
+            outcome = dict((id(m), landed(m, now, params['rooms'], params['room'], before)) for m in group)
+            if all(outcome.values()) or clock() >= deadline:
+                break
+            sleep(1)
+        for move in group:
+            where = outcome[id(move)]
+            entry = dict(move, seconds=round(clock() - started, 1))
+            if where == 'home':
+                result['moved'].append(entry)
+            elif where == 'away':
+                result['still_away'].append(entry)
+            else:
+                result['not_running'].append(entry)
+        if result['not_running']:
+            break  # do not take more away while a moved workload does not run
+        if params.get('pause'):
+            sleep(params['pause'])
+    result['elapsed'] = round(clock() - started, 2)
+    if result['not_running']:
+        raise FailbackError(
+            '%s did not run again within %ss of being moved: stopped failback there. Check the workloads and run '
+            'again.' % (', '.join('%s %s/%s' % (m['kind'], m['namespace'], m['name']) for m in result['not_running']),
+                        params['timeout']), **result)
+    if result['still_away']:
+        result.setdefault('warnings', []).append(
+            '%d workload(s) came back outside %s (the scheduler found no room for them there): %s'
+            % (len(result['still_away']), params['room'],
+               ', '.join('%s/%s' % (m['namespace'], m['name']) for m in result['still_away'])))
+    return result

@@ -1,0 +1,144 @@
+#!/usr/bin/python
+# Copyright: twinroom contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: failback
+short_description: Move workloads back to their home room, a few at a time
+version_added: 0.1.0
+author: twinroom developers (@twinroom)
+description:
+  - After a room has been failed over and recovered, its workloads still run in the other room. This moves
+    every workload whose pods carry the home-room label O(home_label) with value O(room), and that runs in
+    another room, back home.
+  - A pod of a ReplicaSet or StatefulSet is deleted gracefully and its controller recreates it; the scheduler
+    places the new pod by the workload's preferred affinity for its home room. A VM (a virt-launcher pod owned
+    by a VirtualMachineInstance) is live-migrated with a VirtualMachineInstanceMigration; KubeVirt places the
+    target by the same affinity.
+  - O(batch) workloads at a time. The next batch starts only once the previous one runs again (or its
+    O(timeout) ends, which stops the failback with an error), so the rate is bounded by how fast workloads
+    really come back. O(pause) adds a wait between batches.
+  - Pods without a controller are never touched. Check mode lists the moves and changes nothing. A run that
+    finds everything home changes nothing.
+extends_documentation_fragment:
+  - twinroom.ha.kubeconfig
+options:
+  room:
+    description: The room to move workloads back to (the recovered room).
+    type: str
+    required: true
+  rooms:
+    description:
+      - The nodes of each room, room name to a list of node names - for example the inventory's groups
+        C(room_a) and C(room_b).
+    type: dict
+    required: true
+  home_label:
+    description: The pod label that names a workload's home room.
+    type: str
+    default: twinroom.io/home-room
+  batch:
+    description: How many workloads are moved at once.
+    type: int
+    default: 2
+  pause:
+    description: Seconds to wait between batches, on top of waiting for each batch to run again.
+    type: int
+    default: 0
+  timeout:
+    description: Seconds each batch has to run again after being moved.
+    type: int
+    default: 180
+"""
+
+EXAMPLES = r"""
+- name: Move room A's workloads home, two at a time
+  twinroom.ha.failback:
+    kubeconfig: /var/lib/twinroom-lab/admin.kubeconfig
+    context: room-a
+    room: room_a
+    rooms:
+      room_a: "{{ groups['room_a'] }}"
+      room_b: "{{ groups['room_b'] }}"
+    batch: 2
+  register: failback
+
+- name: What would move (changes nothing)
+  twinroom.ha.failback:
+    room: room_a
+    rooms: {room_a: [a-w1, a-w2], room_b: [b-w1, b-w2]}
+  check_mode: true
+"""
+
+RETURN = r"""
+moves:
+  description: The workloads away from home when the module started, in the order they are moved.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{kind: pod, namespace: shop, name: db-0, node: b-w1, owner: StatefulSet/db}]
+batches:
+  description: How many batches the moves make.
+  returned: always
+  type: int
+moved:
+  description: Moves that run in the home room again, each with C(seconds) since the module started.
+  returned: always
+  type: list
+  elements: dict
+still_away:
+  description: Moves whose replacement runs, but outside the home room (a warning names them).
+  returned: always
+  type: list
+  elements: dict
+not_running:
+  description: Moves that did not run again within O(timeout) (the module then fails).
+  returned: always
+  type: list
+  elements: dict
+room:
+  description: The value of O(room).
+  returned: always
+  type: str
+elapsed:
+  description: Seconds the module took.
+  returned: always
+  type: float
+"""
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.twinroom.ha.plugins.module_utils.failback import (
+    HAS_KUBERNETES,
+    HOME_LABEL,
+    FailbackError,
+    run_failback,
+)
+from ansible_collections.twinroom.ha.plugins.module_utils.module_run import finish
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            kubeconfig=dict(type='path'),
+            context=dict(type='str'),
+            room=dict(type='str', required=True),
+            rooms=dict(type='dict', required=True),
+            home_label=dict(type='str', default=HOME_LABEL),
+            batch=dict(type='int', default=2),
+            pause=dict(type='int', default=0),
+            timeout=dict(type='int', default=180),
+        ),
+        supports_check_mode=True,
+    )
+    if not HAS_KUBERNETES:
+        module.fail_json(msg=missing_required_lib('kubernetes'))
+    finish(module, run_failback, FailbackError, module.params, check_mode=module.check_mode)
+
+
+if __name__ == '__main__':
+    main()

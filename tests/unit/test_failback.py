@@ -1,0 +1,136 @@
+"""Failback decisions: what is away from its home room, in which batches, and where it landed."""
+import pytest
+
+from ansible_collections.twinroom.ha.plugins.module_utils import failback
+from ansible_collections.twinroom.ha.plugins.module_utils.failback import FailbackError
+
+ROOMS = {"room_a": ["a-w1", "a-w2"], "room_b": ["b-w1", "b-w2"]}
+
+
+def pod(name, node, home="room_a", kind="ReplicaSet", owner="web-1", phase="Running", ns="shop", uid=None,
+        deleting=False):
+    meta = {"name": name, "namespace": ns, "uid": uid or "u-" + name, "labels": {"twinroom.io/home-room": home},
+            "ownerReferences": [{"kind": kind, "name": owner, "controller": True}] if kind else []}
+    if deleting:
+        meta["deletionTimestamp"] = "2026-11-21T16:00:00Z"
+    return {"metadata": meta, "spec": {"nodeName": node}, "status": {"phase": phase}}
+
+
+PODS = [
+    pod("web-1-x", "b-w1"),                                              # away: move
+    pod("web-1-y", "a-w1"),                                              # home already
+    pod("db-0", "b-w2", kind="StatefulSet", owner="db"),                 # away: move
+    pod("virt-launcher-vm1-abc", "b-w1", kind="VirtualMachineInstance", owner="vm1"),  # VM away: migrate
+    pod("api-1-z", "b-w1", home="room_b"),                               # homed in room_b: stays
+    pod("lonely", "b-w1", kind=None),                                    # no controller: never touched
+    pod("web-1-p", "b-w1", phase="Pending"),                             # not running: not moved
+    pod("web-1-t", "b-w2", deleting=True),                               # terminating: not moved
+    pod("web-1-q", "gone-node"),                                         # unknown node: not moved
+]
+
+
+def test_plan_moves_running_controlled_pods_and_vms_away_from_home():
+    assert failback.plan(PODS, ROOMS, "room_a") == [
+        {"kind": "pod", "namespace": "shop", "name": "db-0", "node": "b-w2", "owner": "StatefulSet/db"},
+        {"kind": "pod", "namespace": "shop", "name": "web-1-x", "node": "b-w1", "owner": "ReplicaSet/web-1"},
+        {"kind": "vm", "namespace": "shop", "name": "vm1", "node": "b-w1", "owner": "VirtualMachineInstance/vm1"},
+    ]
+
+
+def test_nothing_to_move_when_everything_is_home():
+    assert failback.plan([pod("web-1-y", "a-w1"), pod("api-1-z", "b-w1", home="room_b")], ROOMS, "room_a") == []
+
+
+def test_unknown_room_is_refused_with_the_known_ones():
+    with pytest.raises(FailbackError) as caught:
+        failback.plan(PODS, ROOMS, "room_c")
+    assert caught.value.msg == "Unknown room 'room_c': the rooms are room_a, room_b."
+
+
+def test_a_node_in_two_rooms_is_refused():
+    with pytest.raises(FailbackError) as caught:
+        failback.plan(PODS, {"room_a": ["a-w1"], "room_b": ["a-w1"]}, "room_a")
+    assert caught.value.msg == "node a-w1 is listed in rooms room_a and room_b: a node lives in one room."
+
+
+@pytest.mark.parametrize("size, expected", [(1, [[1], [2], [3]]), (2, [[1, 2], [3]]), (5, [[1, 2, 3]])])
+def test_batches(size, expected):
+    assert failback.batches([1, 2, 3], size) == expected
+
+
+def test_batch_below_one_is_refused():
+    with pytest.raises(FailbackError) as caught:
+        failback.batches([1], 0)
+    assert caught.value.msg == "batch must be at least 1, got 0."
+
+
+MOVE_RS = {"kind": "pod", "namespace": "shop", "name": "web-1-x", "node": "b-w1", "owner": "ReplicaSet/web-1"}
+MOVE_STS = {"kind": "pod", "namespace": "shop", "name": "db-0", "node": "b-w2", "owner": "StatefulSet/db"}
+MOVE_VM = {"kind": "vm", "namespace": "shop", "name": "vm1", "node": "b-w1", "owner": "VirtualMachineInstance/vm1"}
+BEFORE = {"u-web-1-x", "u-web-1-y", "u-db-0", "u-virt-launcher-vm1-abc"}
+
+
+@pytest.mark.parametrize("move, now, expected", [
+    (MOVE_RS, [pod("web-1-y", "a-w1")], None),                                      # only the old pods: waiting
+    (MOVE_RS, [pod("web-1-n", "a-w2", uid="new")], "home"),
+    (MOVE_RS, [pod("web-1-n", "b-w2", uid="new")], "away"),
+    (MOVE_RS, [pod("web-1-n", "a-w2", uid="new", phase="Pending")], None),
+    (MOVE_STS, [pod("db-0", "b-w2", kind="StatefulSet", owner="db")], None),       # same pod, same uid
+    (MOVE_STS, [pod("db-0", "a-w1", kind="StatefulSet", owner="db", uid="new")], "home"),
+    (MOVE_VM, [pod("virt-launcher-vm1-t", "a-w1", kind="VirtualMachineInstance", owner="vm1", uid="t")], "home"),
+    (MOVE_VM, [pod("virt-launcher-vm2-t", "a-w1", kind="VirtualMachineInstance", owner="vm2", uid="t")], None),
+], ids=["waiting", "rs-home", "rs-away", "rs-pending", "sts-old", "sts-home", "vm-home", "other-vm"])
+def test_landed(move, now, expected):
+    assert failback.landed(move, now, ROOMS, "room_a", BEFORE) == expected
+
+
+class FakeCluster:
+    """Plays the API: deleting a pod makes its controller's replacement appear in the home room."""
+
+    def __init__(self, pods):
+        self.pods_now = [dict(p) for p in pods]
+        self.moved = []
+
+    def pods(self, label_selector=None):
+        key, value = label_selector.split("=")
+        return [p for p in self.pods_now if p["metadata"]["labels"].get(key) == value]
+
+    def move(self, move):
+        self.moved.append(move["name"])
+        self.pods_now = [p for p in self.pods_now if p["metadata"]["name"] != move["name"]]
+        kind, owner = move["owner"].split("/")
+        self.pods_now.append(pod(move["name"] + "-new", "a-w1", kind=kind, owner=owner, uid="new-" + move["name"]))
+
+
+PARAMS = {"room": "room_a", "rooms": ROOMS, "home_label": "twinroom.io/home-room", "batch": 2, "pause": 0,
+          "timeout": 5}
+
+
+def test_run_moves_in_batches_and_a_second_run_changes_nothing():
+    cluster = FakeCluster([pod("web-1-x", "b-w1"), pod("web-2-x", "b-w2", owner="web-2"), pod("web-1-y", "a-w1")])
+    result = failback.run_failback(PARAMS, cluster=cluster, sleep=lambda s: None)
+    assert (result["changed"], result["batches"], cluster.moved) == (True, 1, ["web-1-x", "web-2-x"])
+    assert [m["name"] for m in result["moved"]] == ["web-1-x", "web-2-x"] and result["not_running"] == []
+    again = failback.run_failback(PARAMS, cluster=cluster, sleep=lambda s: None)
+    assert (again["changed"], again["moves"]) == (False, [])
+
+
+def test_check_mode_moves_nothing():
+    cluster = FakeCluster([pod("web-1-x", "b-w1")])
+    result = failback.run_failback(PARAMS, check_mode=True, cluster=cluster, sleep=lambda s: None)
+    assert result["changed"] is True and len(result["moves"]) == 1 and cluster.moved == []
+
+
+def test_a_batch_that_does_not_come_back_stops_the_failback():
+    class Stuck(FakeCluster):
+        def move(self, move):
+            self.moved.append(move["name"])
+            self.pods_now = [p for p in self.pods_now if p["metadata"]["name"] != move["name"]]
+
+    clock = iter(range(0, 1000, 3))
+    cluster = Stuck([pod("web-1-x", "b-w1"), pod("web-2-x", "b-w2", owner="web-2"), pod("web-3-x", "b-w2", owner="web-3")])
+    with pytest.raises(FailbackError) as caught:
+        failback.run_failback(PARAMS, cluster=cluster, clock=lambda: next(clock), sleep=lambda s: None)
+    assert caught.value.msg == ("pod shop/web-1-x, pod shop/web-2-x did not run again within 5s of being moved: "
+                                "stopped failback there. Check the workloads and run again.")
+    assert cluster.moved == ["web-1-x", "web-2-x"]  # the second batch was never started
