@@ -855,7 +855,7 @@ def run_fence(params, check_mode=False, diff=False, recorder=None, executor=None
                 if step == 'taint':
                     recorder.taint(name, at)
                 elif step == 'release':
-                    entry['released'] = recorder.release(name)
+                    pass  # below, once every node of the request is tainted
                 elif step == 'untaint':
                     recorder.untaint(name)
                 elif step == 'annotate':
@@ -877,6 +877,13 @@ def run_fence(params, check_mode=False, diff=False, recorder=None, executor=None
                     'Node %s is powered off (verified through its BMC) but not marked out of service. Run again once '
                     'the API server accepts writes (with synchronous replication, after the datastore takeover), or '
                     'fence with out_of_service: false first.' % name)
+    if fencing and not api_failed and any('release' in plan['steps'] for plan in plans):
+        fenced = [plan['name'] for plan in plans if results[plan['name']]['fenced'] and by_name[plan['name']].get('exists')]
+        try:
+            for name, pods in release_pods(recorder, fenced, clock=clock, sleep=sleep).items():
+                results[name]['released'] = pods
+        except FenceError as exc:
+            failures.append(exc.msg)
     if diff and recorder is not None:
         after_observed = [dict(by_name[n], **recorder.observe(n)) for n in by_name if by_name[n]['exists']]
         for node in after_observed:
@@ -887,6 +894,28 @@ def run_fence(params, check_mode=False, diff=False, recorder=None, executor=None
         text = ' '.join(f if f.endswith('.') else f + '.' for f in failures)
         raise FenceError(text, nodes=results, elapsed=result['elapsed'], changed=True)
     return result
+
+
+def release_pods(recorder, names, settle=2.0, limit=15.0, clock=time.monotonic, sleep=time.sleep):
+    """Delete the pods bound to the fenced, tainted nodes ``names``, in rounds, until a round finds none
+    and ``settle`` seconds have passed. Returns {node: ['namespace/pod', ...]}.
+
+    Rounds, because a controller recreates a deleted pod at once and a scheduler that has not seen the new
+    taint yet may bind the replacement to a fenced node again (it never runs there: the node is off). Once the
+    scheduler sees the taints it places them in the surviving room. Bounded by ``limit`` seconds.
+    """
+    released = dict((name, []) for name in names)
+    started = clock()
+    while True:
+        found = False
+        for name in names:
+            pods = recorder.release(name)
+            released[name].extend(pods)
+            found = found or bool(pods)
+        elapsed = clock() - started
+        if (not found and elapsed >= settle) or elapsed >= limit:
+            return released
+        sleep(0.5)
 
 
 def _predicted_after(before, plans, request):
