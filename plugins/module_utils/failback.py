@@ -61,7 +61,7 @@ def node_rooms(rooms):
     return result
 
 
-def plan(pods, rooms, room, home_label=HOME_LABEL):
+def plan(pods, rooms, room, home_label=HOME_LABEL, home_values=None):
     """What to move back to ``room``: a list of moves, sorted by namespace and name.
 
     A move is a dict: kind (pod|vm), namespace, name (pod name, or VMI name for a vm), node (where it runs),
@@ -69,13 +69,14 @@ def plan(pods, rooms, room, home_label=HOME_LABEL):
     another known room, and owned by a ReplicaSet, a StatefulSet or (a VM's launcher pod) a
     VirtualMachineInstance. Pods without a controller are skipped: nothing would recreate them.
     """
+    homes = set(home_values or [room])
     if room not in (rooms or {}):
         raise FailbackError("Unknown room '%s': the rooms are %s." % (room, ', '.join(sorted(rooms or {})) or 'none'))
     where = node_rooms(rooms)
     moves = []
     for pod in pods:
         meta = pod.get('metadata', {})
-        if (meta.get('labels') or {}).get(home_label) != room or meta.get('deletionTimestamp'):
+        if (meta.get('labels') or {}).get(home_label) not in homes or meta.get('deletionTimestamp'):
             continue
         if pod.get('status', {}).get('phase') != 'Running':
             continue
@@ -164,10 +165,11 @@ class Cluster(object):
 def run_failback(params, check_mode=False, cluster=None, clock=time.monotonic, sleep=time.sleep):
     """Plan, and unless ``check_mode`` move batch by batch, waiting for each. Returns the module result."""
     started = clock()
-    selector = '%s=%s' % (params['home_label'], params['room'])
+    homes = sorted(set(params.get('home_values') or [params['room']]))
+    selector = '%s in (%s)' % (params['home_label'], ','.join(homes))
     cluster = cluster or Cluster(params.get('kubeconfig'), params.get('context'))
     pods = cluster.pods(selector)
-    moves = plan(pods, params['rooms'], params['room'], params['home_label'])
+    moves = plan(pods, params['rooms'], params['room'], params['home_label'], homes)
     groups = batches(moves, params['batch'])
     result = dict(changed=bool(moves), room=params['room'], moves=moves, batches=len(groups), moved=[],
                   still_away=[], not_running=[])

@@ -41,6 +41,13 @@ options:
     description: The pod label that names a workload's home room.
     type: str
     default: twinroom.io/home-room
+  home_values:
+    description:
+      - The values of O(home_label) that mean O(room). Defaults to O(room) alone.
+      - VMs made by M(twinroom.ha.vm) carry the room's zone (for example V(room-a)); give both, as
+        C(playbooks/recover.yml) does.
+    type: list
+    elements: str
   batch:
     description: How many workloads are moved at once.
     type: int
@@ -129,6 +136,7 @@ def main():
             room=dict(type='str', required=True),
             rooms=dict(type='dict', required=True),
             home_label=dict(type='str', default=HOME_LABEL),
+            home_values=dict(type='list', elements='str'),
             batch=dict(type='int', default=2),
             pause=dict(type='int', default=0),
             timeout=dict(type='int', default=180),

@@ -76,6 +76,14 @@ mkdir -p "$collection"
     done \
   | tar --null --files-from=- -cf -) | tar -xf - -C "$collection"
 
+# validate-modules and import need the collections ours builds on (doc fragments, module_utils) in the same
+# tree: copy them from the venv's bundled ansible package.
+site=$(python -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")/ansible_collections
+for dep in kubernetes/core kubevirt/core; do
+  mkdir -p "$work/ansible_collections/${dep%/*}"
+  cp -r "$site/$dep" "$work/ansible_collections/$dep"
+done
+
 cd "$collection"
 # Every sanity test runs; none is skipped. (pslint would need pwsh, but the collection has no
 # PowerShell for it to check.)

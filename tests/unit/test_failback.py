@@ -37,6 +37,12 @@ def test_plan_moves_running_controlled_pods_and_vms_away_from_home():
     ]
 
 
+def test_home_values_name_the_room_by_its_zone_too():
+    vm_pod = pod("virt-launcher-vm2-x", "b-w2", home="room-a", kind="VirtualMachineInstance", owner="vm2")
+    assert failback.plan([vm_pod], ROOMS, "room_a") == []
+    assert [m["name"] for m in failback.plan([vm_pod], ROOMS, "room_a", home_values=["room_a", "room-a"])] == ["vm2"]
+
+
 def test_nothing_to_move_when_everything_is_home():
     assert failback.plan([pod("web-1-y", "a-w1"), pod("api-1-z", "b-w1", home="room_b")], ROOMS, "room_a") == []
 
@@ -92,8 +98,9 @@ class FakeCluster:
         self.moved = []
 
     def pods(self, label_selector=None):
-        key, value = label_selector.split("=")
-        return [p for p in self.pods_now if p["metadata"]["labels"].get(key) == value]
+        key, values = label_selector.split(" in ")
+        values = values.strip("()").split(",")
+        return [p for p in self.pods_now if p["metadata"]["labels"].get(key) in values]
 
     def move(self, move):
         self.moved.append(move["name"])
