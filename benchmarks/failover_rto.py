@@ -18,7 +18,6 @@ import argparse
 import json
 import statistics
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lab"))
@@ -48,7 +47,6 @@ def main():
     for count in args.workloads:
         # A fresh set per count: the namespace is removed and the new count deployed by the first drill.
         workloads.remove(drill.KUBECONFIG, drill.ZONE[drill.OTHER[room]])
-        time.sleep(10)
         for run in range(1, args.runs + 1):
             try:
                 result = drill.room_drill(room, count=count, failback=True, say=lambda text: None)

@@ -4,7 +4,7 @@
 # Every output lands in "$TWINROOM_CACHE/bin/<name>-<version>/" and is reused when present, so a
 # warm run costs nothing and a version bump builds only what changed. Nothing is written to the repo.
 #
-# usage: build-binaries.sh [kine|kwok|kubernetes|kubevirt|all]...
+# usage: build-binaries.sh [kine|kwok|kubernetes|kubevirt|piraeus|all]...   (piraeus: CRDs only, no build)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -115,8 +115,9 @@ for t in "${targets[@]}"; do
     kwok) build_kwok ;;
     kubernetes) build_kubernetes ;;
     kubevirt) build_kubevirt ;;
-    all) build_kine; build_kwok; build_kubernetes; build_kubevirt ;;
-    *) echo "unknown target '$t': choose kine, kwok, kubernetes, kubevirt or all" >&2; exit 2 ;;
+    piraeus) PIRAEUS_VERSION=$PIRAEUS_VERSION "$here/piraeus/fetch-crds.sh" ;;
+    all) build_kine; build_kwok; build_kubernetes; build_kubevirt; PIRAEUS_VERSION=$PIRAEUS_VERSION "$here/piraeus/fetch-crds.sh" ;;
+    *) echo "unknown target '$t': choose kine, kwok, kubernetes, kubevirt, piraeus or all" >&2; exit 2 ;;
   esac
 done
 log "done; binaries under $bin"

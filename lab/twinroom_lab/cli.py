@@ -138,8 +138,8 @@ def run_drill(room, args, say):
         % (report["rto_s"], report["phases"]["fence_s"], report["phases"]["takeover_s"],
            report["phases"]["workloads_s"]))
     twice = result["never_twice"]["violations"]
-    say("never twice: %s (%d samples)" % ("VIOLATED %d times" % len(twice) if twice else "held",
-                                           result["never_twice"]["samples"]))
+    verdict = "VIOLATED %d times" % len(twice) if twice else "held"
+    say("never twice: %s (%d samples)" % (verdict, result["never_twice"]["samples"]))
     say("acknowledged writes: %d, lost: %d" % (result["writes_acknowledged"], len(result["writes_lost"])))
     if args.json:
         say(json.dumps(result, indent=2, default=str))

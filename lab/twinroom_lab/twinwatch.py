@@ -55,9 +55,10 @@ class TwinWatch:
     """Samples in a thread until stopped; ``violations`` lists every sample with an identity live twice."""
 
     def __init__(self, kubeconfig, contexts, namespace=None, interval=1.0, timeout=2.0):
-        self.apis = dict((context, client.CoreV1Api(config.new_client_from_config(config_file=kubeconfig,
-                                                                                    context=context)))
-                         for context in contexts)
+        self.apis = {}
+        for context in contexts:
+            api_client = config.new_client_from_config(config_file=kubeconfig, context=context)
+            self.apis[context] = client.CoreV1Api(api_client)
         self.namespace = namespace
         self.interval = interval
         self.timeout = timeout

@@ -73,13 +73,24 @@ def deploy(kubeconfig, context, count):
     return wanted
 
 
-def remove(kubeconfig, context):
+def remove(kubeconfig, context, timeout=300):
+    """Delete the drill's namespace and wait until it is gone (a terminating namespace refuses new objects)."""
     core, _apps = apis(kubeconfig, context)
     try:
         core.delete_namespace(NAMESPACE)
     except client.ApiException as exc:
         if exc.status != 404:
             raise
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        try:
+            core.read_namespace(NAMESPACE, _request_timeout=10)
+        except client.ApiException as exc:
+            if exc.status == 404:
+                return time.monotonic() - started
+            raise
+        time.sleep(2)
+    raise RuntimeError("namespace %s still terminating after %ds" % (NAMESPACE, timeout))
 
 
 def placement(kubeconfig, context, node_rooms):

@@ -185,8 +185,8 @@ class ApiServer:
         result = subprocess.run([str(binary('kubernetes', 'kubectl')), '--kubeconfig', str(self.kubeconfig), *args],
                                 capture_output=True, text=True, input=input, timeout=120, check=False)
         if check and result.returncode != 0:
-            raise RuntimeError('kubectl %s failed (%d): %s' % (' '.join(args), result.returncode,
-                                                              result.stderr.strip() or result.stdout.strip()))
+            reason = result.stderr.strip() or result.stdout.strip()
+            raise RuntimeError('kubectl %s failed (%d): %s' % (' '.join(args), result.returncode, reason))
         return result
 
     def apply_file(self, path):

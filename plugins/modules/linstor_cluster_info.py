@@ -1,0 +1,66 @@
+#!/usr/bin/python
+# Copyright: twinroom contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: linstor_cluster_info
+short_description: Read the Piraeus LinstorCluster - never changes anything
+version_added: 0.1.0
+author: twinroom developers (@twinroom)
+description:
+  - Returns the C(piraeus.io/v1) C(LinstorCluster) objects
+    as the API server has them, without changing anything; the read-only twin of M(twinroom.ha.linstor_cluster).
+extends_documentation_fragment:
+  - kubernetes.core.k8s_auth_options
+options:
+  name:
+    description: Return only the object of this name. Without it, every LinstorCluster is returned.
+    type: str
+  label_selectors:
+    description: Return only objects with these labels (C(key=value), C(key!=value), ...).
+    type: list
+    elements: str
+requirements:
+  - The C(kubernetes) Python library where the module runs
+seealso:
+  - module: twinroom.ha.linstor_cluster
+"""
+
+EXAMPLES = r"""
+- name: Read the LinstorCluster
+  twinroom.ha.linstor_cluster_info:
+    kubeconfig: /var/lib/twinroom-lab/admin.kubeconfig
+    name: linstorcluster
+  register: cluster
+
+- name: Show its controller properties
+  ansible.builtin.debug:
+    msg: "{{ cluster.resources[0].spec.properties | default([]) }}"
+"""
+
+RETURN = r"""
+resources:
+  description: The matching objects, each as the API server returns it; empty when none exists.
+  returned: success
+  type: list
+  elements: dict
+"""
+
+from ansible_collections.twinroom.ha.plugins.module_utils import piraeus, piraeus_k8s
+from ansible_collections.twinroom.ha.plugins.module_utils.module_run import finish
+
+
+def main():
+    module = piraeus_k8s.make_module(piraeus_k8s.argument_spec(
+        name=dict(type='str'),
+        label_selectors=dict(type='list', elements='str'),
+    ))
+    finish(module, piraeus_k8s.run_info, piraeus.PiraeusError, module, 'LinstorCluster', piraeus.API_VERSION)
+
+
+if __name__ == '__main__':
+    main()
