@@ -92,6 +92,13 @@ options:
       - Use IPMI v2.0 (lanplus) with O(fence_method=ipmi).
     type: bool
     default: true
+  api_timeout:
+    description:
+      - Seconds each request to the API server may take.
+      - An API server whose datastore primary was in the lost room does not answer until the takeover; a
+        failover that only needs the BMCs' answer then sets this low.
+    type: int
+    default: 20
   bmc_timeout:
     description:
       - Seconds a BMC has to answer. First a connection is opened (TCP for Redfish, an RMCP presence ping

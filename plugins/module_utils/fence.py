@@ -87,6 +87,7 @@ _BMC_SPEC = dict(
     validate_certs=dict(type='bool', default=True),
     ipmi_lanplus=dict(type='bool', default=True),
     bmc_timeout=dict(type='int', default=10),
+    api_timeout=dict(type='int', default=20),
 )
 
 _KUBECONFIG_SPEC = dict(
@@ -519,8 +520,9 @@ def _api_error(exc):
 class NodeRecorder(object):
     """Reads Nodes and writes the out-of-service taint, the twinroom.io/fenced record and Events."""
 
-    def __init__(self, kubeconfig=None, context=None, api=None):
+    def __init__(self, kubeconfig=None, context=None, api=None, timeout=API_TIMEOUT):
         self.where = 'the API server%s' % (' of context %s' % context if context else '')
+        self.timeout = timeout
         if api is not None:
             self.api = api
             return
@@ -537,7 +539,7 @@ class NodeRecorder(object):
 
     def _read(self, name):
         try:
-            return self.api.read_node(name, _request_timeout=API_TIMEOUT)
+            return self.api.read_node(name, _request_timeout=self.timeout)
         except ApiException as exc:
             if getattr(exc, 'status', None) == 404:
                 return None
@@ -575,7 +577,7 @@ class NodeRecorder(object):
         """[(namespace, name, uid)] of the pods bound to Node ``name``."""
         try:
             pods = self.api.list_pod_for_all_namespaces(field_selector='spec.nodeName=%s' % name,
-                                                        _request_timeout=API_TIMEOUT)
+                                                        _request_timeout=self.timeout)
         except Exception as exc:
             raise FenceError('cannot list the pods of Node %s on %s: %s' % (name, self.where, _api_error(exc)))
         return [(pod.metadata.namespace, pod.metadata.name, pod.metadata.uid) for pod in pods.items]
@@ -590,7 +592,7 @@ class NodeRecorder(object):
                                               preconditions=k8s_client.V1Preconditions(uid=uid))
             try:
                 self.api.delete_namespaced_pod(pod, namespace, body=body, grace_period_seconds=0,
-                                               _request_timeout=API_TIMEOUT)
+                                               _request_timeout=self.timeout)
             except ApiException as exc:
                 if getattr(exc, 'status', None) in (404, 409):  # gone already, or replaced (other UID)
                     continue
@@ -614,7 +616,7 @@ class NodeRecorder(object):
             body.setdefault('metadata', {})['resourceVersion'] = view['resource_version']
             try:
                 # Strategic merge: spec.taints has no merge key, so the list sent replaces the node's.
-                node = self.api.patch_node(name, body, _request_timeout=API_TIMEOUT,
+                node = self.api.patch_node(name, body, _request_timeout=self.timeout,
                                            _content_type='application/strategic-merge-patch+json')
                 return self._view(node)
             except ApiException as exc:
@@ -661,7 +663,7 @@ class NodeRecorder(object):
             source=dict(component=RECORDED_BY), reportingComponent=RECORDED_BY,
             reportingInstance=socket.gethostname())
         try:
-            self.api.create_namespaced_event(EVENT_NAMESPACE, body, _request_timeout=API_TIMEOUT,
+            self.api.create_namespaced_event(EVENT_NAMESPACE, body, _request_timeout=self.timeout,
                                              _content_type='application/json')
         except Exception as exc:
             raise FenceError('cannot record the %s Event of Node %s on %s: %s' % (
@@ -773,7 +775,8 @@ def run_fence(params, check_mode=False, diff=False, recorder=None, executor=None
         check_bmc_settings(params)
     marking = not fencing or request['out_of_service']
     if marking:
-        recorder = recorder or NodeRecorder(params.get('kubeconfig'), params.get('context'))
+        recorder = recorder or NodeRecorder(params.get('kubeconfig'), params.get('context'),
+                                            timeout=params.get('api_timeout') or API_TIMEOUT)
     else:
         recorder = None  # power only: the API is not asked
     agents = _agents(params, executor, probe)
@@ -938,7 +941,8 @@ def _predicted_after(before, plans, request):
 def run_fence_info(params, recorder=None, executor=None, probe=None):
     """Everything the info module reports; changes nothing."""
     with_bmc = any(node.get('bmc_address') for node in params['nodes'])
-    recorder = recorder or NodeRecorder(params.get('kubeconfig'), params.get('context'))
+    recorder = recorder or NodeRecorder(params.get('kubeconfig'), params.get('context'),
+                                        timeout=params.get('api_timeout') or API_TIMEOUT)
     agents = _agents(params, executor, probe)
     if with_bmc:
         check_bmc_settings(params)
