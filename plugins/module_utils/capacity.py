@@ -435,12 +435,14 @@ def shortfall_message(result):
 def read_cluster(kubeconfig=None, context=None, timeout=API_TIMEOUT):
     """Nodes, Pods, VirtualMachines and VirtualMachineInstances as plain dicts. Without KubeVirt's CRDs the
     VM lists are empty."""
-    from kubernetes import client, config  # pylint: disable=import-outside-toplevel
+    from kubernetes import client  # pylint: disable=import-outside-toplevel
+
+    from ansible_collections.twinroom.ha.plugins.module_utils import k8s_client as k8s_client_factory  # pylint: disable=import-outside-toplevel
     from kubernetes.client.rest import ApiException  # pylint: disable=import-outside-toplevel
 
     where = 'the API server%s' % (' of context %s' % context if context else '')
     try:
-        api_client = config.new_client_from_config(config_file=kubeconfig, context=context, persist_config=False)
+        api_client = k8s_client_factory.api_client(kubeconfig, context)
     except Exception as exc:  # the loader raises several types for a bad or missing file
         raise CapacityError('cannot load kubeconfig %s%s: %s' % (
             kubeconfig or '(default)', ' (context %s)' % context if context else '', exc))

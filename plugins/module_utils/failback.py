@@ -24,11 +24,11 @@ __metaclass__ = type
 
 import time
 
+from ansible_collections.twinroom.ha.plugins.module_utils import k8s_client as k8s_client_factory
 from ansible_collections.twinroom.ha.plugins.module_utils.module_run import TwinroomError
 
 try:
     from kubernetes import client as k8s_client
-    from kubernetes import config as k8s_config
     from kubernetes.client.rest import ApiException
     HAS_KUBERNETES = True
 except ImportError:  # reported by the module
@@ -126,8 +126,7 @@ class Cluster(object):
 
     def __init__(self, kubeconfig=None, context=None):
         try:
-            api_client = k8s_config.new_client_from_config(config_file=kubeconfig, context=context,
-                                                           persist_config=False)
+            api_client = k8s_client_factory.api_client(kubeconfig, context)
         except Exception as exc:
             raise FailbackError('cannot load kubeconfig %s%s: %s' % (
                 kubeconfig or '(default)', ' (context %s)' % context if context else '', exc))

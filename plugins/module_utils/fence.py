@@ -34,15 +34,15 @@ import subprocess
 import threading
 import time
 
+from ansible_collections.twinroom.ha.plugins.module_utils import k8s_client as k8s_client_factory
 from ansible_collections.twinroom.ha.plugins.module_utils.module_run import TwinroomError
 
 try:
     from kubernetes import client as k8s_client
-    from kubernetes import config as k8s_config
     from kubernetes.client.rest import ApiException
     HAS_KUBERNETES = True
 except ImportError:  # pragma: no cover - depends on the host
-    k8s_client = k8s_config = None
+    k8s_client = None
     HAS_KUBERNETES = False
 
     class ApiException(Exception):
@@ -530,8 +530,7 @@ class NodeRecorder(object):
             raise FenceError('the kubernetes Python library is not installed where this module runs '
                              '(pip install kubernetes, or Debian python3-kubernetes).')
         try:
-            api_client = k8s_config.new_client_from_config(config_file=kubeconfig, context=context,
-                                                           persist_config=False)
+            api_client = k8s_client_factory.api_client(kubeconfig, context)
         except Exception as exc:  # the loader raises several types for a bad or missing file
             raise FenceError('cannot load kubeconfig %s%s: %s' % (
                 kubeconfig or '(default)', ' (context %s)' % context if context else '', exc))

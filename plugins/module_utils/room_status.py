@@ -101,9 +101,11 @@ def read_cluster(kubeconfig=None, context=None, timeout=10):
     """Nodes (with their Lease renew time, epoch seconds) and pod counts per node, from one API server."""
     import calendar  # pylint: disable=import-outside-toplevel
 
-    from kubernetes import client, config  # pylint: disable=import-outside-toplevel
+    from kubernetes import client  # pylint: disable=import-outside-toplevel
 
-    api_client = config.new_client_from_config(config_file=kubeconfig, context=context)
+    from ansible_collections.twinroom.ha.plugins.module_utils import k8s_client  # pylint: disable=import-outside-toplevel
+
+    api_client = k8s_client.api_client(kubeconfig, context)
     core = client.CoreV1Api(api_client)
     coordination = client.CoordinationV1Api(api_client)
     nodes = api_client.sanitize_for_serialization(core.list_node(_request_timeout=timeout))['items']
