@@ -36,6 +36,7 @@ def main():
     parser.add_argument("--runs", type=int, default=3, help="drills per workload count (default 3)")
     parser.add_argument("--first-room", default="room_a", choices=["room_a", "room_b"])
     parser.add_argument("--json", help="write every drill's result to this file")
+    parser.add_argument("--storage-class", help="StatefulSet pods get a claim on this class (stand-in provisioner)")
     parser.add_argument("--no-site-check", action="store_true", help="skip the final site.yml changed=0 check")
     args = parser.parse_args()
     if args.runs < 1 or any(n < 1 for n in args.workloads):
@@ -49,7 +50,8 @@ def main():
         workloads.remove(drill.KUBECONFIG, drill.ZONE[drill.OTHER[room]])
         for run in range(1, args.runs + 1):
             try:
-                result = drill.room_drill(room, count=count, failback=True, say=lambda text: None)
+                result = drill.room_drill(room, count=count, failback=True, storage_class=args.storage_class,
+                                          say=lambda text: None)
             except drill.DrillError as exc:
                 print("%-5d %-6d %-7s drill failed: %s" % (count, run, room, str(exc)[:2000]), flush=True)
                 failed += 1

@@ -55,6 +55,8 @@ def build_parser():
     drill.add_argument("--workloads", type=int, default=10, help="single-pod workloads, half homed in each room "
                                                                  "(default 10)")
     drill.add_argument("--no-failback", action="store_true", help="recover only; leave workloads where they run")
+    drill.add_argument("--storage-class", help="give each StatefulSet pod a claim on this class (the lab's stand-in "
+                                               "provisioner binds them), e.g. twinroom-vm-replicated")
     drill.add_argument("--json", action="store_true", help="also print the whole result as JSON")
     return parser
 
@@ -129,7 +131,8 @@ def run_drill(room, args, say):
         raise UsageError("--workloads must be at least 1, got %d" % args.workloads)
     say("drill: lose %s with %d workloads%s" % (room, args.workloads, "" if args.no_failback else ", then fail back"))
     try:
-        result = drill.room_drill(room, count=args.workloads, failback=not args.no_failback, say=say)
+        result = drill.room_drill(room, count=args.workloads, failback=not args.no_failback,
+                                  storage_class=args.storage_class, say=say)
     except drill.DrillError as exc:
         raise LabError(str(exc)) from None
     report = result["report"]

@@ -134,7 +134,7 @@ def newest_report(room, since):
     return json.loads(reports[-1].read_text()) if reports else None
 
 
-def room_drill(lost_room, count=10, failback=True, say=print):
+def room_drill(lost_room, count=10, failback=True, storage_class=None, say=print):
     """One drill on the lab; returns its timeline and checks. Raises DrillError when a step fails.
 
     Steps: deploy ``count`` workloads (half homed in each room) and wait until each runs at home; start a
@@ -144,6 +144,7 @@ def room_drill(lost_room, count=10, failback=True, say=print):
     home again; stop both watchers and check: no acknowledged write lost, no identity live twice.
     """
     from . import workloads  # pylint: disable=import-outside-toplevel
+    from .provisioner import StandInProvisioner  # pylint: disable=import-outside-toplevel
     from .twinwatch import TwinWatch  # pylint: disable=import-outside-toplevel
 
     survivor = OTHER[lost_room]
@@ -156,8 +157,15 @@ def room_drill(lost_room, count=10, failback=True, say=print):
         timeline.append((round(time.monotonic() - origin, 1), text))
         say("  +%6.1f s  %s" % (timeline[-1][0], text))
 
-    wanted = workloads.deploy(KUBECONFIG, ZONE[survivor], count)
-    workloads.wait_home(KUBECONFIG, ZONE[survivor], wanted, node_room, timeout=600)
+    provisioner = None
+    if storage_class:
+        provisioner = StandInProvisioner(KUBECONFIG, ZONE[survivor], storage_class).start()
+    try:
+        wanted = workloads.deploy(KUBECONFIG, ZONE[survivor], count, storage_class=storage_class)
+        workloads.wait_home(KUBECONFIG, ZONE[survivor], wanted, node_room, timeout=600)
+    finally:
+        if provisioner:
+            provisioner.stop()
     mark("%d workloads run in their home rooms (%d in %s)" % (
         len(wanted), sum(1 for w in wanted if w[2] == lost_room), lost_room))
     ensure_namespace(KUBECONFIG, ZONE[survivor])

@@ -46,8 +46,12 @@ def _template(name, room):
                                                requests={"cpu": "10m", "memory": "16Mi"}))]))
 
 
-def deploy(kubeconfig, context, count):
-    """Create what is missing of the ``count`` workloads (existing ones are kept). Returns the specs."""
+def deploy(kubeconfig, context, count, storage_class=None):
+    """Create what is missing of the ``count`` workloads (existing ones are kept). Returns the specs.
+
+    With ``storage_class``, each StatefulSet pod gets a 1Gi ReadWriteOnce claim on it (volumeClaimTemplates);
+    on the lab, provisioner.StandInProvisioner provisions them.
+    """
     core, apps = apis(kubeconfig, context)
     try:
         core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=NAMESPACE)))
@@ -62,10 +66,19 @@ def deploy(kubeconfig, context, count):
             continue
         selector = client.V1LabelSelector(match_labels={"app": name})
         if kind == "StatefulSet":
+            template = _template(name, room)
+            claims = None
+            if storage_class:
+                claims = [client.V1PersistentVolumeClaim(
+                    metadata=client.V1ObjectMeta(name="data"),
+                    spec=client.V1PersistentVolumeClaimSpec(
+                        access_modes=["ReadWriteOnce"], storage_class_name=storage_class,
+                        resources=client.V1VolumeResourceRequirements(requests={"storage": "1Gi"})))]
+                template.spec.containers[0].volume_mounts = [client.V1VolumeMount(name="data", mount_path="/data")]
             apps.create_namespaced_stateful_set(NAMESPACE, client.V1StatefulSet(
                 metadata=client.V1ObjectMeta(name=name),
                 spec=client.V1StatefulSetSpec(replicas=1, service_name=name, selector=selector,
-                                              template=_template(name, room))))
+                                              template=template, volume_claim_templates=claims)))
         else:
             apps.create_namespaced_deployment(NAMESPACE, client.V1Deployment(
                 metadata=client.V1ObjectMeta(name=name),
@@ -87,10 +100,16 @@ def remove(kubeconfig, context, timeout=300):
             core.read_namespace(NAMESPACE, _request_timeout=10)
         except client.ApiException as exc:
             if exc.status == 404:
-                return time.monotonic() - started
+                break
             raise
         time.sleep(2)
-    raise RuntimeError("namespace %s still terminating after %ds" % (NAMESPACE, timeout))
+    else:
+        raise RuntimeError("namespace %s still terminating after %ds" % (NAMESPACE, timeout))
+    # The stand-in provisioner's volumes of the drill's claims: no CSI driver deletes them.
+    for volume in core.list_persistent_volume(label_selector="twinroom.io/stand-in=provisioner").items:
+        if volume.spec.claim_ref and volume.spec.claim_ref.namespace == NAMESPACE:
+            core.delete_persistent_volume(volume.metadata.name)
+    return time.monotonic() - started
 
 
 def placement(kubeconfig, context, node_rooms):

@@ -1,0 +1,61 @@
+"""Pure parts of the drill tools: the stand-in provisioner's PV, the never-twice count, the drill workloads."""
+from kubernetes import client
+
+from twinroom_lab import provisioner, twinwatch, workloads
+
+
+def claim(mode=None):
+    return client.V1PersistentVolumeClaim(
+        metadata=client.V1ObjectMeta(name="data-db-000-0", namespace="twinroom-drill", uid="u1",
+                                     annotations={provisioner.SELECTED_NODE: "a-w1"}),
+        spec=client.V1PersistentVolumeClaimSpec(
+            access_modes=["ReadWriteOnce"], storage_class_name="twinroom-vm-replicated", volume_mode=mode,
+            resources=client.V1VolumeResourceRequirements(requests={"storage": "1Gi"})))
+
+
+def test_stand_in_pv_is_bound_to_the_claim_and_reachable_from_both_rooms():
+    pv = provisioner.pv_for(claim())
+    assert pv.metadata.name == "pvc-u1"
+    assert pv.spec.claim_ref.uid == "u1" and pv.spec.claim_ref.name == "data-db-000-0"
+    assert (pv.spec.csi.driver, pv.spec.csi.fs_type, pv.spec.volume_mode) == ("linstor.csi.linbit.com", "ext4",
+                                                                              "Filesystem")
+    assert pv.spec.node_affinity is None
+    assert pv.metadata.labels == {"twinroom.io/stand-in": "provisioner"}
+
+
+def test_stand_in_pv_for_a_block_claim_has_no_filesystem():
+    pv = provisioner.pv_for(claim("Block"))
+    assert (pv.spec.volume_mode, pv.spec.csi.fs_type) == ("Block", None)
+
+
+def pod(name, node, uid, owner_kind="StatefulSet", owner="db", phase="Running", deleting=False):
+    return client.V1Pod(
+        metadata=client.V1ObjectMeta(name=name, namespace="ns", uid=uid,
+                                     deletion_timestamp="2026-11-21T18:00:00Z" if deleting else None,
+                                     owner_references=[client.V1OwnerReference(
+                                         api_version="v1", kind=owner_kind, name=owner, uid="o", controller=True)]),
+        spec=client.V1PodSpec(node_name=node, containers=[]), status=client.V1PodStatus(phase=phase))
+
+
+def test_an_instance_counts_as_live_only_on_a_running_node():
+    views = {"room-a": [pod("db-0", "a-w1", "old")], "room-b": [pod("db-0", "b-w1", "new")]}
+    assert twinwatch.live_instances(views, {"b-w1"}) == {"ns/StatefulSet/db-0": {("new", "b-w1")}}
+    twice = twinwatch.live_instances(views, {"a-w1", "b-w1"})
+    assert twice == {"ns/StatefulSet/db-0": {("old", "a-w1"), ("new", "b-w1")}}
+
+
+def test_the_same_pod_seen_by_both_api_servers_counts_once_and_replicas_are_not_identities():
+    same = pod("db-0", "b-w1", "u")
+    views = {"room-a": [same, pod("web-x", "b-w1", "w", owner_kind="ReplicaSet")], "room-b": [same]}
+    assert twinwatch.live_instances(views, {"b-w1"}) == {"ns/StatefulSet/db-0": {("u", "b-w1")}}
+
+
+def test_terminating_or_pending_pods_are_not_live_and_vms_are_identities():
+    views = {"room-a": [pod("db-0", "a-w1", "1", deleting=True), pod("db-1", "a-w1", "2", phase="Pending"),
+                        pod("virt-launcher-vm1-x", "a-w1", "3", owner_kind="VirtualMachineInstance", owner="vm1")]}
+    assert twinwatch.live_instances(views, {"a-w1"}) == {"ns/VM/vm1": {("3", "a-w1")}}
+
+
+def test_drill_workloads_alternate_rooms_and_every_third_is_a_statefulset():
+    assert workloads.specs(4) == [("StatefulSet", "db-000", "room_a"), ("Deployment", "web-001", "room_b"),
+                                  ("Deployment", "web-002", "room_a"), ("StatefulSet", "db-003", "room_b")]
