@@ -5,9 +5,10 @@ replicated StorageClass. This thread does the provisioner's API part only: for e
 that the scheduler has placed (annotation volume.kubernetes.io/selected-node, WaitForFirstConsumer), it
 creates a PersistentVolume for driver linstor.csi.linbit.com bound to that claim, with no node affinity
 (a replicated volume is reachable from both rooms, as with allowRemoteVolumeAccess). Kubernetes does the
-rest for real: the PV controller binds the claim, the scheduler binds the pod, kube-controller-manager's
-attach/detach controller creates a VolumeAttachment and, for an out-of-service node, force-detaches it.
-No data exists behind the volume; kwok runs the pods.
+rest for real: the PV controller binds the claim, the scheduler waits for it (WaitForFirstConsumer) and
+binds the pod, and after a failover the StatefulSet's new pod in the other room mounts the same claim.
+No data exists behind the volume, and no VolumeAttachment is made (no CSI node plugin registers on the
+kwok nodes), so the attach/detach side of a failover is not exercised; kwok runs the pods.
 """
 
 import threading
