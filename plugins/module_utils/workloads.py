@@ -27,6 +27,8 @@ def _affected(pods_before, lost_nodes):
         owner = _owner(pod)
         if owner is None or owner[0] == 'DaemonSet':
             continue
+        if pod.get('metadata', {}).get('deletionTimestamp'):
+            continue  # already being deleted before the failover (its workload scaled down or removed)
         key = _key(pod, owner)
         wanted[key] = wanted.get(key, 0) + 1
         if pod.get('spec', {}).get('nodeName') in lost_nodes:
@@ -81,6 +83,8 @@ def workloads_timeline(pods_before, pods_now, lost_nodes, started):
     moved = {}
     for pod in pods_before:
         owner = _owner(pod)
+        if pod.get('metadata', {}).get('deletionTimestamp'):
+            continue
         if owner and owner[0] != 'DaemonSet' and pod.get('spec', {}).get('nodeName') in lost_nodes:
             moved[_key(pod, owner)] = moved.get(_key(pod, owner), 0) + 1
     running = _running_outside(pods_now, lost_nodes)

@@ -86,6 +86,15 @@ def workloads():
     core, _apps = apis(drill.ZONE[drill.primary_room(drill.datastore_roles())])
     core.delete_namespace(NAMESPACE, _request_timeout=30)
 
+    def gone():
+        try:
+            core.read_namespace(NAMESPACE, _request_timeout=10)
+        except client.ApiException as exc:
+            return exc.status == 404
+        return False
+    # The next tests cut the link and lose rooms: leave no half-deleted namespace behind.
+    wait_for(gone, 180, "namespace %s deleted" % NAMESPACE)
+
 
 def test_failover_and_recover_a_room(workloads, lab_cli):  # pylint: disable=redefined-outer-name,unused-argument
     before = running_pods("room-a")
