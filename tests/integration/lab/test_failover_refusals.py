@@ -9,6 +9,7 @@ Each case recovers the room afterwards, so the lab ends as site.yml builds it.
 """
 import datetime
 import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -52,9 +53,12 @@ def stopped_at(container):
     state = json.loads(podman("container", "inspect", "--format", "{{json .State}}", container).stdout)
     if state["Status"] == "running":
         return None
-    text = state["FinishedAt"]  # e.g. 2026-11-21 18:40:01.123456789 +0000 UTC
-    stamp = datetime.datetime.strptime(text.split(".")[0], "%Y-%m-%d %H:%M:%S")
-    return stamp.replace(tzinfo=datetime.timezone.utc)
+    # Go's time format: 2026-11-21T20:56:32.123456789Z or ...+01:00 (podman versions differ: ' ' or 'T').
+    match = re.match(r"(\d{4}-\d\d-\d\d)[T ](\d\d:\d\d:\d\d)(?:\.\d+)?\s*(Z|[+-]\d\d:?\d\d)?", state["FinishedAt"])
+    zone = match.group(3) or "Z"
+    zone = "+00:00" if zone == "Z" else (zone if ":" in zone else zone[:3] + ":" + zone[3:])
+    stamp = datetime.datetime.fromisoformat("%sT%s%s" % (match.group(1), match.group(2), zone))
+    return stamp.astimezone(datetime.timezone.utc)
 
 
 def recover(room):
