@@ -21,8 +21,9 @@ def _key(pod, owner):
 
 
 def _affected(pods_before, lost_nodes):
-    """({workload key: pods it had}, {keys of the workloads with a pod on a lost node})."""
-    wanted, affected = {}, set()
+    """({workload key: pods it had}, {workload key: how many of them were on a lost node}); a workload is
+    affected when it had at least one pod there."""
+    wanted, moved = {}, {}
     for pod in pods_before:
         owner = _owner(pod)
         if owner is None or owner[0] == 'DaemonSet':
@@ -32,8 +33,8 @@ def _affected(pods_before, lost_nodes):
         key = _key(pod, owner)
         wanted[key] = wanted.get(key, 0) + 1
         if pod.get('spec', {}).get('nodeName') in lost_nodes:
-            affected.add(key)
-    return wanted, affected
+            moved[key] = moved.get(key, 0) + 1
+    return wanted, moved
 
 
 def _running_outside(pods_now, lost_nodes):
@@ -79,23 +80,16 @@ def workloads_timeline(pods_before, pods_now, lost_nodes, started):
     it is still short). Times come from the API (second resolution).
     """
     lost_nodes = set(lost_nodes)
-    wanted, affected = _affected(pods_before, lost_nodes)
-    moved = {}
-    for pod in pods_before:
-        owner = _owner(pod)
-        if pod.get('metadata', {}).get('deletionTimestamp'):
-            continue
-        if owner and owner[0] != 'DaemonSet' and pod.get('spec', {}).get('nodeName') in lost_nodes:
-            moved[_key(pod, owner)] = moved.get(_key(pod, owner), 0) + 1
+    wanted, moved = _affected(pods_before, lost_nodes)
     running = _running_outside(pods_now, lost_nodes)
     timeline = []
-    for key in sorted(affected):
+    for key in sorted(moved):
         times = sorted(t for t in (running_since(pod) for pod in running.get(key, ())) if t is not None)
         done = None
         if len(times) >= wanted[key]:
             # The first `wanted` pods to be Ready make the workload whole; the last of them is the moment.
             done = round(max(0.0, times[wanted[key] - 1] - float(started)), 1)
-        timeline.append(dict(workload=key, pods=wanted[key], moved=moved.get(key, 0), running_after_s=done))
+        timeline.append(dict(workload=key, pods=wanted[key], moved=moved[key], running_after_s=done))
     return sorted(timeline, key=lambda item: (item['running_after_s'] is None, item['running_after_s'] or 0,
                                               item['workload']))
 
