@@ -76,5 +76,7 @@ def test_a_pod_already_terminating_before_the_failover_is_not_waited_for():
     """Its workload was being removed (a namespace being deleted when the room was lost): nothing will
     replace it, so waiting for it would never end."""
     before = BEFORE + [pod("gone-0", "a-w1", kind="StatefulSet", owner="gone", deleting=True)]
-    assert workloads_waiting(before, [], LOST) == ["app/ReplicaSet/web-1: 0 of 2 running",
-                                                  "app/StatefulSet/db: 0 of 1 running"]
+    assert workloads_waiting(before, [], LOST) == [
+        "app/ReplicaSet/web-1: 0 of 2 running",
+        "app/StatefulSet/db: 0 of 1 running",
+    ]
