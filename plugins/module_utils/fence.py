@@ -710,7 +710,8 @@ def _request(params):
                 release_pods=params.get('release_pods') is not False)
 
 
-def _agents(params, executor=None, probe=None):
+def make_agents(params, executor=None, probe=None):
+    """A FenceAgent per node of ``params['nodes']``, keyed by node name."""
     return dict((node['name'], FenceAgent(params.get('fence_method') or 'redfish', bmc_settings(params, node),
                                           bmc_timeout=params.get('bmc_timeout') or 10, executor=executor,
                                           probe=probe))
@@ -778,7 +779,7 @@ def run_fence(params, check_mode=False, diff=False, recorder=None, executor=None
                                             timeout=params.get('api_timeout') or API_TIMEOUT)
     else:
         recorder = None  # power only: the API is not asked
-    agents = _agents(params, executor, probe)
+    agents = make_agents(params, executor, probe)
     observed, api_error = observe(params, recorder, agents, with_bmc=fencing)
     by_name = dict((node['name'], node) for node in observed)
     try:
@@ -942,7 +943,7 @@ def run_fence_info(params, recorder=None, executor=None, probe=None):
     with_bmc = any(node.get('bmc_address') for node in params['nodes'])
     recorder = recorder or NodeRecorder(params.get('kubeconfig'), params.get('context'),
                                         timeout=params.get('api_timeout') or API_TIMEOUT)
-    agents = _agents(params, executor, probe)
+    agents = make_agents(params, executor, probe)
     if with_bmc:
         check_bmc_settings(params)
     observed, api_error = observe(params, recorder, agents, with_bmc=with_bmc)

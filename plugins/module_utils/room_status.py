@@ -86,15 +86,78 @@ def check_failover(lost_room, status, force=False):
     return survivor
 
 
+def bmc_power(observed):
+    """The fence module's BMC observations (``fence.observe``) -> {node: {power_state, bmc_reachable, bmc_error}}."""
+    return dict((entry['name'], dict(power_state=entry.get('power_state'), bmc_reachable=entry.get('bmc_reachable'),
+                                     bmc_error=entry.get('bmc_error')))
+                for entry in observed if 'power_state' in entry)
+
+
+def power_summary(status, power):
+    """Add each asked node's BMC power state to ``status`` (in place) and a per-room count; returns it.
+
+    ``power``: {node: {power_state, ...}} from :func:`bmc_power`. Rooms none of whose nodes were asked get
+    ``power: None``."""
+    for info in status.values():
+        counts = {}
+        for node in info['nodes']:
+            if node['name'] in power:
+                node['power_state'] = power[node['name']]['power_state']
+                counts[node['power_state']] = counts.get(node['power_state'], 0) + 1
+        info['power'] = counts or None
+    return status
+
+
+def _power_cell(counts):
+    if not counts:
+        return '-'
+    return ','.join('%d %s' % (counts[state], state) for state in ('on', 'off', 'unknown') if counts.get(state))
+
+
 def status_table(status):
     """A short table for an operator."""
-    lines = ['%-7s %-9s %-6s %-9s %s' % ('ROOM', 'STATE', 'READY', 'WORKLOADS', 'NODES')]
+    lines = ['%-7s %-9s %-6s %-9s %-9s %s' % ('ROOM', 'STATE', 'READY', 'WORKLOADS', 'BMC-POWER', 'NODES')]
     for room, info in sorted(status.items()):
         nodes = ' '.join('%s%s' % (n['name'], '' if n.get('alive', n.get('ready')) else '(NotReady)')
                          for n in info['nodes'])
-        lines.append('%-7s %-9s %-6s %-9d %s' % (room, info['state'], '%d/%d' % (info['ready'], info['total']),
-                                                 info['workloads'], nodes))
+        lines.append('%-7s %-9s %-6s %-9d %-9s %s' % (room, info['state'], '%d/%d' % (info['ready'], info['total']),
+                                                      info['workloads'], _power_cell(info.get('power')), nodes))
     return lines
+
+
+def read_rooms(read_api, read_bmcs=None):
+    """Ask the API server and the BMCs at the same time; ((nodes, pods_by_node) or None, api_error, bmc_observed).
+
+    ``read_api()`` returns ``(nodes, pods_by_node)`` (see :func:`read_cluster`); ``read_bmcs()`` the fence
+    module's observations, or None when no BMC is to be asked. An API server whose datastore primary was in
+    the lost room answers only with its timeout; the BMCs' answer is what the failover needs then, so it is
+    read in parallel rather than after. An API failure is returned (its message); a BMC failure is raised.
+    """
+    import threading  # pylint: disable=import-outside-toplevel
+
+    bmcs = {}
+
+    def ask_bmcs():
+        try:
+            bmcs['observed'] = read_bmcs()
+        except Exception as exc:  # pylint: disable=broad-except  # raised in the caller's thread below
+            bmcs['error'] = exc
+
+    thread = None
+    if read_bmcs is not None:
+        thread = threading.Thread(target=ask_bmcs, name='twinroom-room-info-bmc')
+        thread.daemon = True
+        thread.start()
+    cluster, api_error = None, None
+    try:
+        cluster = read_api()
+    except Exception as exc:  # pylint: disable=broad-except  # any API failure is reported the same way
+        api_error = str(exc) or exc.__class__.__name__
+    if thread is not None:
+        thread.join()
+        if 'error' in bmcs:
+            raise bmcs['error']
+    return cluster, api_error, bmcs.get('observed')
 
 
 def read_cluster(kubeconfig=None, context=None, timeout=10):

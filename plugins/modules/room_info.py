@@ -15,11 +15,16 @@ description:
   - Reads the Nodes, their Leases and the Pods from one room's API server and reports, per room, each
     node's readiness, the age of its lease, whether it carries the out-of-service taint or a fencing
     record, and how many pods run on it; and a short table for an operator.
+  - With O(nodes), also asks those nodes' BMCs for their power state (the fence agent's C(status), as
+    M(twinroom.ha.fence_info) does), at the same time as the API server. An API server whose datastore
+    primary was in the lost room does not answer until its O(api_timeout); the BMCs' answer is then in the
+    failure's result, so a failover does not wait for the API before asking them.
   - With O(lost_room), also decides whether failing that room over is justified - the room is not
     healthy (or O(force=true)) and the other room is healthy - and fails with the reason when it is not.
     The failover playbook runs this before it fences anything.
   - Never changes anything.
 extends_documentation_fragment:
+  - twinroom.ha.fence_bmc
   - twinroom.ha.kubeconfig
 options:
   rooms:
@@ -28,6 +33,12 @@ options:
         C(room_a) and C(room_b).
     type: dict
     required: true
+  nodes:
+    description:
+      - Nodes whose BMCs to ask for their power state - usually the room that may be lost. Without it no BMC
+        is asked.
+      - Every suboption also accepts the inventory variable's name as an alias, as for M(twinroom.ha.fence).
+    required: false
   lost_room:
     description: Check that failing this room over is justified.
     type: str
@@ -42,10 +53,11 @@ options:
       - Kubelets (and the lab's kwok) renew every quarter of the lease duration; the default suits leases of 20 to 40 s.
     type: int
     default: 10
-  timeout:
+  api_timeout:
     description: Seconds each API request may take.
     type: int
     default: 10
+    aliases: [timeout]
 """
 
 EXAMPLES = r"""
@@ -67,6 +79,17 @@ EXAMPLES = r"""
     context: room-b
     rooms: {room_a: "{{ groups['room_a'] }}", room_b: "{{ groups['room_b'] }}"}
     lost_room: room_a
+
+- name: Also ask room_a's BMCs for their power state, while the API is read
+  twinroom.ha.room_info:
+    context: room-b
+    rooms: {room_a: "{{ groups['room_a'] }}", room_b: "{{ groups['room_b'] }}"}
+    nodes: >-
+      {{ groups['room_a'] | map('extract', hostvars) | list
+         | community.general.keep_keys(target=['inventory_hostname', 'twinroom_bmc_address', 'twinroom_bmc_systems_uri']) }}
+    bmc_username: "{{ twinroom_bmc_username }}"
+    bmc_password: "{{ twinroom_bmc_password }}"
+  register: rooms
 """
 
 RETURN = r"""
@@ -74,8 +97,17 @@ rooms:
   description:
     - Per room - nodes (name, zone, ready, alive, lease_age in seconds, out_of_service, fenced), ready (alive) and
       total counts, state (healthy, degraded, down) and workloads (pods on its nodes).
+      With O(nodes), each asked node also has its BMC C(power_state) and its room a C(power) count per state
+      (null in a room none of whose nodes were asked).
   returned: always
   type: dict
+bmc:
+  description:
+    - Per asked node - C(power_state) (V(on), V(off), V(unknown)), C(bmc_reachable) and C(bmc_error). Also in
+      the result when the API server could not be read.
+  returned: when nodes is given
+  type: dict
+  sample: {a-w1: {power_state: 'off', bmc_reachable: true, bmc_error: null}}
 table:
   description: The same as a short table, one line per room.
   returned: always
@@ -91,7 +123,7 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.twinroom.ha.plugins.module_utils import room_status
+from ansible_collections.twinroom.ha.plugins.module_utils import fence, room_status
 
 try:
     import kubernetes  # noqa: F401  pylint: disable=unused-import
@@ -101,29 +133,48 @@ except ImportError:
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            kubeconfig=dict(type='path'),
-            context=dict(type='str'),
-            rooms=dict(type='dict', required=True),
-            lost_room=dict(type='str'),
-            force=dict(type='bool', default=False),
-            stale_after=dict(type='int', default=10),
-            timeout=dict(type='int', default=10),
-        ),
-        supports_check_mode=True,
+    argument_spec = fence.fence_argument_spec(
+        rooms=dict(type='dict', required=True),
+        lost_room=dict(type='str'),
+        force=dict(type='bool', default=False),
+        stale_after=dict(type='int', default=10),
+        api_timeout=dict(type='int', default=10, aliases=['timeout']),
     )
+    argument_spec['nodes']['required'] = False
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     if not HAS_KUBERNETES:
         module.fail_json(msg=missing_required_lib('kubernetes'))
     params = module.params
+    agents = None
+    if params['nodes']:
+        try:
+            fence.check_bmc_settings(params)
+        except fence.FenceError as exc:
+            module.fail_json(msg=exc.msg)
+        agents = fence.make_agents(params)
+
+    def read_api():
+        return room_status.read_cluster(params['kubeconfig'], params['context'], params['api_timeout'])
+
+    def read_bmcs():
+        return fence.observe(params, None, agents)[0]
+
     try:
-        nodes, pods_by_node = room_status.read_cluster(params['kubeconfig'], params['context'], params['timeout'])
-    except Exception as exc:  # pylint: disable=broad-except  # any API failure is reported the same way
-        module.fail_json(msg='cannot read the cluster through context %s: %s' % (params['context'], exc))
+        cluster, api_error, observed = room_status.read_rooms(read_api, read_bmcs if agents else None)
+    except fence.FenceError as exc:
+        module.fail_json(msg='cannot read the BMCs: %s' % exc.msg)
+    power = room_status.bmc_power(observed or [])
+    result = dict(changed=False)
+    if read_bmcs is not None:
+        result['bmc'] = power
+    if api_error is not None:
+        module.fail_json(msg='cannot read the cluster through context %s: %s' % (params['context'], api_error),
+                         **result)
+    nodes, pods_by_node = cluster
     now = time.time()
     summaries = dict((n['metadata']['name'], room_status.node_summary(n, now, params['stale_after'])) for n in nodes)
-    status = room_status.rooms_status(params['rooms'], summaries, pods_by_node)
-    result = dict(changed=False, rooms=status, table=room_status.status_table(status))
+    status = room_status.power_summary(room_status.rooms_status(params['rooms'], summaries, pods_by_node), power)
+    result.update(rooms=status, table=room_status.status_table(status))
     if params['lost_room'] is not None:
         try:
             result['survivor'] = room_status.check_failover(params['lost_room'], status, params['force'])

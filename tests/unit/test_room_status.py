@@ -66,7 +66,55 @@ def test_status_table():
                                       {"a-cp1": {"name": "a-cp1", "ready": True},
                                        "b-cp1": {"name": "b-cp1", "ready": False}})
     assert room_status.status_table(status) == [
-        "ROOM    STATE     READY  WORKLOADS NODES",
-        "room_a  healthy   1/1    0         a-cp1",
-        "room_b  down      0/1    0         b-cp1(NotReady)",
+        "ROOM    STATE     READY  WORKLOADS BMC-POWER NODES",
+        "room_a  healthy   1/1    0         -         a-cp1",
+        "room_b  down      0/1    0         -         b-cp1(NotReady)",
     ]
+
+
+def test_bmc_power_states_are_added_per_node_and_counted_per_room():
+    status = status_of({"room_a": {"a-cp1": False, "a-w1": False}, "room_b": {"b-cp1": True}})
+    observed = [{"name": "a-cp1", "power_state": "off", "bmc_reachable": True, "bmc_error": None},
+                {"name": "a-w1", "power_state": "unknown", "bmc_reachable": False, "bmc_error": "refused"},
+                {"name": "b-cp1"}]  # asked the API only
+    power = room_status.bmc_power(observed)
+    assert power == {"a-cp1": {"power_state": "off", "bmc_reachable": True, "bmc_error": None},
+                     "a-w1": {"power_state": "unknown", "bmc_reachable": False, "bmc_error": "refused"}}
+    room_status.power_summary(status, power)
+    assert status["room_a"]["power"] == {"off": 1, "unknown": 1}
+    assert status["room_b"]["power"] is None
+    assert [n.get("power_state") for n in status["room_a"]["nodes"]] == ["off", "unknown"]
+    table = room_status.status_table(status)
+    assert table[0].split() == ["ROOM", "STATE", "READY", "WORKLOADS", "BMC-POWER", "NODES"]
+    assert table[1] == "room_a  down      0/2    0         1 off,1 unknown a-cp1(NotReady) a-w1(NotReady)"
+    assert table[2] == "room_b  healthy   1/1    0         -         b-cp1"
+
+
+def test_the_bmcs_are_asked_while_the_api_server_hangs():
+    """An API server that cannot read its datastore answers only with its timeout: the BMCs' answer must not
+    wait for it - both are asked at once, and the API's failure is handed back, not raised."""
+    import threading
+    bmc_asked = threading.Event()
+
+    def read_api():
+        # Blocks until the BMCs were asked: with the two asked one after the other, this would time out.
+        assert bmc_asked.wait(5), "the BMCs were not asked while the API request was pending"
+        raise TimeoutError("read timed out")
+
+    def read_bmcs():
+        bmc_asked.set()
+        return [{"name": "a-w1", "power_state": "on", "bmc_reachable": True, "bmc_error": None}]
+
+    cluster, api_error, observed = room_status.read_rooms(read_api, read_bmcs)
+    assert cluster is None
+    assert api_error == "read timed out"
+    assert observed[0]["power_state"] == "on"
+
+
+def test_a_bmc_failure_is_raised_and_no_bmc_means_none_observed():
+    def failing_bmcs():
+        raise RuntimeError("fence_redfish is not installed")
+
+    with pytest.raises(RuntimeError, match="fence_redfish is not installed"):
+        room_status.read_rooms(lambda: ([], {}), failing_bmcs)
+    assert room_status.read_rooms(lambda: (["n"], {}), None) == ((["n"], {}), None, None)
