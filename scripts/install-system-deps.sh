@@ -4,8 +4,9 @@ set -euo pipefail
 # postgresql-15 and python3-psycopg2: the datastore module's integration test runs a real pair on loopback.
 # The shellcheck package: ansible-test sanity checks the shell scripts with it.
 # lvm2, gdisk, kmod, thin-provisioning-tools: the storage host role's tests on loop devices.
+# ipmitool: what fence_ipmilan runs (fencing through IPMI; tested against the lab's IPMI BMC stand-in).
 pkgs=(podman runc debootstrap fence-agents iptables uidmap openssl shellcheck postgresql-15 python3-psycopg2
-      lvm2 gdisk kmod thin-provisioning-tools)
+      lvm2 gdisk kmod thin-provisioning-tools ipmitool)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
