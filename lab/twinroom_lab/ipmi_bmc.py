@@ -17,7 +17,7 @@ Added to pyghmi's BMC, so that it behaves as a real BMC does:
     pyghmi's server answers every request with cipher suite 3's algorithms, so pyghmi's own client, which
     asks for SHA-256 first and falls back to SHA-1 only on an error status, failed ("pack expected 32 items").
 
-Run: python -m twinroom_lab.ipmi_bmc --container twinroom-a-w2 --address 127.77.1.12 [--port 623]
+Run: python -m twinroom_lab.ipmi_bmc --node twinroom-a-w2=127.77.1.12 [--node ...] [--port 623]
      with the credentials in the environment (TWINROOM_IPMI_USER, TWINROOM_IPMI_PASSWORD), never on the
      command line.
 """
@@ -145,20 +145,24 @@ class ContainerBmc(pyghmi_bmc.Bmc):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--container", required=True, help="the node's podman container")
-    parser.add_argument("--address", required=True, help="address to answer IPMI on (the node's BMC address)")
+    parser.add_argument("--node", action="append", required=True, metavar="CONTAINER=ADDRESS",
+                        help="a node's podman container and the address its BMC answers IPMI on (repeat per node)")
     parser.add_argument("--port", type=int, default=623)
     args = parser.parse_args(argv)
     user, password = os.environ.get("TWINROOM_IPMI_USER"), os.environ.get("TWINROOM_IPMI_PASSWORD")
     if not user or not password:
         parser.error("set TWINROOM_IPMI_USER and TWINROOM_IPMI_PASSWORD (credentials never go on the command line)")
+    pairs = [node.split("=", 1) for node in args.node]
+    if any(len(pair) != 2 or not all(pair) for pair in pairs):
+        parser.error("--node takes CONTAINER=ADDRESS, for example twinroom-a-w2=127.77.1.12")
 
     def log(message):
         print("%s %s" % (time.strftime("%H:%M:%S"), message), flush=True)
 
-    bmc = ContainerBmc({user: password}, args.container, args.address, args.port, log=log)
-    log("IPMI BMC stand-in for %s on %s:%d/udp" % (args.container, args.address, args.port))
-    bmc.listen()
+    bmcs = [ContainerBmc({user: password}, container, address, args.port, log=log) for container, address in pairs]
+    for container, address in pairs:
+        log("IPMI BMC stand-in for %s on %s:%d/udp" % (container, address, args.port))
+    bmcs[0].listen()  # one loop serves every BMC of this process (pyghmi's sessions are shared)
     return 0
 
 
