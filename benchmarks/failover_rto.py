@@ -43,8 +43,10 @@ def main():
         parser.error("--runs and --workloads must be at least 1")
 
     results, room, failed = [], args.first_room, 0
-    print("%-5s %-6s %-7s %7s %7s %9s %10s %6s %7s %5s" % (
-        "count", "run", "lost", "RTO s", "fence s", "takeover s", "workloads s", "twice", "acked", "lost"), flush=True)
+    # late: workloads replaced once more after failover.yml had seen them all run (the drill waits for them)
+    print("%-5s %-6s %-7s %7s %7s %9s %10s %6s %7s %5s %5s" % (
+        "count", "run", "lost", "RTO s", "fence s", "takeover s", "workloads s", "twice", "acked", "lost", "late"),
+        flush=True)
     for count in args.workloads:
         # A fresh set per count: the namespace is removed and the new count deployed by the first drill.
         workloads.remove(drill.KUBECONFIG, drill.ZONE[drill.OTHER[room]])
@@ -58,11 +60,11 @@ def main():
                 break
             report = result["report"]
             results.append(dict(result, count=count, run=run))
-            print("%-5d %-6d %-7s %7.1f %7.1f %9.1f %10.1f %6d %7d %5d" % (
+            print("%-5d %-6d %-7s %7.1f %7.1f %9.1f %10.1f %6d %7d %5d %5d" % (
                 count, run, room, float(report["rto_s"]), float(report["phases"]["fence_s"]),
                 float(report["phases"]["takeover_s"]), float(report["phases"]["workloads_s"]),
                 len(result["never_twice"]["violations"]), result["writes_acknowledged"],
-                len(result["writes_lost"])), flush=True)
+                len(result["writes_lost"]), len(result["late"]["workloads"])), flush=True)
             room = drill.OTHER[room]
     print()
     print("%-5s %-12s %-22s %-22s %-22s %-22s" % ("count", "runs", "RTO s (med min max)", "fence s",
@@ -79,8 +81,9 @@ def main():
     lost = sum(len(r["writes_lost"]) for r in results)
     samples = sum(r["never_twice"]["samples"] for r in results)
     print()
-    print("cycles: %d completed, %d failed; never-twice samples %d, violations %d; acknowledged writes lost %d"
-          % (len(results), failed, samples, twice, lost))
+    late = sum(len(r["late"]["workloads"]) for r in results)
+    print("cycles: %d completed, %d failed; never-twice samples %d, violations %d; acknowledged writes lost %d; "
+          "workloads replaced again after the failover ended %d" % (len(results), failed, samples, twice, lost, late))
     site_changed = None
     if not args.no_site_check and results:
         site = drill.run_playbook("playbooks/site.yml", timeout=1800)

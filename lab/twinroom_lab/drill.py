@@ -116,6 +116,7 @@ def bring_back(room):
 # ---------------------------------------------------------------------------------------------
 
 ROOM_NODES_CACHE = {}
+LATE_LIMIT = 60  # s: how long a workload replaced after failover.yml ended may take to run again
 
 
 def room_nodes():
@@ -189,12 +190,26 @@ def room_drill(lost_room, count=10, failback=True, storage_class=None, say=print
         mark("failover.yml done: RTO %s s (fence %s, takeover %s, workloads %s)" % (
             report["rto_s"], report["phases"]["fence_s"], report["phases"]["takeover_s"],
             report["phases"]["workloads_s"]))
-        where = workloads.placement(KUBECONFIG, ZONE[survivor], node_room)
-        away = [name for _kind, name, _room in wanted if where.get(name) != survivor]
-        if away:
-            raise DrillError("after the failover, %d workloads do not run in %s: %s"
-                             % (len(away), survivor, ", ".join(away[:10])))
-        mark("verified: all %d workloads run in %s" % (len(wanted), survivor))
+        # failover.yml saw every workload run (and still run a moment later). A controller acting on a stale
+        # view can still replace a pod after that (seen with 500 workloads: a throttled StatefulSet controller
+        # deleted a replacement by name 26 s after it ran). Such late replacements are counted and reported,
+        # and waited for (bounded); a workload that does not run again in time fails the drill.
+        verified = time.monotonic()
+        late = set()
+        while True:
+            where = workloads.placement(KUBECONFIG, ZONE[survivor], node_room)
+            away = [name for _kind, name, _room in wanted if where.get(name) != survivor]
+            late.update(away)
+            if not away:
+                break
+            if time.monotonic() - verified > LATE_LIMIT:
+                raise DrillError("after the failover, %d workloads do not run in %s after %d s more: %s"
+                                 % (len(away), survivor, LATE_LIMIT, ", ".join(away[:10])))
+            time.sleep(1)
+        result["late"] = dict(workloads=sorted(late), seconds=round(time.monotonic() - verified, 1))
+        mark("verified: all %d workloads run in %s%s" % (
+            len(wanted), survivor, "" if not late else " (%d replaced again after failover.yml ended, running %.1f s "
+            "later: %s)" % (len(late), result["late"]["seconds"], ", ".join(sorted(late)[:10]))))
         recover = run_playbook("playbooks/recover.yml",
                                extra_vars={"room": lost_room, "failback": failback, "failback_batch": 5},
                                timeout=1800)
