@@ -10,7 +10,16 @@ name (its virt-launcher pod). Deployment replicas are interchangeable, so they a
 Sampling, not watching: every `interval` seconds one podman listing and one pod listing per room, each
 bounded by a short timeout. A sample in which an API server does not answer only counts what the other
 one says.
+
+The two rooms' listings are taken one after the other (with 500 pods, about a second apart). One API server
+cannot hold two pods of one name, so two instances of an identity in one sample always come from the two
+listings, and a pod deleted and recreated between them would look like two. Each instance is therefore
+kept with the listing that saw it, and a pair counts as a violation unless it is shown not to overlap: the
+older pod's listing ended before the newer pod was created (its creationTimestamp, truncated to the
+second, so the rule can only count too many). Pairs shown apart are reported separately (``apart``).
 """
+
+import calendar
 
 import threading
 import time
@@ -51,6 +60,36 @@ def live_instances(pods_by_view, running_nodes):
     return live
 
 
+def _epoch(stamp):
+    """A creationTimestamp (datetime from the client, or None) in epoch seconds, truncated to the second."""
+    if stamp is None:
+        return None
+    return calendar.timegm(stamp.utctimetuple())
+
+
+def instance_evidence(pods_by_view, running_nodes, listed_until):
+    """{identity: {uid: (node, view, listing end, created)}} of the live instances (see live_instances).
+
+    ``listed_until``: {view: epoch seconds when its listing returned}."""
+    evidence = {}
+    for view, pods in pods_by_view.items():
+        for key, instances in live_instances({view: pods}, running_nodes).items():
+            for uid, node in instances:
+                pod = next(p for p in pods if p.metadata.uid == uid)
+                evidence.setdefault(key, {}).setdefault(
+                    uid, (node, view, listed_until[view], _epoch(pod.metadata.creation_timestamp)))
+    return evidence
+
+
+def shown_apart(first, second):
+    """Two instances (node, view, listing end, created): True when they provably did not run at once -
+    seen by different listings, and the older one's listing ended before the newer one was created."""
+    if first[1] == second[1] or first[3] is None or second[3] is None or first[3] == second[3]:
+        return False
+    older, newer = (first, second) if first[3] < second[3] else (second, first)
+    return older[2] < newer[3]
+
+
 class TwinWatch:
     """Samples in a thread until stopped; ``violations`` lists every sample with an identity live twice."""
 
@@ -64,7 +103,8 @@ class TwinWatch:
         self.timeout = timeout
         self.samples = 0
         self.unanswered = dict((context, 0) for context in contexts)
-        self.violations = []  # (wall time, identity, [(uid, node)])
+        self.violations = []  # (wall time, identity, [(uid, node, view, listing end, created)])
+        self.apart = []       # the same, for pairs shown not to have run at once (see the module's doc)
         self.max_live = {}    # identity -> most live instances seen in one sample
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True, name="twinwatch")
@@ -86,17 +126,23 @@ class TwinWatch:
     def sample(self):
         running_nodes = set(name[len(CONTAINER_PREFIX):] for name, info in podman.containers().items()
                             if name.startswith(CONTAINER_PREFIX) and info["state"] == "running")
-        views = {}
+        views, listed_until = {}, {}
         for context, api in self.apis.items():
             try:
                 views[context] = self._list(api)
+                listed_until[context] = time.time()
             except Exception:  # pylint: disable=broad-except  # a room without an answering API server
                 self.unanswered[context] += 1
-        live = live_instances(views, running_nodes)
-        for key, instances in live.items():
+        for key, instances in instance_evidence(views, running_nodes, listed_until).items():
             self.max_live[key] = max(self.max_live.get(key, 0), len(instances))
-            if len(instances) > 1:
-                self.violations.append((time.time(), key, sorted(instances)))
+            if len(instances) < 2:
+                continue
+            found = sorted((uid,) + seen for uid, seen in instances.items())
+            items = list(instances.values())
+            if all(shown_apart(a, b) for i, a in enumerate(items) for b in items[i + 1:]):
+                self.apart.append((time.time(), key, found))
+            else:
+                self.violations.append((time.time(), key, found))
         self.samples += 1
 
     def _run(self):
@@ -112,4 +158,6 @@ class TwinWatch:
         return {"samples": self.samples, "identities": len(self.max_live),
                 "violations": [{"at": at, "identity": key, "instances": [list(i) for i in inst]}
                                for at, key, inst in self.violations],
+                "apart": [{"at": at, "identity": key, "instances": [list(i) for i in inst]}
+                          for at, key, inst in self.apart],
                 "unanswered": dict(self.unanswered)}

@@ -59,3 +59,28 @@ def test_terminating_or_pending_pods_are_not_live_and_vms_are_identities():
 def test_drill_workloads_alternate_rooms_and_every_third_is_a_statefulset():
     assert workloads.specs(4) == [("StatefulSet", "db-000", "room_a"), ("Deployment", "web-001", "room_b"),
                                   ("Deployment", "web-002", "room_a"), ("StatefulSet", "db-003", "room_b")]
+
+
+def test_a_pair_counts_as_apart_only_when_the_older_listing_ended_before_the_newer_pod_existed():
+    # (node, view, listing end, created)
+    old = ("a-w1", "room-a", 1000.4, 900)
+    assert twinwatch.shown_apart(old, ("b-w1", "room-b", 1001.2, 1001))       # old listed before new existed
+    assert not twinwatch.shown_apart(old, ("b-w1", "room-b", 1001.2, 1000))   # new created in old's listing second
+    assert not twinwatch.shown_apart(old, ("b-w1", "room-a", 1001.2, 1001))   # one listing: both at once
+    assert not twinwatch.shown_apart(("a-w1", "room-a", 1003.0, 1001), ("b-w1", "room-b", 1003.5, 1002))
+    assert not twinwatch.shown_apart(old, ("b-w1", "room-b", 1001.2, None))
+
+
+def test_evidence_keeps_the_listing_that_saw_each_instance():
+    import datetime
+    old, new = pod("db-0", "a-w1", "old"), pod("db-0", "b-w1", "new")
+    old.metadata.creation_timestamp = datetime.datetime(2026, 11, 21, 22, 0, 0, tzinfo=datetime.timezone.utc)
+    new.metadata.creation_timestamp = datetime.datetime(2026, 11, 21, 22, 0, 5, tzinfo=datetime.timezone.utc)
+    evidence = twinwatch.instance_evidence({"room-a": [old], "room-b": [new]}, {"a-w1", "b-w1"},
+                                           {"room-a": 1795298402.5, "room-b": 1795298406.0})
+    assert evidence == {"ns/StatefulSet/db-0": {
+        "old": ("a-w1", "room-a", 1795298402.5, 1795298400),
+        "new": ("b-w1", "room-b", 1795298406.0, 1795298405),
+    }}
+    instances = list(evidence["ns/StatefulSet/db-0"].values())
+    assert twinwatch.shown_apart(*instances)
