@@ -20,7 +20,6 @@ second, so the rule can only count too many). Pairs shown apart are reported sep
 """
 
 import calendar
-
 import threading
 import time
 
@@ -73,9 +72,10 @@ def instance_evidence(pods_by_view, running_nodes, listed_until):
     ``listed_until``: {view: epoch seconds when its listing returned}."""
     evidence = {}
     for view, pods in pods_by_view.items():
+        by_uid = dict((pod.metadata.uid, pod) for pod in pods)
         for key, instances in live_instances({view: pods}, running_nodes).items():
             for uid, node in instances:
-                pod = next(p for p in pods if p.metadata.uid == uid)
+                pod = by_uid[uid]
                 evidence.setdefault(key, {}).setdefault(
                     uid, (node, view, listed_until[view], _epoch(pod.metadata.creation_timestamp)))
     return evidence

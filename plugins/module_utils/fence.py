@@ -673,7 +673,7 @@ class NodeRecorder(object):
 # Runners: what the modules call
 # ---------------------------------------------------------------------------------------------
 
-def _parallel(items, work):
+def run_parallel(items, work):
     """work(item) for every item in threads; results in order. Exceptions are returned, not raised."""
     results = [None] * len(items)
 
@@ -728,7 +728,7 @@ def observe(params, recorder, agents, with_bmc=True):
     duplicates = sorted(set(name for name in names if names.count(name) > 1))
     if duplicates:
         raise FenceError('nodes names %s more than once.' % _join(duplicates))
-    statuses = _parallel(names, lambda name: agents[name].status()) if with_bmc else [None] * len(names)
+    statuses = run_parallel(names, lambda name: agents[name].status()) if with_bmc else [None] * len(names)
     _raise_first(statuses)
     observed, api_error = [], None
     for name, status in zip(names, statuses):
@@ -822,7 +822,7 @@ def run_fence(params, check_mode=False, diff=False, recorder=None, executor=None
         off, last, _waited = agent.wait_off(max(0, params['timeout'] - (clock() - t0)), clock=clock, sleep=sleep)
         return dict(off=off, agent_ok=ok, agent_message=message, last=last, seconds=round(clock() - t0, 2))
 
-    outcomes = dict(zip([plan['name'] for plan in powered], _parallel(powered, power_off)))
+    outcomes = dict(zip([plan['name'] for plan in powered], run_parallel(powered, power_off)))
     failures, api_failed = [], None
     for plan in plans:
         name = plan['name']

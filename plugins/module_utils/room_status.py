@@ -133,31 +133,17 @@ def read_rooms(read_api, read_bmcs=None):
     the lost room answers only with its timeout; the BMCs' answer is what the failover needs then, so it is
     read in parallel rather than after. An API failure is returned (its message); a BMC failure is raised.
     """
-    import threading  # pylint: disable=import-outside-toplevel
+    from ansible_collections.twinroom.ha.plugins.module_utils.fence import run_parallel  # pylint: disable=import-outside-toplevel
 
-    bmcs = {}
-
-    def ask_bmcs():
-        try:
-            bmcs['observed'] = read_bmcs()
-        except Exception as exc:  # pylint: disable=broad-except  # raised in the caller's thread below
-            bmcs['error'] = exc
-
-    thread = None
-    if read_bmcs is not None:
-        thread = threading.Thread(target=ask_bmcs, name='twinroom-room-info-bmc')
-        thread.daemon = True
-        thread.start()
-    cluster, api_error = None, None
-    try:
-        cluster = read_api()
-    except Exception as exc:  # pylint: disable=broad-except  # any API failure is reported the same way
-        api_error = str(exc) or exc.__class__.__name__
-    if thread is not None:
-        thread.join()
-        if 'error' in bmcs:
-            raise bmcs['error']
-    return cluster, api_error, bmcs.get('observed')
+    calls = [read_api] + ([read_bmcs] if read_bmcs is not None else [])
+    results = run_parallel(calls, lambda call: call())
+    cluster, api_error = results[0], None
+    if isinstance(cluster, Exception):  # any API failure is reported the same way
+        cluster, api_error = None, str(cluster) or cluster.__class__.__name__
+    observed = results[1] if read_bmcs is not None else None
+    if isinstance(observed, Exception):
+        raise observed
+    return cluster, api_error, observed
 
 
 def read_cluster(kubeconfig=None, context=None, timeout=10):
