@@ -448,17 +448,19 @@ def read_cluster(kubeconfig=None, context=None, timeout=API_TIMEOUT):
             kubeconfig or '(default)', ' (context %s)' % context if context else '', exc))
     core = client.CoreV1Api(api_client)
     custom = client.CustomObjectsApi(api_client)
+    retry = k8s_client_factory.while_initializing  # a CRD just installed, a server just started: 429 for a while
     try:
-        nodes = api_client.sanitize_for_serialization(core.list_node(_request_timeout=timeout))['items']
+        nodes = api_client.sanitize_for_serialization(
+            retry(core.list_node, _request_timeout=timeout))['items']
         pods = api_client.sanitize_for_serialization(
-            core.list_pod_for_all_namespaces(_request_timeout=timeout))['items']
+            retry(core.list_pod_for_all_namespaces, _request_timeout=timeout))['items']
     except Exception as exc:  # ApiException, connection refused, timeout
         raise CapacityError('cannot list Nodes and Pods on %s: %s' % (where, _api_error(exc)))
     kubevirt = []
     for plural in ('virtualmachines', 'virtualmachineinstances'):
         try:
-            kubevirt.append(custom.list_cluster_custom_object(KUBEVIRT_GROUP, KUBEVIRT_VERSION, plural,
-                                                              _request_timeout=timeout).get('items') or [])
+            kubevirt.append(retry(custom.list_cluster_custom_object, KUBEVIRT_GROUP, KUBEVIRT_VERSION, plural,
+                                  _request_timeout=timeout).get('items') or [])
         except ApiException as exc:
             if exc.status != 404:
                 raise CapacityError('cannot list %s on %s: %s' % (plural, where, _api_error(exc)))

@@ -27,3 +27,43 @@ def api_client(kubeconfig=None, context=None, retries=0):
     configuration.retries = retries
     return k8s_config.new_client_from_config(config_file=kubeconfig, context=context, persist_config=False,
                                              client_configuration=configuration)
+
+
+# An API server answers 429 "storage is (re)initializing" while its watch cache of a resource fills: for a
+# CRD just established, and for every resource right after the server starts (a room's control-plane
+# node powered on again). It says when to ask again (Retry-After, 1 s); this is how long a read keeps asking.
+INITIALIZING_BUDGET = 30.0
+INITIALIZING_STATUS = 429
+
+
+def while_initializing(call, *args, **kwargs):
+    """call(*args, **kwargs), asked again while the API server answers 429, for up to INITIALIZING_BUDGET s.
+
+    Keyword-only controls: ``budget`` (seconds), ``sleep`` and ``clock`` (for tests). Any other error, and
+    the last 429 once the budget is spent, is raised as it came.
+    """
+    import time  # pylint: disable=import-outside-toplevel
+    budget = kwargs.pop('budget', INITIALIZING_BUDGET)
+    sleep = kwargs.pop('sleep', time.sleep)
+    clock = kwargs.pop('clock', time.monotonic)
+    deadline = clock() + budget
+    while True:
+        try:
+            return call(*args, **kwargs)
+        except Exception as exc:  # ApiException; anything else goes up unchanged
+            if getattr(exc, 'status', None) != INITIALIZING_STATUS:
+                raise
+            wait = _retry_after(exc)
+            if clock() + wait > deadline:
+                raise
+            sleep(wait)
+
+
+def _retry_after(exc):
+    """Seconds from the response's Retry-After (1 to 5; 1 when absent or not a number)."""
+    headers = getattr(exc, 'headers', None) or {}
+    try:
+        value = float(headers.get('Retry-After') or headers.get('retry-after') or 1)
+    except (TypeError, ValueError):
+        value = 1.0
+    return min(max(value, 1.0), 5.0)

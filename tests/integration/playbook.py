@@ -56,3 +56,34 @@ def play_recap(text):
             elif line.strip():
                 in_recap = False
     return recap
+
+
+_TASK_LINE = re.compile(r'^(TASK|RUNNING HANDLER) \[(?P<task>.*)\]')
+_FAILED_LINE = re.compile(r'^(fatal|failed): \[')
+
+
+def failed_tasks(result, limit=2500):
+    """Why a run failed, for an assertion message: each failed task's name with its result.
+
+    The tail of the output often holds only warnings and the recap; this names the task and keeps
+    the result printed under it (the YAML callback spreads it over several lines). Falls back to the
+    tail when no task failed (a syntax error, a crash before the first task).
+    """
+    text = output(result)
+    task, found, current = None, [], None
+    for line in text.splitlines():
+        header = _TASK_LINE.match(line)
+        if header or line.startswith('PLAY'):
+            task, current = (header.group('task') if header else None), None
+        elif _FAILED_LINE.match(line):
+            current = ['%s' % task, '  ' + line]
+            found.append(current)
+        elif current is not None and (line.startswith(' ') or not line.strip()):
+            current.append('  ' + line)
+        else:
+            current = None
+    if not found:
+        return text[-limit:]
+    recap = text[text.rfind('PLAY RECAP'):] if 'PLAY RECAP' in text else ''
+    failed = '\n'.join('\n'.join(lines).rstrip()[:limit] for lines in found)
+    return 'failed task(s):\n%s\n%s' % (failed, recap[:1500])

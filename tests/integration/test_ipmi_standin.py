@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from playbook import output, run_playbook
+from playbook import failed_tasks, output, run_playbook
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "lab"))
 from twinroom_lab import ipmi_bmc, power_bridge  # noqa: E402  pylint: disable=wrong-import-position
@@ -119,5 +119,5 @@ def test_community_general_ipmi_power_turns_it_on(bmc, tmp_path):
     inventory = tmp_path / "hosts.ini"
     inventory.write_text("localhost ansible_connection=local ansible_python_interpreter=%s\n" % sys.executable)
     result = run_playbook(str(playbook), str(inventory), timeout=120)
-    assert result.returncode == 0, output(result)[-3000:]
+    assert result.returncode == 0, failed_tasks(result)
     assert machine.actions == [power_bridge.START] and machine.running

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from playbook import output, play_recap, run_playbook
+from playbook import failed_tasks, output, play_recap, run_playbook
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "lab"))
 from twinroom_lab import drill  # noqa: E402  pylint: disable=wrong-import-position
@@ -52,12 +52,12 @@ def test_losing_the_primary_room_keeps_every_acknowledged_write(order):
     assert result["lost"] == [], "acknowledged writes lost: %s" % result["lost"][:10]
 
     rejoin = drill.bring_back(lost)
-    assert rejoin.returncode == 0, output(rejoin)[-3000:]
+    assert rejoin.returncode == 0, failed_tasks(rejoin)
     roles = drill.datastore_roles()
     assert sorted(role for role, _mode in roles.values()) == ["primary", "standby"], roles
     assert [mode for role, mode in roles.values() if role == "primary"] == ["sync"], roles
     assert drill.primary_room(roles) == drill.OTHER[lost], "the returned room took the primary back"
     site = run_playbook("playbooks/site.yml", drill.INVENTORY, timeout=900)
-    assert site.returncode == 0, output(site)[-3000:]
+    assert site.returncode == 0, failed_tasks(site)
     changed = {host: counts["changed"] for host, counts in play_recap(output(site)).items() if counts["changed"]}
     assert changed == {}, "site.yml after the rejoin changed: %s" % changed

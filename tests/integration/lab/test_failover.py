@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from kubernetes import client, config
 
-from playbook import output, play_recap, run_playbook
+from playbook import failed_tasks, output, play_recap, run_playbook
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "lab"))
 from twinroom_lab import drill  # noqa: E402  pylint: disable=wrong-import-position
@@ -108,19 +108,19 @@ def test_failover_and_recover_a_room(workloads, lab_cli):  # pylint: disable=red
     drill.lab("power-off-room", lost, "--bmc", "answering")
     time.sleep(10)  # room_info counts a node down once its lease is 10 s stale
     failover = run_playbook("playbooks/failover.yml", drill.INVENTORY, extra_vars={"lost_room": lost})
-    assert failover.returncode == 0, output(failover)[-4000:]
+    assert failover.returncode == 0, failed_tasks(failover)
     after = running_pods(drill.ZONE[survivor])
     assert len(after) == 6, after
     assert set(after.values()) <= ROOM_NODES[survivor], after
     assert {"db-0", "db-1"} <= set(after), "a StatefulSet pod is missing: %s" % after
 
     again = run_playbook("playbooks/failover.yml", drill.INVENTORY, extra_vars={"lost_room": lost})
-    assert again.returncode == 0, output(again)[-4000:]
+    assert again.returncode == 0, failed_tasks(again)
     changed = {h: c["changed"] for h, c in play_recap(output(again)).items() if c["changed"]}
     assert changed in ({}, {"localhost": 1}), "second failover changed more than its report: %s" % changed
 
     recover = run_playbook("playbooks/recover.yml", drill.INVENTORY, extra_vars={"room": lost})
-    assert recover.returncode == 0, output(recover)[-4000:]
+    assert recover.returncode == 0, failed_tasks(recover)
     roles = drill.datastore_roles()
     assert [mode for role, mode in roles.values() if role == "primary"] == ["sync"], roles
     core, _apps = apis(drill.ZONE[survivor])
@@ -128,6 +128,6 @@ def test_failover_and_recover_a_room(workloads, lab_cli):  # pylint: disable=red
                if any(t.key == "node.kubernetes.io/out-of-service" for t in n.spec.taints or [])]
     assert tainted == []
     site = run_playbook("playbooks/site.yml", drill.INVENTORY)
-    assert site.returncode == 0, output(site)[-3000:]
+    assert site.returncode == 0, failed_tasks(site)
     changed = {h: c["changed"] for h, c in play_recap(output(site)).items() if c["changed"]}
     assert changed == {}, "site.yml after recovery changed: %s" % changed

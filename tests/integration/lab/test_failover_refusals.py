@@ -18,7 +18,7 @@ import pytest
 from kubernetes import client, config
 
 from labutil import podman
-from playbook import output, play_recap, run_playbook
+from playbook import failed_tasks, output, play_recap, run_playbook
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "lab"))
 from twinroom_lab import drill  # noqa: E402  pylint: disable=wrong-import-position
@@ -63,7 +63,7 @@ def stopped_at(container):
 
 def recover(room):
     result = run_playbook("playbooks/recover.yml", drill.INVENTORY, extra_vars={"room": room})
-    assert result.returncode == 0, output(result)[-4000:]
+    assert result.returncode == 0, failed_tasks(result)
 
 
 def test_unknown_room_is_refused_before_anything():
@@ -89,7 +89,7 @@ def test_link_cut_refused_then_forced_fencing_stops_the_room_before_any_taint():
         assert all(stopped_at("twinroom-" + name) is None for name in nodes_of(lost)), "refused, yet a node stopped"
 
         forced = run_playbook("playbooks/failover.yml", drill.INVENTORY, extra_vars={"lost_room": lost, "force": True})
-        assert forced.returncode == 0, output(forced)[-4000:]
+        assert forced.returncode == 0, failed_tasks(forced)
         stops = dict((name, stopped_at("twinroom-" + name)) for name in nodes_of(lost))
         assert all(stops.values()), "fenced, yet still running: %s" % stops
         taints = taint_times(drill.ZONE[survivor], nodes_of(lost))
@@ -118,13 +118,13 @@ def test_dark_bmcs_refused_without_confirmation_then_confirmed():
 
     confirmed = run_playbook("playbooks/failover.yml", drill.INVENTORY,
                              extra_vars={"lost_room": lost, "confirm_room_down": True})
-    assert confirmed.returncode == 0, output(confirmed)[-4000:]
+    assert confirmed.returncode == 0, failed_tasks(confirmed)
     report = drill.newest_report(lost, time.time() - 600)
     assert {node["method"] for node in report["fenced"].values()} == {"confirmed-down"}, report["fenced"]
 
     drill.lab("power-on-room", lost)  # the room's power (and with it its BMCs) comes back
     recover(lost)
     site = run_playbook("playbooks/site.yml", drill.INVENTORY)
-    assert site.returncode == 0, output(site)[-3000:]
+    assert site.returncode == 0, failed_tasks(site)
     changed = {h: c["changed"] for h, c in play_recap(output(site)).items() if c["changed"]}
     assert changed == {}, "site.yml after recovery changed: %s" % changed

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from kubernetes import client, config
 
-from playbook import output, play_recap, run_playbook
+from playbook import failed_tasks, output, play_recap, run_playbook
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "lab"))
 from twinroom_lab import drill  # noqa: E402  pylint: disable=wrong-import-position
@@ -33,7 +33,7 @@ def test_a_taint_set_by_someone_else_survives_the_node_agent():
     try:
         result = run_playbook("tests/integration/fixtures/node_agent.yml", drill.INVENTORY,
                               extra_vars={"node_agent_hosts": NODE})
-        assert result.returncode == 0, output(result)[-3000:]
+        assert result.returncode == 0, failed_tasks(result)
         assert (FOREIGN["key"], FOREIGN["effect"]) in taints()
         assert play_recap(output(result))[NODE]["changed"] == 0, output(result)[-3000:]
     finally:
