@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from playbook import failed_tasks, output, run_playbook
+from playbook import failed_tasks, run_playbook
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "lab"))
 from twinroom_lab import ipmi_bmc, power_bridge  # noqa: E402  pylint: disable=wrong-import-position

@@ -18,7 +18,7 @@ import pytest
 from kubernetes import client, config
 
 from labutil import podman
-from playbook import failed_tasks, output, run_playbook
+from playbook import failed_tasks, run_playbook
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "lab"))
 from twinroom_lab import drill  # noqa: E402  pylint: disable=wrong-import-position

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from playbook import failed_tasks, output
+from playbook import failed_tasks
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "lab"))
 from twinroom_lab import drill  # noqa: E402  pylint: disable=wrong-import-position
