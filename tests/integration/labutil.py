@@ -1,5 +1,12 @@
 """Small helpers for tests that look into the lab's nodes."""
+import contextlib
+import os
 import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def podman(*args, check=True, timeout=60):
@@ -14,3 +21,29 @@ def node_exec(container, script, timeout=30):
 def tcp_reachable(from_container, address, port, seconds=2):
     probe = 'timeout %d bash -c "</dev/tcp/%s/%d"' % (seconds, address, port)
     return node_exec(from_container, probe, timeout=seconds + 10).returncode == 0
+
+
+@contextlib.contextmanager
+def ipmi_bmcs(nodes, port, log_path):
+    """The lab's IPMI BMC stand-in (lab/twinroom_lab/ipmi_bmc.py) answering for each node of topology.json's
+    nodes on its BMC address and UDP port; yields once every address answers an RMCP presence ping (20 s
+    bound), stops it afterwards. The first node's BMC credentials are the stand-in's."""
+    from ansible_collections.twinroom.ha.plugins.module_utils.fence import rmcp_answers
+    credentials = nodes[0]["bmc"]
+    argv = [sys.executable, "-m", "twinroom_lab.ipmi_bmc", "--port", str(port)]
+    for node in nodes:
+        argv += ["--node", "%s=%s" % (node["container"], node["bmc"]["address"])]
+    env = dict(os.environ, PYTHONPATH=str(REPO / "lab"), TWINROOM_IPMI_USER=credentials["username"],
+               TWINROOM_IPMI_PASSWORD=credentials["password"])
+    with open(log_path, "w", encoding="utf-8") as log:
+        proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 20
+            while not all(rmcp_answers(n["bmc"]["address"], port, 1)[0] for n in nodes):
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError("the IPMI BMC stand-in did not answer: %s" % Path(log_path).read_text())
+                time.sleep(0.2)
+            yield
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)

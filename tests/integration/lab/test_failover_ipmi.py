@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from kubernetes import client, config
 
-from labutil import podman
+from labutil import ipmi_bmcs, podman
 from playbook import failed_tasks, run_playbook
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "lab"))
@@ -40,24 +40,12 @@ def lost_room_behind_ipmi(topology, tmp_path):
     """(room, its nodes from topology.json) with an IPMI BMC stand-in answering for each of them."""
     lost = drill.primary_room(drill.datastore_roles())
     nodes = [n for n in topology["nodes"] if n.get("room") == lost]
-    credentials = nodes[0]["bmc"]
-    log = (tmp_path / "ipmi-bmc.log").open("w")
-    argv = [sys.executable, "-m", "twinroom_lab.ipmi_bmc", "--port", str(IPMI_PORT)]
-    for node in nodes:
-        argv += ["--node", "%s=%s" % (node["container"], node["bmc"]["address"])]
-    proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=dict(
-        os.environ, PYTHONPATH=str(REPO / "lab"), TWINROOM_IPMI_USER=credentials["username"],
-        TWINROOM_IPMI_PASSWORD=credentials["password"]))
-    from ansible_collections.twinroom.ha.plugins.module_utils.fence import rmcp_answers
-    deadline = time.monotonic() + 20
-    while not all(rmcp_answers(n["bmc"]["address"], IPMI_PORT, 1)[0] for n in nodes):
-        assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "ipmi-bmc.log").read_text()
-        time.sleep(0.2)
-    yield lost, nodes
-    proc.terminate()
-    proc.wait(timeout=10)
-    log.close()
-    print((tmp_path / "ipmi-bmc.log").read_text())
+    log = tmp_path / "ipmi-bmc.log"
+    try:
+        with ipmi_bmcs(nodes, IPMI_PORT, log):
+            yield lost, nodes
+    finally:
+        print(log.read_text() if log.exists() else "(no IPMI BMC log)")
 
 
 def ipmitool(node, *command):

@@ -10,13 +10,12 @@ IPMI site) powers it on, and the node is unfenced. The lab is left as it was fou
 import json
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from labutil import podman
+from labutil import ipmi_bmcs, podman
 from playbook import output, run_playbook
 import test_fence as lab  # the Redfish fencing test's helpers  # pylint: disable=wrong-import-order
 
@@ -87,24 +86,11 @@ class IpmiFence:
 
 
 @pytest.fixture
-def ipmi_bmc(nodes, tmp_path):
-    """The IPMI BMC stand-in for NODE, on its BMC address; stopped afterwards."""
-    bmc = nodes[NODE]["bmc"]
-    log = (tmp_path / "ipmi-bmc.log").open("w")
-    env = dict(os.environ, PYTHONPATH=str(REPO / "lab"), TWINROOM_IPMI_USER=bmc["username"],
-               TWINROOM_IPMI_PASSWORD=bmc["password"])
-    proc = subprocess.Popen([sys.executable, "-m", "twinroom_lab.ipmi_bmc", "--port", str(IPMI_PORT),
-                             "--node", "%s=%s" % (nodes[NODE]["container"], bmc["address"])],
-                            env=env, stdout=log, stderr=subprocess.STDOUT)
-    from ansible_collections.twinroom.ha.plugins.module_utils.fence import rmcp_answers
-    deadline = time.monotonic() + 20
-    while not rmcp_answers(bmc["address"], IPMI_PORT, 1)[0]:
-        assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "ipmi-bmc.log").read_text()
-        time.sleep(0.2)
-    yield tmp_path / "ipmi-bmc.log"
-    proc.terminate()
-    proc.wait(timeout=10)
-    log.close()
+def ipmi_bmc(topology, tmp_path):
+    """The IPMI BMC stand-in for NODE, on its BMC address; stopped afterwards. Yields its log's path."""
+    log = tmp_path / "ipmi-bmc.log"
+    with ipmi_bmcs([n for n in topology["nodes"] if n["name"] == NODE], IPMI_PORT, log):
+        yield log
 
 
 def test_fencing_through_ipmi_powers_the_node_off_before_marking_it(topology, nodes, ipmi_bmc, tmp_path):

@@ -1,0 +1,219 @@
+"""VMs through a room failover on the lab, with KubeVirt's own virt-controller.
+
+Two VMs, built by twinroom.ha.vm's own builder (runStrategy Always, LiveMigrate, a home room each), with a
+ReadWriteMany block PVC on the VM StorageClass. Real: virt-controller (VM -> VMI -> virt-launcher pod, and
+the replacement of a VMI whose launcher pod is gone), kube-scheduler (the home-room affinity), the
+PersistentVolume controller (binding). Stand-ins, at the hardware boundary: kwok reports the launcher pod
+running (no container runtime), roles/kubevirt/files/virt_handler_standin.py reports the VMI running (no
+KVM), and lab/twinroom_lab/provisioner.py creates each PV in place of LINSTOR's CSI provisioner (no DRBD
+here); nothing attaches it.
+
+The room holding the datastore primary loses power; failover.yml must bring the VM that lived there up in
+the other room while the other VM keeps running untouched, and no VM may ever have two live launcher pods
+(sampled every half second from the power-off to the end). recover.yml then brings the room back and
+site.yml reports no change.
+"""
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from kubernetes import client, config
+
+from playbook import failed_tasks, play_recap, output, run_playbook
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "lab"))
+from twinroom_lab import drill  # noqa: E402  pylint: disable=wrong-import-position
+from twinroom_lab.provisioner import StandInProvisioner  # noqa: E402  pylint: disable=wrong-import-position
+
+from ansible_collections.twinroom.ha.plugins.module_utils import kubevirt_vm  # noqa: E402
+
+pytestmark = pytest.mark.lab
+
+NAMESPACE = "twinroom-drill-vms"
+STORAGE_CLASS = kubevirt_vm.DEFAULT_STORAGE_CLASS
+VM_NAME_LABEL = "vm.kubevirt.io/name"  # virt-controller's label on a VM's launcher pods
+
+
+def apis(context):
+    api_client = config.new_client_from_config(config_file=drill.KUBECONFIG, context=context, persist_config=False)
+    return client.CoreV1Api(api_client), client.CustomObjectsApi(api_client)
+
+
+def vm_manifest(name, home_zone):
+    """twinroom.ha.vm's VM for these options, its root disk a PVC instead of a CDI DataVolume (the lab has no
+    CDI controller to fill one)."""
+    params = dict(name=name, namespace=NAMESPACE, home_room=home_zone, state="present", cpu_cores=1,
+                  memory="1Gi", anti_affinity_group="drill-pair", run_strategy=None, eviction_strategy=None,
+                  labels=None, annotations=None, source=None, cloud_init_user_data=None, disk_size=None,
+                  storage_class=None, anti_affinity_required=False)
+    vm = kubevirt_vm.build_vm(params)
+    vm["spec"].pop("dataVolumeTemplates")
+    template = vm["spec"]["template"]["spec"]
+    template["volumes"] = [{"name": kubevirt_vm.ROOT_DISK, "persistentVolumeClaim": {"claimName": name + "-root"}}]
+    return vm
+
+
+def claim(name):
+    """The VM's root disk claim: ReadWriteMany block on the VM StorageClass (WaitForFirstConsumer)."""
+    return client.V1PersistentVolumeClaim(
+        metadata=client.V1ObjectMeta(name=name + "-root"),
+        spec=client.V1PersistentVolumeClaimSpec(
+            access_modes=["ReadWriteMany"], volume_mode="Block", storage_class_name=STORAGE_CLASS,
+            resources=client.V1VolumeResourceRequirements(requests={"storage": "1Gi"})))
+
+
+def wait_for(predicate, seconds, what):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(1)
+    pytest.fail("timed out after %d s waiting for %s" % (seconds, what))
+
+
+def vm_state(context):
+    """{vm name: (VMI phase, VMI node, VMI uid, [(launcher pod, node, phase, terminating)])}."""
+    core, custom = apis(context)
+    vmis = custom.list_namespaced_custom_object("kubevirt.io", "v1", NAMESPACE, "virtualmachineinstances",
+                                                _request_timeout=10)["items"]
+    pods = core.list_namespaced_pod(NAMESPACE, _request_timeout=10).items
+    state = {}
+    for vmi in vmis:
+        status = vmi.get("status") or {}
+        state[vmi["metadata"]["name"]] = (status.get("phase"), status.get("nodeName"), vmi["metadata"]["uid"], [])
+    for pod in pods:
+        name = (pod.metadata.labels or {}).get(VM_NAME_LABEL)
+        if name in state:
+            state[name][3].append((pod.metadata.name, pod.spec.node_name, pod.status.phase,
+                                   pod.metadata.deletion_timestamp is not None))
+    return state
+
+
+def running_in(state, nodes):
+    return {name: info[1] for name, info in state.items() if info[0] == "Running" and info[1] in nodes}
+
+
+def both_running(context, nodes):
+    """vm_state(context) once both VMIs run on nodes, else None."""
+    state = vm_state(context)
+    return state if len(running_in(state, nodes)) == 2 else None
+
+
+class TwoLauncherWatch:
+    """Samples every launcher pod of the VMs from both rooms' API servers every 0.5 s; records every moment
+    a VM had more than one live launcher pod (Running, not terminating)."""
+
+    def __init__(self):
+        self.samples, self.violations, self.errors = 0, [], 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while not self._stop.wait(0.5):
+            for context in drill.ZONE.values():
+                try:
+                    core, _custom = apis(context)
+                    pods = core.list_namespaced_pod(NAMESPACE, _request_timeout=3).items
+                except Exception:  # pylint: disable=broad-except  # a room without power or datastore
+                    self.errors += 1
+                    continue
+                self.samples += 1
+                live = {}
+                for pod in pods:
+                    name = (pod.metadata.labels or {}).get(VM_NAME_LABEL)
+                    if name and pod.status.phase == "Running" and pod.metadata.deletion_timestamp is None:
+                        live.setdefault(name, []).append((pod.metadata.name, pod.spec.node_name))
+                self.violations += [(context, name, found) for name, found in live.items() if len(found) > 1]
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+
+@pytest.fixture
+def vms():
+    """{vm name: home zone}: vm-a homed in room-a, vm-b in room-b, each with its claim. The lab's stand-in for
+    the LINSTOR CSI provisioner (lab/twinroom_lab/provisioner.py) creates their PVs once the scheduler has
+    placed the launcher pods."""
+    core, custom = apis("room-a")
+    try:
+        core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=NAMESPACE)))
+    except client.ApiException as exc:
+        if exc.status != 409:
+            raise
+    homes = {"vm-a": "room-a", "vm-b": "room-b"}
+    provisioner = StandInProvisioner(drill.KUBECONFIG, "room-a", STORAGE_CLASS).start()
+    try:
+        for name, zone in homes.items():
+            core.create_namespaced_persistent_volume_claim(NAMESPACE, claim(name))
+            custom.create_namespaced_custom_object("kubevirt.io", "v1", NAMESPACE, "virtualmachines",
+                                                   vm_manifest(name, zone))
+        wait_for(lambda: provisioner.provisioned == len(homes), 180, "the VMs' claims provisioned")
+    finally:
+        provisioner.stop()
+    yield homes
+    core, custom = apis(drill.ZONE[drill.primary_room(drill.datastore_roles())])
+    core.delete_namespace(NAMESPACE, _request_timeout=30)
+
+    def gone():
+        try:
+            core.read_namespace(NAMESPACE, _request_timeout=10)
+        except client.ApiException as exc:
+            return exc.status == 404
+        return False
+    wait_for(gone, 180, "namespace %s deleted" % NAMESPACE)
+    # No CSI driver deletes them (reclaim policy Delete): remove the stand-in's PVs of these claims.
+    for pv in core.list_persistent_volume(_request_timeout=30).items:
+        if pv.spec.claim_ref is not None and pv.spec.claim_ref.namespace == NAMESPACE:
+            core.delete_persistent_volume(pv.metadata.name, _request_timeout=30)
+
+
+def test_a_vm_fails_over_to_the_other_room_and_never_runs_twice(vms):  # pylint: disable=redefined-outer-name
+    nodes = drill.room_nodes()
+    zone_room = {zone: room for room, zone in drill.ZONE.items()}
+    # Each VM starts in its home room: the VM module's preferred node affinity, honoured by kube-scheduler.
+    state = wait_for(lambda: both_running("room-a", set().union(*nodes.values())), 240,
+                     "both VMIs Running (virt-controller, kube-scheduler, kwok, the stand-in)")
+    for name, zone in vms.items():
+        assert state[name][1] in nodes[zone_room[zone]], "%s is not in its home room %s: %s" % (name, zone, state)
+        assert [(p[2], p[3]) for p in state[name][3]] == [("Running", False)], state[name]
+
+    lost = drill.primary_room(drill.datastore_roles())
+    survivor = drill.OTHER[lost]
+    moved = next(name for name, zone in vms.items() if zone_room[zone] == lost)
+    stayed = next(name for name in vms if name != moved)
+    started = time.time()
+    with TwoLauncherWatch() as watch:
+        drill.lab("power-off-room", lost, "--bmc", "answering")
+        time.sleep(10)  # room_info counts a node down once its lease is 10 s stale
+        failover = run_playbook("playbooks/failover.yml", drill.INVENTORY, extra_vars={"lost_room": lost})
+        assert failover.returncode == 0, failed_tasks(failover)
+        after = wait_for(lambda: both_running(drill.ZONE[survivor], nodes[survivor]), 60,
+                         "both VMIs Running in %s after failover.yml" % survivor)
+    print("two-launcher watch: %d samples, %d unreadable, violations %s"
+          % (watch.samples, watch.errors, watch.violations))
+    report = drill.newest_report(lost, started)
+    timeline = [item for item in report["timeline"] if item["workload"].endswith("/" + moved)]
+    print("failover of %s: RTO %s s, phases %s, %s" % (lost, report.get("rto_s"), report.get("phases"), timeline))
+    assert watch.violations == []
+    assert watch.samples >= 10, "the watch read too rarely to be evidence"
+    assert after[moved][2] != state[moved][2], "the VMI of %s was not replaced" % moved
+    assert after[stayed][2] == state[stayed][2], "%s, in the surviving room, was disturbed" % stayed
+    assert "VirtualMachineInstance/%s" % moved in output(failover), "failover.yml did not wait for %s" % moved
+    _core, custom = apis(drill.ZONE[survivor])
+    vm = custom.get_namespaced_custom_object("kubevirt.io", "v1", NAMESPACE, "virtualmachines", moved)
+    assert vm["status"].get("printableStatus") == "Running", vm["status"]
+
+    recover = run_playbook("playbooks/recover.yml", drill.INVENTORY, extra_vars={"room": lost})
+    assert recover.returncode == 0, failed_tasks(recover)
+    site = run_playbook("playbooks/site.yml", drill.INVENTORY)
+    assert site.returncode == 0, failed_tasks(site)
+    changed = {h: c["changed"] for h, c in play_recap(output(site)).items() if c["changed"]}
+    assert changed == {}, "site.yml after recovery changed: %s" % changed

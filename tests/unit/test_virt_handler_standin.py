@@ -1,0 +1,73 @@
+"""The lab's virt-handler stand-in (roles/kubevirt/files/virt_handler_standin.py): which VMIs it reports
+running, the patch it sends, and the kubeconfig it reads. The lab test with KubeVirt's own virt-controller
+is tests/integration/lab/test_failover_vms.py."""
+import base64
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[2] / "roles" / "kubevirt" / "files" / "virt_handler_standin.py"
+_spec = importlib.util.spec_from_file_location("virt_handler_standin", SCRIPT)
+standin = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(standin)
+
+
+def vmi(name, phase, node, deleting=False, transitions=None):
+    meta = {"namespace": "ns", "name": name, "resourceVersion": "42", "uid": "uid-" + name}
+    if deleting:
+        meta["deletionTimestamp"] = "2026-11-22T01:00:00Z"
+    status = {"phase": phase, "nodeName": node}
+    if transitions is not None:
+        status["phaseTransitionTimestamps"] = transitions
+    return {"metadata": meta, "status": status}
+
+
+def test_only_scheduled_vmis_on_this_node_not_being_deleted_are_started():
+    vmis = [vmi("a", "Scheduled", "a-w1"), vmi("b", "Scheduled", "a-w2"), vmi("c", "Running", "a-w1"),
+            vmi("d", "Scheduling", "a-w1"), vmi("e", "Scheduled", "a-w1", deleting=True),
+            vmi("f", "Failed", "a-w1"), {"metadata": {"name": "g"}}]
+    assert [v["metadata"]["name"] for v in standin.to_start(vmis, "a-w1")] == ["a"]
+
+
+def test_the_patch_appends_running_keeps_earlier_phases_and_is_bound_to_the_version_read():
+    earlier = [{"phase": "Pending", "phaseTransitionTimestamp": "t1"},
+               {"phase": "Scheduling", "phaseTransitionTimestamp": "t2"},
+               {"phase": "Scheduled", "phaseTransitionTimestamp": "t3"}]
+    patch = standin.running_patch(vmi("a", "Scheduled", "a-w1", transitions=earlier), "t4")
+    assert patch == {"metadata": {"resourceVersion": "42"},
+                     "status": {"phase": "Running",
+                                "phaseTransitionTimestamps": earlier + [{"phase": "Running",
+                                                                         "phaseTransitionTimestamp": "t4"}]}}
+
+
+def test_a_stale_running_transition_is_replaced_not_doubled():
+    patch = standin.running_patch(vmi("a", "Scheduled", "a-w1",
+                                      transitions=[{"phase": "Running", "phaseTransitionTimestamp": "old"}]), "new")
+    assert patch["status"]["phaseTransitionTimestamps"] == [{"phase": "Running", "phaseTransitionTimestamp": "new"}]
+
+
+def kubeconfig(tmp_path, drop=None):
+    lines = {"server": "https://10.77.1.10:6443",
+             "certificate-authority-data": base64.b64encode(b"CA").decode(),
+             "client-certificate-data": base64.b64encode(b"CERT").decode(),
+             "client-key-data": base64.b64encode(b"KEY").decode()}
+    lines.pop(drop, None)
+    path = tmp_path / "kubeconfig"
+    path.write_text("apiVersion: v1\nclusters:\n  - name: room\n    cluster:\n" +
+                    "".join("      %s: %s\n" % item for item in lines.items()))
+    return path
+
+
+def test_reads_server_and_embedded_certificates_from_kwoks_kubeconfig(tmp_path):
+    found = standin.read_kubeconfig(kubeconfig(tmp_path))
+    assert found["server"] == "https://10.77.1.10:6443"
+    assert base64.b64decode(found["client-key-data"]) == b"KEY"
+
+
+def test_a_kubeconfig_without_embedded_data_is_refused_by_name(tmp_path):
+    path = kubeconfig(tmp_path, drop="client-key-data")
+    with pytest.raises(SystemExit) as raised:
+        standin.read_kubeconfig(path)
+    assert str(raised.value) == ("%s: no client-key-data (expected a kubeconfig with embedded certificate data)"
+                                 % path)
