@@ -47,3 +47,30 @@ def ipmi_bmcs(nodes, port, log_path):
         finally:
             proc.terminate()
             proc.wait(timeout=10)
+
+
+def wait_for(predicate, seconds, what):
+    """predicate()'s first truthy value, asked every second; fails the test after seconds."""
+    import pytest  # pylint: disable=import-outside-toplevel
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(1)
+    pytest.fail("timed out after %d s waiting for %s" % (seconds, what))
+
+
+def delete_namespace_and_wait(core, namespace, seconds=180):
+    """Delete namespace through core (a CoreV1Api) and wait until the API server no longer has it, so the
+    next test finds no half-deleted namespace (the next lab tests cut the link and lose rooms)."""
+    from kubernetes import client  # pylint: disable=import-outside-toplevel
+    core.delete_namespace(namespace, _request_timeout=30)
+
+    def gone():
+        try:
+            core.read_namespace(namespace, _request_timeout=10)
+        except client.ApiException as exc:
+            return exc.status == 404
+        return False
+    wait_for(gone, seconds, "namespace %s deleted" % namespace)

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from kubernetes import client, config
 
+from labutil import delete_namespace_and_wait, wait_for
 from playbook import failed_tasks, output, play_recap, run_playbook
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "lab"))
@@ -68,32 +69,13 @@ def running_pods(context):
             if p.status.phase == "Running" and p.metadata.deletion_timestamp is None}
 
 
-def wait_for(predicate, seconds, what):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(1)
-    pytest.fail("timed out after %d s waiting for %s" % (seconds, what))
-
-
 @pytest.fixture
 def workloads():
     deploy_workloads("room-a")
     wait_for(lambda: len(running_pods("room-a")) == 6, 120, "6 drill pods running")
     yield
     core, _apps = apis(drill.ZONE[drill.primary_room(drill.datastore_roles())])
-    core.delete_namespace(NAMESPACE, _request_timeout=30)
-
-    def gone():
-        try:
-            core.read_namespace(NAMESPACE, _request_timeout=10)
-        except client.ApiException as exc:
-            return exc.status == 404
-        return False
-    # The next tests cut the link and lose rooms: leave no half-deleted namespace behind.
-    wait_for(gone, 180, "namespace %s deleted" % NAMESPACE)
+    delete_namespace_and_wait(core, NAMESPACE)
 
 
 def test_failover_and_recover_a_room(workloads, lab_cli):  # pylint: disable=redefined-outer-name,unused-argument

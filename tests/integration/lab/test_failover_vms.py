@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 from kubernetes import client, config
 
+from labutil import delete_namespace_and_wait, wait_for
 from playbook import failed_tasks, play_recap, output, run_playbook
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "lab"))
@@ -62,16 +63,6 @@ def claim(name):
         spec=client.V1PersistentVolumeClaimSpec(
             access_modes=["ReadWriteMany"], volume_mode="Block", storage_class_name=STORAGE_CLASS,
             resources=client.V1VolumeResourceRequirements(requests={"storage": "1Gi"})))
-
-
-def wait_for(predicate, seconds, what):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(1)
-    pytest.fail("timed out after %d s waiting for %s" % (seconds, what))
 
 
 def vm_state(context):
@@ -160,15 +151,7 @@ def vms():
         provisioner.stop()
     yield homes
     core, custom = apis(drill.ZONE[drill.primary_room(drill.datastore_roles())])
-    core.delete_namespace(NAMESPACE, _request_timeout=30)
-
-    def gone():
-        try:
-            core.read_namespace(NAMESPACE, _request_timeout=10)
-        except client.ApiException as exc:
-            return exc.status == 404
-        return False
-    wait_for(gone, 180, "namespace %s deleted" % NAMESPACE)
+    delete_namespace_and_wait(core, NAMESPACE)
     # No CSI driver deletes them (reclaim policy Delete): remove the stand-in's PVs of these claims.
     for pv in core.list_persistent_volume(_request_timeout=30).items:
         if pv.spec.claim_ref is not None and pv.spec.claim_ref.namespace == NAMESPACE:
