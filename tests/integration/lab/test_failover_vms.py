@@ -10,11 +10,10 @@ here); nothing attaches it.
 
 The room holding the datastore primary loses power; failover.yml must bring the VM that lived there up in
 the other room while the other VM keeps running untouched, and no VM may ever have two live launcher pods
-(sampled every half second from the power-off to the end). recover.yml then brings the room back and
+(the drill's never-twice watch, every half second from the power-off to the end). recover.yml then brings the room back and
 site.yml reports no change.
 """
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from playbook import failed_tasks, play_recap, output, run_playbook
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "lab"))
 from twinroom_lab import drill  # noqa: E402  pylint: disable=wrong-import-position
 from twinroom_lab.provisioner import StandInProvisioner  # noqa: E402  pylint: disable=wrong-import-position
+from twinroom_lab.twinwatch import TwinWatch  # noqa: E402  pylint: disable=wrong-import-position
 
 from ansible_collections.twinroom.ha.plugins.module_utils import kubevirt_vm  # noqa: E402
 
@@ -93,41 +93,6 @@ def both_running(context, nodes):
     return state if len(running_in(state, nodes)) == 2 else None
 
 
-class TwoLauncherWatch:
-    """Samples every launcher pod of the VMs from both rooms' API servers every 0.5 s; records every moment
-    a VM had more than one live launcher pod (Running, not terminating)."""
-
-    def __init__(self):
-        self.samples, self.violations, self.errors = 0, [], 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self):
-        while not self._stop.wait(0.5):
-            for context in drill.ZONE.values():
-                try:
-                    core, _custom = apis(context)
-                    pods = core.list_namespaced_pod(NAMESPACE, _request_timeout=3).items
-                except Exception:  # pylint: disable=broad-except  # a room without power or datastore
-                    self.errors += 1
-                    continue
-                self.samples += 1
-                live = {}
-                for pod in pods:
-                    name = (pod.metadata.labels or {}).get(VM_NAME_LABEL)
-                    if name and pod.status.phase == "Running" and pod.metadata.deletion_timestamp is None:
-                        live.setdefault(name, []).append((pod.metadata.name, pod.spec.node_name))
-                self.violations += [(context, name, found) for name, found in live.items() if len(found) > 1]
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join(timeout=10)
-
-
 @pytest.fixture
 def vms():
     """{vm name: home zone}: vm-a homed in room-a, vm-b in room-b, each with its claim. The lab's stand-in for
@@ -173,15 +138,20 @@ def test_a_vm_fails_over_to_the_other_room_and_never_runs_twice(vms):  # pylint:
     moved = next(name for name, zone in vms.items() if zone_room[zone] == lost)
     stayed = next(name for name in vms if name != moved)
     started = time.time()
-    with TwoLauncherWatch() as watch:
+    # The drill's never-twice watch: a VM is live where its launcher pod is Running, not terminating, on a
+    # node whose container runs, in either room's view.
+    watch = TwinWatch(drill.KUBECONFIG, list(drill.ZONE.values()), namespace=NAMESPACE, interval=0.5).start()
+    try:
         drill.lab("power-off-room", lost, "--bmc", "answering")
         time.sleep(10)  # room_info counts a node down once its lease is 10 s stale
         failover = run_playbook("playbooks/failover.yml", drill.INVENTORY, extra_vars={"lost_room": lost})
         assert failover.returncode == 0, failed_tasks(failover)
         after = wait_for(lambda: both_running(drill.ZONE[survivor], nodes[survivor]), 60,
                          "both VMIs Running in %s after failover.yml" % survivor)
-    print("two-launcher watch: %d samples, %d unreadable, violations %s"
-          % (watch.samples, watch.errors, watch.violations))
+    finally:
+        watch.stop()
+    print("never-twice watch: %d samples, unanswered %s, violations %s, shown apart %s"
+          % (watch.samples, watch.unanswered, watch.violations, watch.apart))
     report = drill.newest_report(lost, started)
     timeline = [item for item in report["timeline"] if item["workload"].endswith("/" + moved)]
     print("failover of %s: RTO %s s, phases %s, %s" % (lost, report.get("rto_s"), report.get("phases"), timeline))
