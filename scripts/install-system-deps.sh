@@ -5,7 +5,10 @@ set -euo pipefail
 # The shellcheck package: ansible-test sanity checks the shell scripts with it.
 # lvm2, gdisk, kmod, thin-provisioning-tools: the storage host role's tests on loop devices.
 # ipmitool: what fence_ipmilan runs (fencing through IPMI; tested against the lab's IPMI BMC stand-in).
-pkgs=(podman runc debootstrap fence-agents iptables uidmap openssl shellcheck postgresql-15 python3-psycopg2
+# netavark + aardvark-dns: podman 4.3 without them falls back to CNI, where an --internal network gets no
+# host-side gateway address, so the controller's traffic to a lab node would follow the default route off
+# the machine. lab/containers.conf pins network_backend = "netavark".
+pkgs=(podman netavark aardvark-dns runc debootstrap fence-agents iptables uidmap openssl shellcheck postgresql-15 python3-psycopg2
       lvm2 gdisk kmod thin-provisioning-tools ipmitool)
 missing=()
 for p in "${pkgs[@]}"; do

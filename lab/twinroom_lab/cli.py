@@ -9,7 +9,7 @@ import json
 import os
 import sys
 
-from . import LabError, UsageError, bmc, disaster, power_bridge, topology
+from . import LabError, UsageError, bmc, disaster, power_bridge, routes, topology
 
 EPILOG = """\
 rooms: room_a or a, room_b or b.
@@ -48,6 +48,8 @@ def build_parser():
         link.add_argument("room", nargs="?")
 
     add("status", help="table of nodes: container, BMC, power, link")
+    add("check-routes", help="refuse (exit 1) unless every node address routes through a lab bridge; "
+                             "blackholes the lab range so lab traffic can never leave the machine")
 
     drill = add("drill", help="power a room off, fail it over, verify, recover and fail back; print the timeline "
                               "(needs the lab up with site.yml run: make lab)")
@@ -117,6 +119,10 @@ def run(args, state_dir, port, say):
         disaster.set_link(topo, room, connect=args.command == "restore-link", say=say)
     elif args.command == "drill":
         return run_drill(topo.resolve_room(args.room), args, say)
+    elif args.command == "check-routes":
+        if routes.guard():
+            say("routes: blackhole %s added (lab traffic fails here when no bridge carries it)" % routes.LAB_RANGE)
+        routes.verify(topo, say=say)
     elif args.command == "status":
         bridge = power_bridge.status(state_dir, port)
         say("power bridge: %s" % _bridge_text(bridge))
