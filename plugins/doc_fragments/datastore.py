@@ -95,6 +95,13 @@ options:
     description:
       - PostgreSQL port of the peer node. Defaults to O(port).
     type: int
+  history_file:
+    description:
+      - The datastore's history on this node - which node was primary on which timeline and which standby held
+        its synchronous copy (JSON). Each run that leaves a primary records what it left here, and a promotion
+        is refused unless the node has every write the last recorded primary acknowledged.
+      - Defaults to C(<data_dir>.history.json), outside the data directory so a clone or rewind keeps it.
+    type: path
   connect_timeout:
     description:
       - Seconds to wait for a connection (minimum 2). The whole peer probe is bounded by twice this plus

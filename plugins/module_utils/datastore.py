@@ -24,6 +24,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import copy
+import json
 import os
 import pwd
 import re
@@ -34,6 +35,7 @@ import tempfile
 import threading
 import time
 
+from ansible_collections.twinroom.ha.plugins.module_utils import datastore_history
 from ansible_collections.twinroom.ha.plugins.module_utils.module_run import TwinroomError
 
 try:  # the driver Debian ships on the nodes (python3-psycopg2)
@@ -65,6 +67,7 @@ _COMMON_SPEC = dict(
     passfile=dict(type='path', no_log=False),
     peer_port=dict(type='int'),
     connect_timeout=dict(type='int', default=5),
+    history_file=dict(type='path'),
 )
 
 
@@ -594,6 +597,8 @@ class Settings(object):
         self.connect_timeout = max(2, int(p['connect_timeout']))
         self.timeout = int(params.get('timeout') or 120)
         self.pg_ctl_log = self.data_dir.rstrip('/') + '.log'
+        # Beside the data directory, like the passfile: it outlives a re-clone of the data directory.
+        self.history_file = p['history_file'] or self.data_dir.rstrip('/') + '.history.json'
 
     def program(self, name):
         return os.path.join(self.bin_dir, name)
@@ -960,6 +965,12 @@ class LocalNode(object):
                                      status=None)
         return normalize_local(state)
 
+    def read_history(self):
+        return read_history(self.settings.history_file)
+
+    def write_history(self, history):
+        write_history(self.settings.history_file, history)
+
     def _auto_conf_path(self):
         return os.path.join(self.settings.data_dir, 'postgresql.auto.conf')
 
@@ -1188,11 +1199,23 @@ def run_datastore(params, check_mode=False, diff=False, node=None, probe=None):
     request = _request(params, settings)
     local = node.observe()
     peer = (probe or probe_peer)(settings, params.get('peer_fenced'))
+    on_node = node.read_history()
     try:
+        history = datastore_history.merge(on_node, params.get('history') or [])
+    except datastore_history.HistoryError as exc:
+        raise DatastoreError(exc.msg)
+    try:
+        if (request.get('state') == 'primary' and local['role'] != 'primary'
+                and not params.get('discard_newer_writes')):
+            try:
+                datastore_history.check_promotion(request['node_name'], local, history)
+            except datastore_history.HistoryError as exc:
+                raise DatastoreError(exc.msg)
         steps, predicted = decide(local, peer, request)
     except DatastoreError as exc:
         exc.details.setdefault('state', _short(local))
         exc.details.setdefault('peer', _public_peer(peer))
+        exc.details.setdefault('history', history[-3:])
         raise
     result = dict(changed=any(step.changes for step in steps), plan=[str(step) for step in steps],
                   peer=_public_peer(peer), rejoin_method=None, waited=0.0, warnings=[])
@@ -1216,9 +1239,46 @@ def run_datastore(params, check_mode=False, diff=False, node=None, probe=None):
         after = local
     result.update(role=after['role'], timeline=after['timeline'],
                   synchronous_standby_names=after['synchronous_standby_names'])
+    # What this run left is recorded on the node at once (the controller may die next), and returned so the
+    # caller keeps a copy on the controller and can hand it to the other room.
+    history = datastore_history.record(history, datastore_history.current_event(request['node_name'], after, utc_now()))
+    if history != on_node and not check_mode:
+        node.write_history(history)
+    result['history'] = history
     if diff:
         result['diff'] = dict(before=diff_view(local), after=diff_view(after))
     return result
+
+
+def utc_now():
+    return time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())
+
+
+def read_history(path):
+    """The history file on this node: [] when there is none yet; a damaged file is an error, not []."""
+    if not path or not os.path.exists(path):
+        return []
+    try:
+        with open(path) as stream:
+            return datastore_history.normalize(json.load(stream))
+    except ValueError as exc:
+        raise DatastoreError('the datastore history %s is not valid JSON (%s): restore it from the controller\'s '
+                             'copy or the other control-plane node\'s' % (path, exc))
+
+
+def write_history(path, history):
+    if not path:
+        return
+    directory = os.path.dirname(path)
+    if not os.path.isdir(directory):
+        os.makedirs(directory, 0o755)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix='.datastore-history.')
+    with os.fdopen(fd, 'w') as stream:
+        json.dump(history, stream, indent=1, sort_keys=True)
+        stream.flush()
+        os.fsync(stream.fileno())
+    os.chmod(tmp, 0o644)
+    os.rename(tmp, path)
 
 
 def run_datastore_info(params, node=None, probe=None):
@@ -1236,7 +1296,7 @@ def run_datastore_info(params, node=None, probe=None):
                   lsn=local['lsn'], system_identifier=local['system_identifier'],
                   synchronous_standby_names=local['synchronous_standby_names'], replication=summary,
                   error=local['error'], data_dir=settings.data_dir, peer=_public_peer(peer) if peer else None,
-                  kine=None, warnings=[])
+                  kine=None, warnings=[], history=node.read_history())
     if local['role'] == 'primary' and summary['mode'] == 'sync' and not any(
             row.get('state') == 'streaming' for row in local['standbys']):
         result['warnings'].append(

@@ -24,6 +24,11 @@ description:
     answer but O(peer_fenced) is not true, because a dead primary and a cut link look the same. When it
     goes ahead, synchronous replication is turned off first, since the fenced standby can never
     acknowledge a write. A node that is primary already is left alone.
+  - Before a promotion (or a start of a stopped former primary), the datastore history (O(history) merged with
+    O(history_file)) must show that this node has every write the last primary acknowledged - it is that
+    primary on its own timeline, or the standby that primary last named synchronous. A node stopped as a
+    former primary on an older timeline, one whose rejoin never finished, or one whose cluster has another
+    system identifier is refused with both nodes' timelines, unless O(discard_newer_writes=true).
   - O(state=standby) makes the node a streaming standby of the primary at O(primary_address). Nothing
     changes when it already streams from it. Otherwise the server is stopped, rewound with C(pg_rewind)
     when it diverged (it was primary on an older timeline), or cloned afresh with C(pg_basebackup) when
@@ -80,6 +85,20 @@ options:
         next clone.
     type: bool
     default: true
+  history:
+    description:
+      - The datastore history the caller keeps (the controller's copy, RV(history) of earlier runs), merged
+        with the node's own O(history_file). The peer that knows of the newest promotion may be the one that
+        is gone, so pass every copy there is.
+    type: list
+    elements: dict
+    default: []
+  discard_newer_writes:
+    description:
+      - Promote even though the history says another node holds newer acknowledged writes. Those writes are
+        lost. Only for a node that is gone for good.
+    type: bool
+    default: false
   timeout:
     description:
       - Seconds each step may take (promotion, stop, start, rewind, clone, waiting to stream or to
@@ -144,6 +163,17 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
+history:
+  description:
+    - The datastore history (oldest first) - C(event) V(primary) (a primary with no synchronous standby) or
+      V(synchronous) (a primary whose C(standby) confirms every commit), C(node), C(timeline),
+      C(system_identifier), C(lsn), C(at) (UTC).
+      - Also written to O(history_file) on the node (not in check mode).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{event: synchronous, node: a-cp1, standby: b-cp1, timeline: 1, system_identifier: '7312', lsn: 0/3000148,
+            at: '2026-12-03T07:00:00Z'}]
 plan:
   description:
     - The steps decided, in order (done unless in check mode). Empty when nothing needed doing.
@@ -254,6 +284,8 @@ def main():
             node_name=dict(type='str'),
             peer_name=dict(type='str'),
             allow_clone=dict(type='bool', default=True),
+            history=dict(type='list', elements='dict', default=[]),
+            discard_newer_writes=dict(type='bool', default=False),
             timeout=dict(type='int', default=120),
         ),
         required_one_of=[('state', 'synchronous')],

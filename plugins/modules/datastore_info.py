@@ -66,6 +66,16 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
+history:
+  description:
+    - The datastore history (oldest first) - C(event) V(primary) (a primary with no synchronous standby) or
+      V(synchronous) (a primary whose C(standby) confirms every commit), C(node), C(timeline),
+      C(system_identifier), C(lsn), C(at) (UTC).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{event: synchronous, node: a-cp1, standby: b-cp1, timeline: 1, system_identifier: '7312', lsn: 0/3000148,
+            at: '2026-12-03T07:00:00Z'}]
 role:
   description:
     - V(primary), V(standby), V(stopped) (cluster exists, server not running), V(absent) (no cluster at

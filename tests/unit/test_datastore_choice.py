@@ -13,7 +13,7 @@ CASES = yaml.safe_load((Path(__file__).parent / "fixtures" / "datastore_choice" 
 def test_choose_primary(case):
     if "error" in case:
         with pytest.raises(PrimaryChoiceError) as raised:
-            choose_primary(case["states"], case["initial"])
+            choose_primary(case["states"], case["initial"], case.get("history"))
         assert str(raised.value) == case["error"].strip()
     else:
-        assert choose_primary(case["states"], case["initial"]) == case["primary"]
+        assert choose_primary(case["states"], case["initial"], case.get("history")) == case["primary"]

@@ -214,10 +214,17 @@ def test_replication_summary(local, peer_view, expected):
 class FakeNode(object):
     """Stands for LocalNode: records calls; observe() returns the states given, the last one repeated."""
 
-    def __init__(self, states, rewind_fails=False):
+    def __init__(self, states, rewind_fails=False, history=()):
         self.states = list(states)
         self.calls = []
         self.rewind_fails = rewind_fails
+        self.history = list(history)
+
+    def read_history(self):
+        return list(self.history)
+
+    def write_history(self, history):
+        self.history = list(history)
 
     def observe(self):
         state = self.states[0] if len(self.states) == 1 else self.states.pop(0)
@@ -328,3 +335,56 @@ def test_already_primary_warns_when_the_peer_is_primary_too():
     assert (result['changed'], result['plan'], node.calls) == (False, [], [])
     assert result['warnings'] == ['both b-cp1 and the peer at 10.77.0.110:5432 answer as primary. Fence the one '
                                   'that must not be primary, then rejoin it with state: standby.']
+
+
+# --- the datastore history ----------------------------------------------------------------------------------------
+
+PROMOTED_A_TL3 = dict(event='primary', node='a-cp1', timeline=3, system_identifier='7', lsn='0/5000000',
+                      at='2026-12-03T07:00:00Z')
+
+
+def test_takeover_of_a_former_primary_is_refused_when_the_history_names_a_newer_primary():
+    # The controller's copy knows a-cp1 was promoted to timeline 3 while b-cp1 was off; b-cp1's own copy does not.
+    node = FakeNode([dict(role='stopped', stopped_as='primary', timeline=2, lsn='0/4000000', system_identifier='7')])
+    with pytest.raises(datastore.DatastoreError) as caught:
+        datastore.run_datastore(dict(state='primary', peer_address='10.77.0.110', peer_fenced=True, node_name='b-cp1',
+                                     history=[PROMOTED_A_TL3]),
+                                node=node, probe=fake_probe(answers=False, error='timeout expired'))
+    assert caught.value.msg.startswith('refusing to make b-cp1 primary: a-cp1 was primary on timeline 3 with no '
+                                       'synchronous standby (recorded 2026-12-03T07:00:00Z, LSN 0/5000000), and b-cp1 '
+                                       'is stopped as primary on timeline 2 at LSN 0/4000000')
+    assert caught.value.details['history'] == [PROMOTED_A_TL3]
+    assert node.calls == [] and node.history == []
+
+
+def test_discard_newer_writes_lets_the_takeover_go_ahead():
+    node = FakeNode([dict(role='stopped', stopped_as='primary', timeline=2, system_identifier='7'),
+                     dict(role='primary', timeline=2, system_identifier='7', lsn='0/4000100')])
+    result = datastore.run_datastore(dict(state='primary', peer_address='10.77.0.110', peer_fenced=True,
+                                          node_name='b-cp1', history=[PROMOTED_A_TL3], discard_newer_writes=True),
+                                     node=node, probe=fake_probe(answers=False))
+    assert node.calls == ['start']
+    assert [(e['event'], e['node'], e['timeline']) for e in result['history']] == [
+        ('primary', 'b-cp1', 2), ('primary', 'a-cp1', 3)]
+
+
+def test_a_promotion_is_recorded_on_the_node_and_returned():
+    node = FakeNode([dict(role='standby', timeline=2, system_identifier='7'),
+                     dict(role='primary', timeline=3, system_identifier='7', lsn='0/5000000')],
+                    history=[dict(event='synchronous', node='b-cp1', standby='a-cp1', timeline=2, system_identifier='7',
+                                  at='2026-12-03T06:00:00Z')])
+    result = datastore.run_datastore(dict(state='primary', peer_address='10.77.0.210', peer_fenced=True,
+                                          node_name='a-cp1'), node=node, probe=fake_probe(answers=False))
+    assert node.calls == ['promote']
+    last = result['history'][-1]
+    assert (last['event'], last['node'], last['timeline'], last['lsn']) == ('primary', 'a-cp1', 3, '0/5000000')
+    assert node.history == result['history']
+
+
+def test_check_mode_writes_no_history():
+    node = FakeNode([dict(role='standby', timeline=2, system_identifier='7')])
+    result = datastore.run_datastore(dict(state='primary', peer_address='10.77.0.210', peer_fenced=True,
+                                          node_name='a-cp1'), check_mode=True, node=node,
+                                     probe=fake_probe(answers=False))
+    assert result['changed'] and node.calls == [] and node.history == []
+    assert result['history'][-1]['timeline'] == 3  # what the promotion would record
