@@ -130,7 +130,7 @@ def room_nodes():
 
 
 def newest_report(room, since):
-    reports = sorted(STATE.glob("failover-%s-*.json" % room), key=lambda p: p.stat().st_mtime)
+    reports = sorted((STATE / "reports").glob("failover-%s-*.json" % room), key=lambda p: p.stat().st_mtime)
     reports = [p for p in reports if p.stat().st_mtime >= since]
     return json.loads(reports[-1].read_text()) if reports else None
 

@@ -65,7 +65,7 @@ options:
 EXAMPLES = r"""
 - name: Move room A's workloads home, two at a time
   twinroom.ha.failback:
-    kubeconfig: /var/lib/twinroom-lab/admin.kubeconfig
+    kubeconfig: /etc/twinroom/admin.kubeconfig
     context: room-a
     room: room_a
     rooms:

@@ -60,7 +60,7 @@ seealso:
 EXAMPLES = r"""
 - name: LINSTOR cluster with satellites on the nodes of both rooms
   twinroom.ha.linstor_cluster:
-    kubeconfig: /var/lib/twinroom-lab/admin.kubeconfig
+    kubeconfig: /etc/twinroom/admin.kubeconfig
     node_selector:
       twinroom.io/storage: "true"
     properties:

@@ -33,7 +33,7 @@ seealso:
 EXAMPLES = r"""
 - name: Read the LinstorCluster
   twinroom.ha.linstor_cluster_info:
-    kubeconfig: /var/lib/twinroom-lab/admin.kubeconfig
+    kubeconfig: /etc/twinroom/admin.kubeconfig
     name: linstorcluster
   register: cluster
 

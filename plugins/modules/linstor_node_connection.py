@@ -71,7 +71,7 @@ seealso:
 EXAMPLES = r"""
 - name: Synchronous replication between the rooms, over the dedicated link NIC
   twinroom.ha.linstor_node_connection:
-    kubeconfig: /var/lib/twinroom-lab/admin.kubeconfig
+    kubeconfig: /etc/twinroom/admin.kubeconfig
     interface: link0
 
 - name: Cross-room connections with a longer DRBD timeout

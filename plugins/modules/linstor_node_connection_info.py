@@ -33,7 +33,7 @@ seealso:
 EXAMPLES = r"""
 - name: Every node connection
   twinroom.ha.linstor_node_connection_info:
-    kubeconfig: /var/lib/twinroom-lab/admin.kubeconfig
+    kubeconfig: /etc/twinroom/admin.kubeconfig
   register: connections
 """
 

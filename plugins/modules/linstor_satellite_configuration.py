@@ -110,7 +110,7 @@ seealso:
 EXAMPLES = r"""
 - name: Room A offers an LVM thin pool built from two NVMe disks
   twinroom.ha.linstor_satellite_configuration:
-    kubeconfig: /var/lib/twinroom-lab/admin.kubeconfig
+    kubeconfig: /etc/twinroom/admin.kubeconfig
     name: twinroom-room-a
     zone: room-a
     storage_pools:

@@ -34,7 +34,7 @@ seealso:
 EXAMPLES = r"""
 - name: Storage pools configured for room A
   twinroom.ha.linstor_satellite_configuration_info:
-    kubeconfig: /var/lib/twinroom-lab/admin.kubeconfig
+    kubeconfig: /etc/twinroom/admin.kubeconfig
     name: twinroom-room-a
   register: room_a
 

@@ -63,7 +63,7 @@ options:
 EXAMPLES = r"""
 - name: Show both rooms
   twinroom.ha.room_info:
-    kubeconfig: /var/lib/twinroom-lab/admin.kubeconfig
+    kubeconfig: /etc/twinroom/admin.kubeconfig
     context: room-b
     rooms:
       room_a: "{{ groups['room_a'] }}"

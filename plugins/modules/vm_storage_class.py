@@ -129,7 +129,7 @@ seealso:
 EXAMPLES = r"""
 - name: VM disks - one replica in each room, I/O suspended without quorum
   twinroom.ha.vm_storage_class:
-    kubeconfig: /var/lib/twinroom-lab/admin.kubeconfig
+    kubeconfig: /etc/twinroom/admin.kubeconfig
     name: twinroom-vm
     storage_pool: vmdata
     zones: [room-a, room-b]

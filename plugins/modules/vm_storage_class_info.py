@@ -33,7 +33,7 @@ seealso:
 EXAMPLES = r"""
 - name: Read the VM StorageClass
   twinroom.ha.vm_storage_class_info:
-    kubeconfig: /var/lib/twinroom-lab/admin.kubeconfig
+    kubeconfig: /etc/twinroom/admin.kubeconfig
     name: twinroom-vm
   register: vm_class
 
