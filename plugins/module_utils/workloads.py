@@ -37,14 +37,21 @@ def _affected(pods_before, lost_nodes):
     return wanted, moved
 
 
+def is_serving(pod):
+    """Running and Ready: a pod that runs but fails its readiness probe serves nothing yet."""
+    status = pod.get('status', {})
+    ready = [c for c in status.get('conditions') or () if c.get('type') == 'Ready']
+    return status.get('phase') == 'Running' and bool(ready) and ready[0].get('status') == 'True'
+
+
 def _running_outside(pods_now, lost_nodes):
-    """{workload key: [its pods running, not terminating, outside the lost room]}."""
+    """{workload key: [its pods running and Ready, not terminating, outside the lost room]}."""
     running = {}
     for pod in pods_now:
         owner = _owner(pod)
         if owner is None or pod.get('metadata', {}).get('deletionTimestamp'):
             continue
-        if pod.get('status', {}).get('phase') != 'Running' or pod.get('spec', {}).get('nodeName') in lost_nodes:
+        if not is_serving(pod) or pod.get('spec', {}).get('nodeName') in lost_nodes:
             continue
         running.setdefault(_key(pod, owner), []).append(pod)
     return running
@@ -66,7 +73,7 @@ def running_since(pod):
     """When the pod became Ready (its Ready condition's transition), else its start time; epoch seconds."""
     status = pod.get('status', {})
     for condition in status.get('conditions') or ():
-        if condition.get('type') == 'Ready' and condition.get('status') == 'True':
+        if condition.get('type') == 'Ready' and condition.get('status') == 'True' and condition.get('lastTransitionTime'):
             return _epoch(condition.get('lastTransitionTime'))
     return _epoch(status.get('startTime'))
 
@@ -97,7 +104,7 @@ def workloads_timeline(pods_before, pods_now, lost_nodes, started):
 def workloads_waiting(pods_before, pods_now, lost_nodes):
     """For every controller (not DaemonSet) that had a pod on a lost node: how many of its pods ran
     before, and how many now run, not terminating, on nodes outside the lost room. Returns the ones still
-    short, as sorted strings 'namespace/Kind/name: k of n running'."""
+    short, as sorted strings 'namespace/Kind/name: k of n running' (running means Running and Ready)."""
     lost_nodes = set(lost_nodes)
     wanted, affected = _affected(pods_before, lost_nodes)
     running = dict((key, len(pods)) for key, pods in _running_outside(pods_now, lost_nodes).items())

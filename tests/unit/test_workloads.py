@@ -2,11 +2,13 @@
 from ansible_collections.twinroom.ha.plugins.module_utils.workloads import workloads_waiting
 
 
-def pod(name, node, kind="ReplicaSet", owner="web-1", phase="Running", ns="app", deleting=False):
+def pod(name, node, kind="ReplicaSet", owner="web-1", phase="Running", ns="app", deleting=False, ready=None):
     meta = {"name": name, "namespace": ns, "ownerReferences": [{"kind": kind, "name": owner, "controller": True}]}
     if deleting:
         meta["deletionTimestamp"] = "2026-11-21T16:00:00Z"
-    return {"metadata": meta, "spec": {"nodeName": node}, "status": {"phase": phase}}
+    ready = phase == "Running" if ready is None else ready
+    conditions = [{"type": "Ready", "status": "True" if ready else "False"}]
+    return {"metadata": meta, "spec": {"nodeName": node}, "status": {"phase": phase, "conditions": conditions}}
 
 
 BEFORE = [pod("web-a", "a-w1"), pod("web-b", "b-w1"),
@@ -32,6 +34,12 @@ def test_done_when_everything_runs_in_the_surviving_room():
     now = [pod("web-b", "b-w1"), pod("web-new", "b-w2"), pod("db-0", "b-w1", kind="StatefulSet", owner="db"),
            pod("api-b", "b-w2", owner="api-1")]
     assert workloads_waiting(BEFORE, now, LOST) == []
+
+
+def test_a_running_pod_that_is_not_ready_does_not_count():
+    now = [pod("web-b", "b-w1"), pod("web-new", "b-w2", ready=False),
+           pod("db-0", "b-w1", kind="StatefulSet", owner="db")]
+    assert workloads_waiting(BEFORE, now, LOST) == ["app/ReplicaSet/web-1: 1 of 2 running"]
 
 
 def test_workloads_only_in_the_surviving_room_and_daemonsets_are_not_waited_for():
@@ -64,7 +72,7 @@ def test_timeline_is_when_the_last_needed_pod_was_ready():
 def test_timeline_marks_a_workload_still_short_and_falls_back_to_start_time():
     from ansible_collections.twinroom.ha.plugins.module_utils.workloads import workloads_timeline
     started_pod = pod("web-new", "b-w2")
-    started_pod["status"]["startTime"] = "2026-11-21T15:40:03Z"
+    started_pod["status"]["startTime"] = "2026-11-21T15:40:03Z"  # Ready, but its transition time is missing
     now = [ready_at(pod("web-b", "b-w1"), "2026-11-21T15:30:00Z"), started_pod]
     assert workloads_timeline(BEFORE, now, LOST, STARTED) == [
         {"workload": "app/ReplicaSet/web-1", "pods": 2, "moved": 1, "running_after_s": 3.0},
