@@ -1,0 +1,148 @@
+"""Failovers that must not happen, on the lab, each with its exact refusal and proof that nothing changed.
+
+- a room lost while the other is still coming back: its stale former primary is not taken over, and the
+  newest data comes back with the room that holds it (an independent writer checks every acknowledged write);
+- failover.yml --check on a lost room decides and reports, changes nothing and waits for nothing;
+- the inter-room link cut: the room whose BMCs report it on is not failed over without force, nothing powers off;
+- a room with one stale node is not lost.
+"""
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from kubernetes import client, config
+
+from labutil import podman, wait_for
+from playbook import failed_tasks, output, play_recap, run_playbook
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "lab"))
+from twinroom_lab import drill  # noqa: E402  pylint: disable=wrong-import-position
+from twinroom_lab.writer import Writer, ensure_namespace, missing_acknowledged  # noqa: E402  pylint: disable=wrong-import-position
+
+pytestmark = pytest.mark.lab
+
+TAINT = "node.kubernetes.io/out-of-service"
+CP = {"room_a": "a-cp1", "room_b": "b-cp1"}
+
+
+def flat(result):
+    return " ".join(output(result).split())
+
+
+def container_states(room):
+    return {name: podman("container", "inspect", "--format", "{{.State.Status}}", "twinroom-" + name).stdout.strip()
+            for name in sorted(drill.room_nodes()[room])}
+
+
+def out_of_service(context):
+    api = client.CoreV1Api(config.new_client_from_config(config_file=drill.KUBECONFIG, context=context))
+    return sorted(n.metadata.name for n in api.list_node(_request_timeout=15).items
+                  if any(t.key == TAINT for t in n.spec.taints or ()))
+
+
+def history():
+    path = drill.STATE / "datastore-history.json"
+    return json.loads(path.read_text()) if path.exists() else []
+
+
+def failover(room, **extra):
+    return run_playbook("playbooks/failover.yml", drill.INVENTORY, extra_vars=dict(lost_room=room, **extra),
+                        timeout=900)
+
+
+def test_a_room_lost_during_recovery_is_not_taken_over_by_stale_data(lab_restored):  # pylint: disable=unused-argument
+    first = drill.primary_room(drill.datastore_roles())
+    second = drill.OTHER[first]
+    ensure_namespace(drill.KUBECONFIG, drill.ZONE[second])
+    writer = Writer(drill.KUBECONFIG, drill.ZONE[second], prefix="stale-%d" % time.time()).start()
+    try:
+        wait_for(lambda: writer.acked, 30, "a first acknowledged write")
+        drill.lab("power-off-room", first, "--bmc", "answering")
+
+        # --check decides and reports without waiting for anything, and changes nothing.
+        started = time.monotonic()
+        checked = run_playbook("playbooks/failover.yml", drill.INVENTORY, extra_vars={"lost_room": first},
+                               check=True, timeout=120)
+        check_seconds = time.monotonic() - started
+        assert checked.returncode == 0, failed_tasks(checked)
+        assert "Check mode: %s would be failed over to %s. Nothing was changed." % (first, second) in output(checked)
+        print("failover.yml --check on a lost room: %.1f s" % check_seconds)
+        assert set(container_states(first).values()) == {"exited"}
+        assert history()[-1]["node"] == CP[first], "--check recorded a promotion"
+
+        done = failover(first)
+        assert done.returncode == 0, failed_tasks(done)
+        promoted = history()[-1]
+        assert (promoted["event"], promoted["node"]) == ("primary", CP[second]), promoted
+        wait_for(lambda: len(writer.acked) > 20 and writer.acked[-1][1] > time.monotonic() - 2, 60,
+                 "writes acknowledged by the new primary")
+    finally:
+        writer.stop()
+    acknowledged = len(writer.acked)
+
+    # The first room powers back on, but before its control-plane node rejoins, the second room is lost too.
+    drill.lab("power-on-room", first)
+    drill.lab("power-off-room", second, "--bmc", "answering")
+    refused = failover(second)
+    assert refused.returncode != 0
+    expected = ("refusing to make %s primary: %s was primary on timeline %d with no synchronous standby (recorded %s, "
+                "LSN %s), and %s is stopped as primary on timeline %d"
+                % (CP[first], CP[second], promoted["timeline"], promoted["at"], promoted["lsn"], CP[first],
+                   promoted["timeline"] - 1))
+    assert expected in flat(refused), failed_tasks(refused)
+    assert history()[-1] == promoted, "the refused takeover changed the history"
+
+    # The second room holds the newest data: once it is back, the datastore is its, with every write acknowledged.
+    drill.lab("power-on-room", second)
+    for room in (second, first):
+        recovered = run_playbook("playbooks/recover.yml", drill.INVENTORY, extra_vars={"room": room})
+        assert recovered.returncode == 0, failed_tasks(recovered)
+    roles = drill.datastore_roles()
+    assert roles == {CP[second]: ("primary", "sync"), CP[first]: ("standby", "none")} or \
+        roles[CP[second]][0] == "primary" and roles[CP[first]][0] == "standby", roles
+    assert missing_acknowledged(drill.KUBECONFIG, drill.ZONE[second], [writer]) == [], \
+        "acknowledged writes lost (%d acknowledged)" % acknowledged
+    assert out_of_service(drill.ZONE[second]) == []
+
+
+def test_a_cut_link_is_not_a_lost_room(lab_restored):  # pylint: disable=unused-argument
+    primary = drill.primary_room(drill.datastore_roles())
+    other = drill.OTHER[primary]
+    before = drill.datastore_roles()
+    drill.lab("cut-link")
+    time.sleep(12)  # the other room's leases go stale as the primary's API sees them
+    refused = failover(other)
+    drill.lab("restore-link")
+    assert refused.returncode != 0
+    assert "%s is powered on as its BMCs report" % other in flat(refused) or \
+        "BMCs report" in flat(refused), failed_tasks(refused)
+    assert set(container_states(other).values()) == {"running"}, "refused, yet a node of %s stopped" % other
+    assert drill.datastore_roles() == before
+    recap = play_recap(output(refused))
+    assert all(counts["changed"] == 0 for counts in recap.values()), recap
+
+
+def bmc_power(node, action):
+    """The lab's own BMC emulator, as tests/integration/lab/test_lab_bed.py drives it (lab credentials)."""
+    bmc = node["bmc"]
+    argv = ["fence_redfish", "--ip=%s" % bmc["address"], "--ipport=%d" % bmc["port"], "--username=%s" % bmc["username"],
+            "--password=%s" % bmc["password"], "--ssl-insecure",
+            "--systems-uri=/redfish/v1/Systems/%s" % bmc["system_id"], "--action=%s" % action]
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=90, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_room_with_one_stale_node_is_not_lost(nodes, lab_restored):  # pylint: disable=unused-argument
+    room = drill.OTHER[drill.primary_room(drill.datastore_roles())]
+    worker = sorted(n for n in drill.room_nodes()[room] if "-w" in n)[-1]
+    bmc_power(nodes[worker], "off")  # one node loses power; its BMC answers and reports it off
+    time.sleep(12)
+    refused = failover(room)
+    assert refused.returncode != 0
+    assert "%s is not lost" % room in flat(refused), failed_tasks(refused)
+    others = sorted(set(drill.room_nodes()[room]) - {worker})
+    assert all(container_states(room)[name] == "running" for name in others)
+    assert out_of_service(drill.ZONE[room]) == []
