@@ -28,6 +28,7 @@ import struct
 import sys
 import threading
 import time
+import uuid
 
 import pyghmi.ipmi.bmc as pyghmi_bmc
 import pyghmi.ipmi.private.serversession as pyghmi_serversession
@@ -87,9 +88,10 @@ class Suite3Session(pyghmi_serversession.ServerSession):
 class ContainerBmc(pyghmi_bmc.Bmc):
     """One node's BMC; its "machine" is the node's podman container."""
 
-    def __init__(self, authdata, container, address, port=623, log=None):
+    def __init__(self, authdata, container, address, port=623, log=None, machine=None):
         super().__init__(authdata, port=port, address=address)
         self.container = container
+        self.machine = machine  # the node's machine UUID (what its SMBIOS says), reported as the System GUID
         self.log = log or (lambda message: None)
         self.lock = threading.Lock()
 
@@ -133,6 +135,11 @@ class ContainerBmc(pyghmi_bmc.Bmc):
 
     power_cycle = power_reset
 
+    def get_system_guid(self):
+        if self.machine is None:
+            raise NotImplementedError  # pyghmi answers "invalid command", as a BMC without a GUID does
+        return uuid.UUID(self.machine)
+
     def get_boot_device(self):
         return "default"
 
@@ -145,23 +152,25 @@ class ContainerBmc(pyghmi_bmc.Bmc):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--node", action="append", required=True, metavar="CONTAINER=ADDRESS",
-                        help="a node's podman container and the address its BMC answers IPMI on (repeat per node)")
+    parser.add_argument("--node", action="append", required=True, metavar="CONTAINER=ADDRESS[=UUID]",
+                        help="a node's podman container, the address its BMC answers IPMI on and optionally the "
+                             "machine UUID it reports as System GUID (repeat per node)")
     parser.add_argument("--port", type=int, default=623)
     args = parser.parse_args(argv)
     user, password = os.environ.get("TWINROOM_IPMI_USER"), os.environ.get("TWINROOM_IPMI_PASSWORD")
     if not user or not password:
         parser.error("set TWINROOM_IPMI_USER and TWINROOM_IPMI_PASSWORD (credentials never go on the command line)")
-    pairs = [node.split("=", 1) for node in args.node]
-    if any(len(pair) != 2 or not all(pair) for pair in pairs):
-        parser.error("--node takes CONTAINER=ADDRESS, for example twinroom-a-w2=127.77.1.12")
+    entries = [node.split("=", 2) for node in args.node]
+    if any(len(entry) < 2 or not all(entry) for entry in entries):
+        parser.error("--node takes CONTAINER=ADDRESS[=UUID], for example twinroom-a-w2=127.77.1.12")
 
     def log(message):
         print("%s %s" % (time.strftime("%H:%M:%S"), message), flush=True)
 
-    bmcs = [ContainerBmc({user: password}, container, address, args.port, log=log) for container, address in pairs]
-    for container, address in pairs:
-        log("IPMI BMC stand-in for %s on %s:%d/udp" % (container, address, args.port))
+    bmcs = [ContainerBmc({user: password}, entry[0], entry[1], args.port, log=log,
+                         machine=entry[2] if len(entry) > 2 else None) for entry in entries]
+    for entry in entries:
+        log("IPMI BMC stand-in for %s on %s:%d/udp" % (entry[0], entry[1], args.port))
     bmcs[0].listen()  # one loop serves every BMC of this process (pyghmi's sessions are shared)
     return 0
 

@@ -32,7 +32,7 @@ def ipmi_bmcs(nodes, port, log_path):
     credentials = nodes[0]["bmc"]
     argv = [sys.executable, "-m", "twinroom_lab.ipmi_bmc", "--port", str(port)]
     for node in nodes:
-        argv += ["--node", "%s=%s" % (node["container"], node["bmc"]["address"])]
+        argv += ["--node", "%s=%s=%s" % (node["container"], node["bmc"]["address"], node["bmc"]["system_id"])]
     env = dict(os.environ, PYTHONPATH=str(REPO / "lab"), TWINROOM_IPMI_USER=credentials["username"],
                TWINROOM_IPMI_PASSWORD=credentials["password"])
     with open(log_path, "w", encoding="utf-8") as log:
