@@ -8,6 +8,7 @@ is playbooks/control_plane_takeover.yml; the rejoin is playbooks/control_plane_r
 import json
 import os
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -135,6 +136,54 @@ def newest_report(room, since):
     return json.loads(reports[-1].read_text()) if reports else None
 
 
+class Stopwatch:
+    """Polls (every 0.5 s) until every (workload, room) pair runs there, Running and Ready; keeps the time of
+    the last poll that saw one missing and the first that saw none, after the power cut. Marks are monotonic."""
+
+    def __init__(self, wanted, context, node_room, interval=0.5):
+        self.wanted, self.context, self.node_room, self.interval = wanted, context, node_room, interval
+        self.marks = {}
+        self.done_at = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name="drill-stopwatch")
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def mark(self, name):
+        self.marks[name] = time.monotonic()
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join(timeout=30)
+        return self
+
+    def _run(self):
+        from . import workloads  # pylint: disable=import-outside-toplevel
+        while not self._stop.is_set():
+            asked = time.monotonic()
+            try:
+                where = workloads.placement(KUBECONFIG, self.context, self.node_room, timeout=3)
+            except Exception:  # pylint: disable=broad-except  # no API answer is "not yet"
+                where = {}
+            if "power_cut" in self.marks and asked > self.marks["power_cut"]:
+                if all(where.get(name) == room for name, room in self.wanted):
+                    if self.done_at is None:
+                        self.done_at = asked
+                else:
+                    self.done_at = None  # a workload went missing again (a late replacement): not done yet
+            self._stop.wait(max(0.0, self.interval - (time.monotonic() - asked)))
+
+    def figures(self):
+        def since(name):
+            if self.done_at is None or name not in self.marks:
+                return None
+            return round(self.done_at - self.marks[name], 1)
+        return dict(from_power_cut_s=since("power_cut"), from_failover_start_s=since("failover_started"),
+                    resolution_s=self.interval)
+
+
 def room_drill(lost_room, count=10, failback=True, storage_class=None, say=print):
     """One drill on the lab; returns its timeline and checks. Raises DrillError when a step fails.
 
@@ -171,15 +220,22 @@ def room_drill(lost_room, count=10, failback=True, storage_class=None, say=print
         len(wanted), sum(1 for w in wanted if w[2] == lost_room), lost_room))
     ensure_namespace(KUBECONFIG, ZONE[survivor])
     writer = Writer(KUBECONFIG, ZONE[survivor], prefix="room-drill-%s-%d" % (lost_room.replace("_", ""), time.time()))
-    watch = TwinWatch(KUBECONFIG, [ZONE["room_a"], ZONE["room_b"]], namespace=workloads.NAMESPACE)
+    watch = TwinWatch(KUBECONFIG, [ZONE["room_a"], ZONE["room_b"]], namespace=workloads.NAMESPACE, interval=0.5)
     writer.start()
     watch.start()
     result = dict(lost_room=lost_room, workloads=len(wanted), timeline=timeline)
+    stopwatch = None
     try:
         time.sleep(2)
         started_wall = time.time()
+        # The drill's own clock, not the playbook's: from the moment the power is cut until it sees every workload
+        # of the lost room Running and Ready in the other room (polled twice a second from the survivor's API).
+        stopwatch = Stopwatch([(name, survivor) for _kind, name, room in wanted if room == lost_room],
+                              ZONE[survivor], node_room).start()
         lab("power-off-room", lost_room, "--bmc", "answering")
+        stopwatch.mark("power_cut")
         mark("%s powered off (containers killed, BMCs answer Off)" % lost_room)
+        stopwatch.mark("failover_started")
         failover = run_playbook("playbooks/failover.yml", extra_vars={"lost_room": lost_room}, timeout=1200)
         if failover.returncode != 0:
             raise DrillError("failover.yml failed:\n%s" % (failover.stdout + failover.stderr)[-4000:])
@@ -207,6 +263,10 @@ def room_drill(lost_room, count=10, failback=True, storage_class=None, say=print
                                  % (len(away), survivor, LATE_LIMIT, ", ".join(away[:10])))
             time.sleep(1)
         result["late"] = dict(workloads=sorted(late), seconds=round(time.monotonic() - verified, 1))
+        result["drill_clock"] = stopwatch.stop().figures()
+        mark("drill clock: every lost-room workload Running and Ready %s s after the power cut, %s s after "
+             "failover.yml started" % (result["drill_clock"]["from_power_cut_s"],
+                                       result["drill_clock"]["from_failover_start_s"]))
         mark("verified: all %d workloads run in %s%s" % (
             len(wanted), survivor, "" if not late else " (%d replaced again after failover.yml ended, running %.1f s "
             "later: %s)" % (len(late), result["late"]["seconds"], ", ".join(sorted(late)[:10]))))
@@ -220,6 +280,8 @@ def room_drill(lost_room, count=10, failback=True, storage_class=None, say=print
             workloads.wait_home(KUBECONFIG, ZONE[survivor], wanted, node_room, timeout=600)
             mark("verified: every workload runs in its home room again")
     finally:
+        if stopwatch:
+            stopwatch.stop()
         time.sleep(2)
         watch.stop()
         writer.stop()

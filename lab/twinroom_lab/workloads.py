@@ -112,13 +112,20 @@ def remove(kubeconfig, context, timeout=300):
     return time.monotonic() - started
 
 
-def placement(kubeconfig, context, node_rooms):
-    """{workload name: room where its pod runs (None if not Running)}, from one listing."""
+def serving(pod):
+    """Running and Ready, not terminating."""
+    ready = [c for c in (pod.status.conditions or ()) if c.type == "Ready"]
+    return (pod.metadata.deletion_timestamp is None and pod.status.phase == "Running" and bool(ready)
+            and ready[0].status == "True")
+
+
+def placement(kubeconfig, context, node_rooms, timeout=15):
+    """{workload name: room where its pod runs, Running and Ready (None if none does)}, from one listing."""
     core, _apps = apis(kubeconfig, context)
     result = {}
-    for pod in core.list_namespaced_pod(NAMESPACE, _request_timeout=15).items:
+    for pod in core.list_namespaced_pod(NAMESPACE, _request_timeout=timeout).items:
         name = pod.metadata.labels.get("app")
-        if pod.metadata.deletion_timestamp is None and pod.status.phase == "Running":
+        if serving(pod):
             result[name] = node_rooms.get(pod.spec.node_name)
         else:
             result.setdefault(name, None)
