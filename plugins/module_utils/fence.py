@@ -18,12 +18,18 @@ controller-manager force-delete its pods and detach their volumes) only when its
 OFF, or, when its BMC does not answer, when the operator (``confirm_room_down``) or a witness
 (``witness_confirms_down``) confirmed that the room is down. A BMC that does not answer without that
 confirmation refuses the whole request before any node is touched.
+
+And a node that still renews its Kubernetes lease (``kube-node-lease``) is running, whatever its BMC says:
+it is never tainted or counted as fenced. A BMC that reports such a node off, or does not answer for it,
+is another machine's BMC or a wrong one: the whole request is refused. A node powered off by this module
+is tainted only once its lease has gone stale as well.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import calendar
 import copy
 import datetime
 import json
@@ -35,6 +41,7 @@ import threading
 import time
 
 from ansible_collections.twinroom.ha.plugins.module_utils import k8s_client as k8s_client_factory
+from ansible_collections.twinroom.ha.plugins.module_utils.inventory_rules import BMC_DEFAULT_PORTS
 from ansible_collections.twinroom.ha.plugins.module_utils.module_run import TwinroomError
 
 try:
@@ -55,11 +62,13 @@ ANNOTATION = 'twinroom.io/fenced'
 RECORDED_BY = 'twinroom.ha.fence'
 EVENT_NAMESPACE = 'default'  # where the kubelet and node controller put Node events too
 API_TIMEOUT = 20             # seconds for each API request
+LEASE_NAMESPACE = 'kube-node-lease'
+LEASE_STALE_AFTER = 10       # seconds without renewal after which a node's lease counts as stale (as room_info)
 
 METHODS = ('bmc', 'confirmed-down')
 POWER_STATES = ('on', 'off', 'unknown')
 AGENTS = dict(redfish='fence_redfish', ipmi='fence_ipmilan')
-DEFAULT_PORTS = dict(redfish=443, ipmi=623)
+DEFAULT_PORTS = BMC_DEFAULT_PORTS  # the inventory model's (docs/inventory-model.md), defined once
 
 # Fence agent exit codes for action=status: 0 powered on, 2 powered off, anything else a failure.
 STATUS_ON, STATUS_OFF = 0, 2
@@ -117,7 +126,9 @@ class FenceError(TwinroomError):
 # ---------------------------------------------------------------------------------------------
 
 # Steps in the order they are carried out. power_off and verify_off go to the BMC; the rest to the API.
-STEPS = ('power_off', 'verify_off', 'taint', 'release', 'annotate', 'event', 'untaint', 'unannotate')
+# verify_lease_stale: after the power-off of a node whose lease was fresh, its lease must go stale before the taint.
+STEPS = ('power_off', 'verify_off', 'verify_lease_stale', 'taint', 'release', 'annotate', 'event', 'untaint',
+         'unannotate')
 
 _OBSERVED_DEFAULTS = dict(
     name=None,
@@ -130,6 +141,10 @@ _OBSERVED_DEFAULTS = dict(
     record=None,          # the parsed twinroom.io/fenced annotation
     ready=None,           # its Ready condition (True, False, None when unknown)
     pods=0,               # pods still bound to it (asked only when it is to be marked out of service)
+    lease_age=None,       # seconds since its Lease was last renewed (None: not known - no Lease, or not read)
+    lease_fresh=None,     # lease_age below the stale threshold: the node runs (None: not known)
+    lease_waited=None,    # seconds its lease was watched for going stale before the decision (None: not watched)
+    lease_error=None,     # why the Lease could not be read (the node is then judged as before: by its BMC)
 )
 
 
@@ -193,6 +208,42 @@ def _plan_fenced(node, confirmation):
     return steps, method, None
 
 
+def _renews_lease_yet_off(node):
+    """The node renews its lease (a fresh one was read), yet its BMC reports it off or does not answer."""
+    return bool(node['lease_fresh'] and node['exists'] and (
+        not node['bmc_reachable'] or node['power_state'] == 'off'))
+
+
+def _seconds(value):
+    return '%.1f s' % value
+
+
+def running_refusal(nodes, target):
+    """The refusal for nodes that renew their lease while their BMC reports them off or does not answer."""
+    clauses = []
+    for node in nodes:
+        watched = (' (watched %s for it to go stale)' % _seconds(node['lease_waited'])
+                   if node.get('lease_waited') else '')
+        said = 'does not answer' if not node['bmc_reachable'] else 'reports its power OFF'
+        clauses.append('node %s renewed its lease %s ago%s, yet its BMC %s %s' % (
+            node['name'], _seconds(node['lease_age']), watched, node['bmc'], said))
+    names = [node['name'] for node in nodes]
+    text = '; '.join(clauses)
+    text = text[0].upper() + text[1:]
+    return ('%s: a node that renews its lease is running, and is never marked out of service or counted as fenced. '
+            'Refusing to fence %s. Check the BMC %s of %s (twinroom_bmc_address): %s.' % (
+                text, target, 'address' if len(nodes) == 1 else 'addresses', _join(names),
+                'it may name another machine\'s BMC' if len(nodes) == 1 else 'they may name other machines\' BMCs'))
+
+
+def still_renewing(name, bmc, lease_age, after):
+    """The failure for a node powered off through ``bmc`` whose lease was renewed again ``after`` seconds later."""
+    return ('Node %s renewed its lease %s ago, %s after its BMC %s reported its power OFF: not tainted. A node that '
+            'renews its lease is running - that BMC powered off another machine (power it back on), or it reports '
+            'wrongly. Check the BMC address of %s (twinroom_bmc_address).' % (
+                name, _seconds(lease_age), _seconds(after), bmc, name))
+
+
 def _plan_unfenced(node):
     if not node['exists']:
         return []
@@ -228,11 +279,15 @@ def decide(observed, request):
 
     confirmation = confirmed_by(request)
     out_of_service = request.get('out_of_service', True)
-    plans, unreachable, unreadable = [], [], []
+    plans, unreachable, unreadable, running = [], [], [], []
     for node in nodes:
         if not out_of_service:
             # Power only: what the API holds is not known and not changed.
-            node.update(exists=False, tainted=False, record=None)
+            node.update(exists=False, tainted=False, record=None, lease_age=None, lease_fresh=None)
+        if _renews_lease_yet_off(node):
+            # Off or dark by its BMC, yet renewing its lease: that BMC is not this node's (or it is wrong).
+            running.append(node)
+            continue
         steps, method, problem = _plan_fenced(node, confirmation)
         if problem == 'unreachable':
             unreachable.append(node)
@@ -240,6 +295,9 @@ def decide(observed, request):
         if problem == 'unreadable':
             unreadable.append(node)
             continue
+        if node['lease_fresh'] and node['exists'] and 'power_off' in steps:
+            # Powered off by us: counted as fenced only once the lease stops being renewed too.
+            steps.insert(steps.index('verify_off') + 1, 'verify_lease_stale')
         if request.get('release_pods', True) and node['exists'] and node['pods'] and (
                 node['tainted'] or 'taint' in steps):
             # Off (verified, or confirmed down) and out of service: its pods cannot be running, so they are
@@ -250,6 +308,8 @@ def decide(observed, request):
                           changed=bool(steps)))
     problems = []
     target = _target(request, names)
+    if running:
+        problems.append(running_refusal(running, target))
     if unreachable:
         problems.append(
             '%s %s: refusing to fence %s without confirm_room_down: true (or a witness that confirms the room '
@@ -517,12 +577,24 @@ def _api_error(exc):
     return str(exc) or exc.__class__.__name__
 
 
-class NodeRecorder(object):
-    """Reads Nodes and writes the out-of-service taint, the twinroom.io/fenced record and Events."""
+def epoch_seconds(stamp):
+    """A datetime as the API client returns it (aware; naive taken as UTC) -> seconds since the epoch."""
+    return calendar.timegm(stamp.utctimetuple()) + stamp.microsecond / 1e6
 
-    def __init__(self, kubeconfig=None, context=None, api=None, timeout=API_TIMEOUT):
+
+class NodeRecorder(object):
+    """Reads Nodes and their Leases, and writes the out-of-service taint, the twinroom.io/fenced record and Events.
+
+    ``api`` (a CoreV1Api) and ``leases`` (a CoordinationV1Api) can be given; with ``api`` but no ``leases``, no
+    Lease is read. ``now`` is the wall clock the Lease's renewTime is compared with."""
+
+    def __init__(self, kubeconfig=None, context=None, api=None, timeout=API_TIMEOUT, leases=None,
+                 stale_after=LEASE_STALE_AFTER, now=time.time):
         self.where = 'the API server%s' % (' of context %s' % context if context else '')
         self.timeout = timeout
+        self.leases = leases
+        self.stale_after = stale_after
+        self.now = now
         if api is not None:
             self.api = api
             return
@@ -535,6 +607,7 @@ class NodeRecorder(object):
             raise FenceError('cannot load kubeconfig %s%s: %s' % (
                 kubeconfig or '(default)', ' (context %s)' % context if context else '', exc))
         self.api = k8s_client.CoreV1Api(api_client)
+        self.leases = k8s_client.CoordinationV1Api(api_client)
 
     def _read(self, name):
         try:
@@ -570,7 +643,29 @@ class NodeRecorder(object):
         view = self._view(self._read(name))
         if view['exists']:
             view['pods'] = len(self.pods_on(name))
+            view.update(self.lease(name))
         return view
+
+    def lease(self, name):
+        """lease_age (seconds since the node's Lease in kube-node-lease was renewed) and lease_fresh (younger than
+        ``stale_after``); both None when that cannot be told - no Lease API, no Lease, no renewTime, or a read
+        error (then also lease_error): the node is then judged by its BMC alone, as before Leases were read."""
+        unknown = dict(lease_age=None, lease_fresh=None, lease_error=None)
+        if self.leases is None:
+            return unknown
+        try:
+            lease = self.leases.read_namespaced_lease(name, LEASE_NAMESPACE, _request_timeout=self.timeout)
+        except ApiException as exc:
+            if getattr(exc, 'status', None) == 404:
+                return unknown
+            return dict(unknown, lease_error=_api_error(exc))
+        except Exception as exc:  # connection refused, timeout: urllib3 errors
+            return dict(unknown, lease_error=_api_error(exc))
+        renewed = lease.spec.renew_time if lease.spec is not None else None
+        if renewed is None:
+            return unknown
+        age = round(self.now() - epoch_seconds(renewed), 1)
+        return dict(lease_age=age, lease_fresh=age < self.stale_after, lease_error=None)
 
     def pods_on(self, name):
         """[(namespace, name, uid)] of the pods bound to Node ``name``."""
@@ -701,6 +796,27 @@ def _raise_first(results):
             raise FenceError(str(result) or result.__class__.__name__)
 
 
+def watch_leases(recorder, names, limit, clock=time.monotonic, sleep=time.sleep, interval=1.0):
+    """Read the Leases of ``names`` until none is fresh or ``limit`` seconds have passed.
+
+    Returns {name: the last reading (see NodeRecorder.lease) plus lease_waited, the seconds watched until then}."""
+    started = clock()
+    last, pending = {}, list(names)
+    while pending:
+        waited = round(clock() - started, 1)
+        for name in pending:
+            last[name] = dict(recorder.lease(name), lease_waited=waited)
+        pending = [name for name in pending if last[name].get('lease_fresh')]
+        if not pending or clock() - started >= limit:
+            break
+        sleep(interval)
+    return last
+
+
+def _stale_after(params):
+    return params.get('lease_stale_after') or LEASE_STALE_AFTER
+
+
 def _request(params):
     out_of_service = params.get('out_of_service')
     return dict(state=params.get('state') or 'fenced', room=params.get('room'),
@@ -746,7 +862,8 @@ def observe(params, recorder, agents, with_bmc=True):
 
 
 def _public(observed):
-    keys = ('name', 'bmc', 'bmc_reachable', 'power_state', 'bmc_error', 'exists', 'tainted', 'record', 'ready')
+    keys = ('name', 'bmc', 'bmc_reachable', 'power_state', 'bmc_error', 'exists', 'tainted', 'record', 'ready',
+            'lease_age')
     return dict((node['name'], dict((key, node.get(key)) for key in keys if key != 'name')) for node in observed)
 
 
@@ -776,11 +893,18 @@ def run_fence(params, check_mode=False, diff=False, recorder=None, executor=None
     marking = not fencing or request['out_of_service']
     if marking:
         recorder = recorder or NodeRecorder(params.get('kubeconfig'), params.get('context'),
-                                            timeout=params.get('api_timeout') or API_TIMEOUT)
+                                            timeout=params.get('api_timeout') or API_TIMEOUT,
+                                            stale_after=_stale_after(params))
     else:
         recorder = None  # power only: the API is not asked
     agents = make_agents(params, executor, probe)
     observed, api_error = observe(params, recorder, agents, with_bmc=fencing)
+    if fencing and recorder is not None and api_error is None:
+        # A node reported off (or behind a dark BMC) whose lease is still fresh may have lost power a moment ago:
+        # watch its lease until it goes stale. One that keeps renewing it runs, and decide refuses it.
+        suspect = [entry['name'] for entry in observed if _renews_lease_yet_off(normalize_observed(entry))]
+        for name, lease in watch_leases(recorder, suspect, 2 * _stale_after(params), clock=clock, sleep=sleep).items():
+            next(entry for entry in observed if entry['name'] == name).update(lease)
     by_name = dict((node['name'], node) for node in observed)
     try:
         plans = decide(observed, request)
@@ -794,6 +918,9 @@ def run_fence(params, check_mode=False, diff=False, recorder=None, executor=None
         raise api_error
     warnings = []
     for node in observed:
+        if node.get('lease_error'):
+            warnings.append('the Lease of Node %s could not be read from %s (%s): it was judged by its BMC alone'
+                            % (node['name'], recorder.where, node['lease_error']))
         if not node.get('exists', True):
             warnings.append('Node %s does not exist in %s: %s' % (
                 node['name'], recorder.where,
@@ -823,6 +950,11 @@ def run_fence(params, check_mode=False, diff=False, recorder=None, executor=None
         return dict(off=off, agent_ok=ok, agent_message=message, last=last, seconds=round(clock() - t0, 2))
 
     outcomes = dict(zip([plan['name'] for plan in powered], run_parallel(powered, power_off)))
+    # A node whose lease was fresh is counted as fenced only once its lease has gone stale after the power-off:
+    # one that keeps renewing it still runs, and the BMC that was used is not its own.
+    verified = [name for name, outcome in outcomes.items() if not isinstance(outcome, Exception) and outcome['off']
+                and 'verify_lease_stale' in next(plan['steps'] for plan in plans if plan['name'] == name)]
+    leases = watch_leases(recorder, verified, 2 * _stale_after(params), clock=clock, sleep=sleep) if verified else {}
     failures, api_failed = [], None
     for plan in plans:
         name = plan['name']
@@ -843,6 +975,11 @@ def run_fence(params, check_mode=False, diff=False, recorder=None, executor=None
                         name, agents[name].where, outcome['agent_message'] or 'nothing', last['power_state'].upper(),
                         ' (%s)' % last['error'] if last.get('error') else '', params['timeout']))
                 continue
+        if leases.get(name, {}).get('lease_fresh'):
+            entry.update(fenced=False, changed=True)
+            failures.append(still_renewing(name, agents[name].where, leases[name]['lease_age'],
+                                           leases[name]['lease_waited']))
+            continue
         at = utc_now()
         if 'annotate' in plan['steps'] or 'power_off' in plan['steps']:
             entry['fenced_at'] = at

@@ -26,6 +26,8 @@ WITNESS = 'witness'
 FENCE_METHODS = ('redfish', 'ipmi', 'none')
 FENCE_METHODS_WITH_BMC = ('redfish', 'ipmi')
 REDFISH_SYSTEMS_PREFIX = '/redfish/v1/Systems/'
+# The BMC port when twinroom_bmc_port is not set (Redfish over HTTPS; IPMI over LAN, UDP).
+BMC_DEFAULT_PORTS = dict(redfish=443, ipmi=623)
 
 # The inventory variables the rules read; nothing else (secrets in particular) is ever evaluated.
 VARIABLES = (
@@ -33,6 +35,7 @@ VARIABLES = (
     'twinroom_fence_method',
     'twinroom_witness_enabled',
     'twinroom_bmc_address',
+    'twinroom_bmc_port',
     'twinroom_bmc_systems_uri',
 )
 
@@ -79,6 +82,11 @@ def _unique(hosts):
 
 def _names(hosts):
     return ', '.join(hosts)
+
+
+def _and(hosts):
+    hosts = list(hosts)
+    return hosts[0] if len(hosts) == 1 else '%s and %s' % (', '.join(hosts[:-1]), hosts[-1])
 
 
 def _value(hostvars, host, name):
@@ -255,6 +263,73 @@ def _check_fence_method(layout, hostvars):
     return violations
 
 
+def _systems_uri_valid(uri):
+    return isinstance(uri, str) and uri.startswith(REDFISH_SYSTEMS_PREFIX) and len(uri) > len(REDFISH_SYSTEMS_PREFIX)
+
+
+def _bmc_system(hostvars, host):
+    """(method, address, port, systems URI or None) naming the host's BMC system, normalized for comparison;
+    None when the host is not fenced through a BMC, or a part is missing, invalid or unreadable (reported by
+    fence-method, bmc-address, bmc-systems-uri or variable-evaluates)."""
+    method = _fence_method(hostvars, host)
+    address = _value(hostvars, host, 'twinroom_bmc_address')
+    port = _value(hostvars, host, 'twinroom_bmc_port')
+    if method not in FENCE_METHODS_WITH_BMC or address is None or isinstance(address, Unreadable) or isinstance(
+            port, Unreadable):
+        return None
+    if port is None:
+        port = BMC_DEFAULT_PORTS[method]
+    try:
+        port = int(port)
+    except (TypeError, ValueError):
+        port = str(port).strip()
+    uri = None
+    if method == 'redfish':
+        uri = _value(hostvars, host, 'twinroom_bmc_systems_uri')
+        if not _systems_uri_valid(uri):
+            return None
+        uri = uri.rstrip('/')
+    return method, str(address).strip().strip('[]').lower(), port, uri
+
+
+def _endpoint(address, port):
+    return '[%s]:%s' % (address, port) if ':' in address else '%s:%s' % (address, port)
+
+
+def _check_bmc_unique(layout, hostvars):
+    """Two hosts naming the same BMC system: fencing one would power off the other (a copied address).
+
+    Redfish: one BMC (a chassis manager, an emulator) may serve several systems, so address and port may be
+    shared when the systems URIs differ. IPMI: one BMC per address and port."""
+    order, sharing = [], {}
+    for host in layout.room_nodes:
+        system = _bmc_system(hostvars, host)
+        if system is None:
+            continue
+        if system not in sharing:
+            order.append(system)
+            sharing[system] = []
+        sharing[system].append(host)
+    violations = []
+    for system in order:
+        hosts = sharing[system]
+        if len(hosts) < 2:
+            continue
+        method, address, port, uri = system
+        if method == 'redfish':
+            what = 'BMC system %s on %s (redfish)' % (uri, _endpoint(address, port))
+            fix = ('Give each host the address of its own BMC in twinroom_bmc_address, or, when one BMC serves '
+                   'several nodes, its own system in twinroom_bmc_systems_uri.')
+        else:
+            what = 'BMC %s (ipmi)' % _endpoint(address, port)
+            fix = 'Give each host the address of its own BMC in twinroom_bmc_address.'
+        violations.append(_violation(
+            'bmc-unique', _subject(hosts, layout.room_nodes),
+            '%s have the same %s: fencing one would power off the %s. %s'
+            % (_and(hosts), what, 'other' if len(hosts) == 2 else 'others', fix)))
+    return violations
+
+
 def _check_bmc(layout, hostvars):
     address_violations = []
     uri_violations = []
@@ -277,8 +352,7 @@ def _check_bmc(layout, hostvars):
                 'twinroom_fence_method is redfish but twinroom_bmc_systems_uri is not set. Set it for %s to '
                 'the node\'s Redfish system path, e.g. %s1 (listed by GET /redfish/v1/Systems on its BMC).'
                 % (host, REDFISH_SYSTEMS_PREFIX)))
-        elif not isinstance(uri, Unreadable) and not (
-                isinstance(uri, str) and uri.startswith(REDFISH_SYSTEMS_PREFIX) and len(uri) > len(REDFISH_SYSTEMS_PREFIX)):
+        elif not isinstance(uri, Unreadable) and not _systems_uri_valid(uri):
             uri_violations.append(_violation(
                 'bmc-systems-uri', host,
                 "twinroom_bmc_systems_uri is '%s'; it must be a Redfish system path such as %s1. "
@@ -372,6 +446,7 @@ def check_inventory(groups, hostvars, required_vars=()):
     violations.extend(_check_zones(layout, hostvars))
     violations.extend(_check_fence_method(layout, hostvars))
     violations.extend(_check_bmc(layout, hostvars))
+    violations.extend(_check_bmc_unique(layout, hostvars))
     violations.extend(_check_witness(layout, groups, hostvars))
     violations.extend(_check_required(layout, hostvars, required_vars or ()))
     return violations

@@ -60,6 +60,15 @@ def rooms_status(room_nodes, summaries, pods_by_node=None, extra=None):
     return status
 
 
+def _alive(node):
+    return node.get('alive', node.get('ready'))
+
+
+def _join(names):
+    names = list(names)
+    return names[0] if len(names) == 1 else '%s and %s' % (', '.join(names[:-1]), names[-1])
+
+
 def check_failover(lost_room, status, force=False):
     """Refuse a failover that is not justified; returns the surviving room's name.
 
@@ -67,6 +76,15 @@ def check_failover(lost_room, status, force=False):
     surviving room is judged by the Ready condition alone: when the lost room held the synchronous
     standby, the primary blocks every write until the takeover, so the survivor's leases go stale too
     while its nodes are fine - and nothing can flip their Ready condition either.
+
+    Without ``force``, the lost room is failed over only when it is lost as a whole:
+
+    * no node of it has a stale lease while its BMC reports it powered on (``power_state`` from
+      :func:`power_summary`): such a room runs behind a cut link, or its kubelets stopped. Nodes
+      without a BMC reading are judged by their lease alone;
+    * every node of it is down - its lease stale, or its BMC reporting it off. A node reported off whose
+      lease is still fresh may have lost its power a moment ago; the fence module taints it only once its
+      lease has gone stale too, and refuses it when it keeps being renewed (then the BMC is not its own).
     """
     if lost_room not in ROOMS:
         raise RoomStatusError("Unknown room '%s': choose room_a or room_b." % (lost_room,))
@@ -79,7 +97,29 @@ def check_failover(lost_room, status, force=False):
             "The surviving room %s is itself degraded (%s not Ready): failing %s over to it would not bring "
             "every workload back. Restore %s first, or run again with force: true if you accept that."
             % (survivor, not_ready, lost_room, survivor))
-    if lost['state'] == 'healthy' and not force:
+    if force:
+        return survivor
+    running = [n['name'] for n in lost['nodes'] if not _alive(n) and n.get('power_state') == 'on']
+    if running:
+        words = dict(bmc='BMC', reports='reports', it='it', lease='its lease is', kubelet='kubelet') if len(running) == 1 \
+            else dict(bmc='BMCs', reports='report', it='them', lease='their leases are', kubelet='kubelets')
+        raise RoomStatusError(
+            "%s is not lost: the %s of %s %s %s powered on, yet %s stale - the room is running behind a cut "
+            "link, or its kubelets stopped. Refusing to fail it over without force: true. Check the link between "
+            "the rooms and the %s of %s; run again with force: true only to power %s off through the %s and "
+            "fail %s over anyway."
+            % (lost_room, words['bmc'], _join(running), words['reports'], words['it'], words['lease'],
+               words['kubelet'], _join(running), words['it'], words['bmc'], lost_room))
+    up = [n['name'] for n in lost['nodes'] if _alive(n) and n.get('power_state') != 'off']
+    if up and len(up) < len(lost['nodes']):
+        down = [n['name'] for n in lost['nodes'] if n['name'] not in up]
+        raise RoomStatusError(
+            "%s is not lost: %s still %s (down: %s). A room is failed over only when every node of it is down - "
+            "its lease stale, or its BMC reporting it off: refusing to fail it over without force: true. Bring %s "
+            "back, or run again with force: true to fence the whole room, the running %s included."
+            % (lost_room, _join(up), 'renews its lease' if len(up) == 1 else 'renew their leases', ', '.join(down),
+               _join(down), 'node' if len(up) == 1 else 'nodes'))
+    if lost['state'] == 'healthy' and up:
         raise RoomStatusError(
             "%s looks healthy (%s Ready): refusing to fail it over. If it must be failed over anyway, "
             "run again with force: true." % (lost_room, ', '.join(n['name'] for n in lost['nodes'])))

@@ -30,6 +30,14 @@ description:
     always refused.
   - A node whose power-off was sent but whose BMC still reports it on after O(timeout) is not tainted and the
     module fails; nodes verified off in the same run are tainted.
+  - A node that still renews its Lease (namespace C(kube-node-lease)) runs, whatever its BMC says - it is never
+    tainted or counted as fenced. When its BMC reports it off or does not answer while its lease is fresh, its
+    lease is watched for up to twice O(lease_stale_after) seconds (it may have lost power just now); if it keeps
+    being renewed the whole request is refused before anything is touched, naming the node, the age of its
+    lease and what its BMC said - that BMC address (C(twinroom_bmc_address)) is another machine's, or the BMC is
+    wrong. A node whose lease was fresh and that this module powers off is tainted only once its lease has gone
+    stale too (step C(verify_lease_stale)); if it is still renewed after twice O(lease_stale_after) seconds, it is
+    not tainted and the module fails. When the Lease cannot be read, the node is judged by its BMC alone.
   - Idempotent - a node that carries the taint and the record and is still off (or its BMC is dark) is left
     alone, so a second run reports no change.
   - O(state=unfenced) removes the taint and the record and records an C(Unfenced) Event (type Normal). It does not ask the
@@ -86,6 +94,12 @@ options:
       - Seconds each node has, after the power-off command, until its BMC reports it off.
     type: int
     default: 60
+  lease_stale_after:
+    description:
+      - A node whose Lease was renewed less than this many seconds ago counts as running (as O(stale_after) of
+        M(twinroom.ha.room_info)); the default suits kubelet leases of 20 to 40 s, renewed every quarter of that.
+    type: int
+    default: 10
 extends_documentation_fragment:
   - twinroom.ha.fence_bmc
   - twinroom.ha.kubeconfig
@@ -194,8 +208,8 @@ nodes:
       description: Something was (or in check mode would be) done to this node.
       type: bool
     plan:
-      description: Steps decided, in order - C(power_off), C(verify_off), C(taint), C(release), C(annotate),
-        C(event), C(untaint), C(unannotate).
+      description: Steps decided, in order - C(power_off), C(verify_off), C(verify_lease_stale), C(taint),
+        C(release), C(annotate), C(event), C(untaint), C(unannotate).
       type: list
       elements: str
     released:
@@ -249,6 +263,7 @@ def main():
             out_of_service=dict(type='bool', default=True),
             release_pods=dict(type='bool', default=True),
             timeout=dict(type='int', default=60),
+            lease_stale_after=dict(type='int', default=10),
         ),
         supports_check_mode=True,
     )

@@ -19,9 +19,12 @@ description:
     M(twinroom.ha.fence_info) does), at the same time as the API server. An API server whose datastore
     primary was in the lost room does not answer until its O(api_timeout); the BMCs' answer is then in the
     failure's result, so a failover does not wait for the API before asking them.
-  - With O(lost_room), also decides whether failing that room over is justified - the room is not
-    healthy (or O(force=true)) and the other room is healthy - and fails with the reason when it is not.
-    The failover playbook runs this before it fences anything.
+  - With O(lost_room), also decides whether failing that room over is justified, and fails with the reason
+    when it is not. Unless O(force=true) - the other room is healthy (its nodes Ready); no node of the lost
+    room has a stale lease while its BMC reports it on (with O(nodes); the room would be running behind a cut
+    link, or its kubelets stopped); and every node of the lost room is down - its lease stale, or its BMC
+    reporting it off - so a partly failed room is not failed over. Nodes whose BMC was not asked are judged by
+    their leases alone. The failover playbook runs this before it fences anything.
   - Never changes anything.
 extends_documentation_fragment:
   - twinroom.ha.fence_bmc
@@ -43,7 +46,9 @@ options:
     description: Check that failing this room over is justified.
     type: str
   force:
-    description: Accept a failover of a healthy room, or onto a degraded one.
+    description:
+      - Accept a failover of a room that is healthy, partly failed, or powered on behind stale leases, or onto a
+        degraded room.
     type: bool
     default: false
   stale_after:

@@ -25,6 +25,9 @@ description:
   - V(bmc-address) - C(twinroom_bmc_address) is set on every room node fenced by Redfish or IPMI.
   - V(bmc-systems-uri) - C(twinroom_bmc_systems_uri) is a C(/redfish/v1/Systems/<id>) path on every
     room node fenced by Redfish.
+  - V(bmc-unique) - no two room nodes name the same BMC system, so fencing one never powers off another - the
+    same C(twinroom_bmc_address) and C(twinroom_bmc_port) (default 443 for Redfish, 623 for IPMI), and for Redfish
+    the same C(twinroom_bmc_systems_uri). One Redfish BMC may serve several nodes, each with its own systems URI.
   - V(witness-enabled) - C(twinroom_witness_enabled) is a boolean.
   - V(witness-present) - a host is in group C(witness) when C(twinroom_witness_enabled) is true.
   - V(witness-outside-rooms) - no host of group C(witness) is in a room.

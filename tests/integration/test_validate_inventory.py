@@ -75,6 +75,12 @@ BROKEN = {
         "Inventory rule 'bmc-systems-uri' failed for a-w1: twinroom_fence_method is redfish but "
         "twinroom_bmc_systems_uri is not set. Set it for a-w1 to the node's Redfish system path, e.g. "
         "/redfish/v1/Systems/1 (listed by GET /redfish/v1/Systems on its BMC)."),
+    'bmc-unique': (
+        None,
+        "Inventory rule 'bmc-unique' failed for b-w1, b-w2: b-w1 and b-w2 have the same BMC system "
+        "/redfish/v1/Systems/b-w1 on 127.77.2.11:8443 (redfish): fencing one would power off the other. Give each "
+        "host the address of its own BMC in twinroom_bmc_address, or, when one BMC serves several nodes, its own "
+        "system in twinroom_bmc_systems_uri."),
     'witness-enabled': (
         None,
         "Inventory rule 'witness-enabled' failed for all room nodes: twinroom_witness_enabled is 'maybe'; "

@@ -11,11 +11,13 @@ the API: no BMC, no cluster needed.
 from __future__ import annotations
 
 import copy
+import datetime
 import os
 import pathlib
 import socket
 import sys
 import threading
+from types import SimpleNamespace
 
 import pytest
 import yaml
@@ -75,6 +77,10 @@ def test_decision(case):
             if plan['method'] == 'confirmed-down' and plan['steps']:
                 assert not node['bmc_reachable']
                 assert case['request']['confirm_room_down'] or case['request']['witness_confirms_down']
+            # Never counted as fenced while renewing its lease, unless powered off and watched going stale first.
+            if node.get('lease_fresh') and case['request']['out_of_service']:
+                assert 'verify_lease_stale' in plan['steps'], plan['name']
+                assert plan['steps'].index('verify_lease_stale') == plan['steps'].index('verify_off') + 1
 
 
 def test_fixtures_use_every_step_and_both_outcomes():
@@ -651,3 +657,177 @@ def test_power_only_never_asks_the_api(lab):
     assert lab['log'] == [('off', '127.77.1.11')]
     again = run(lab, params_for(['a-w1'], out_of_service=False))
     assert again['changed'] is False
+
+
+# --- the node's lease: a node that renews it runs, whatever its BMC says ------------------------------
+
+class LeaseRecorder(FakeRecorder):
+    """FakeRecorder whose nodes have Leases: ``ages`` {node: [lease age at each read, ...]} (the last one repeats)."""
+
+    def __init__(self, nodes, log, ages):
+        super(LeaseRecorder, self).__init__(nodes, log)
+        self.ages = dict((name, list(values)) for name, values in ages.items())
+
+    def lease(self, name):
+        if name not in self.ages:
+            return dict(lease_age=None, lease_fresh=None, lease_error=None)
+        self.log.append(('lease', name))
+        values = self.ages[name]
+        age = values.pop(0) if len(values) > 1 else values[0]
+        return dict(lease_age=age, lease_fresh=age < 10, lease_error=None)
+
+    def observe(self, name):
+        view = super(LeaseRecorder, self).observe(name)
+        if view['exists']:
+            view.update(self.lease(name))
+        return view
+
+
+class FakeClock(object):
+    """A monotonic clock that only sleep moves."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.now += seconds
+
+
+def run_with_leases(lab, params, ages, check_mode=False):
+    lab['recorder'] = LeaseRecorder(lab['recorder'].nodes, lab['log'], ages)
+    clock = FakeClock()
+    return fence.run_fence(params, check_mode=check_mode, recorder=lab['recorder'], executor=lab['bmcs'],
+                           probe=always_answers, clock=clock, sleep=clock.sleep)
+
+
+def test_a_running_node_is_tainted_only_once_its_lease_went_stale_after_the_power_off(lab):
+    # Read when observed (fresh), then after the verified power-off until the lease is stale.
+    result = run_with_leases(lab, params_for(['a-w2']), {'a-w2': [1.0, 4.0, 7.0, 10.2]})
+    node = result['nodes']['a-w2']
+    assert node['plan'] == ['power_off', 'verify_off', 'verify_lease_stale', 'taint', 'annotate', 'event']
+    assert (node['fenced'], node['power_state']) == (True, 'off')
+    assert lab['log'] == [('lease', 'a-w2'), ('off', '127.77.1.12'), ('lease', 'a-w2'), ('lease', 'a-w2'),
+                          ('lease', 'a-w2'), ('taint', 'a-w2'), ('annotate', 'a-w2'), ('event', 'a-w2')]
+
+
+def test_check_mode_plans_the_lease_check_and_does_not_wait(lab):
+    result = run_with_leases(lab, params_for(['a-w2']), {'a-w2': [1.0]}, check_mode=True)
+    assert result['nodes']['a-w2']['plan'] == [
+        'power_off', 'verify_off', 'verify_lease_stale', 'taint', 'annotate', 'event']
+    assert lab['log'] == [('lease', 'a-w2')]
+
+
+def test_a_node_still_renewing_after_its_bmc_powered_off_is_not_tainted(lab):
+    """The BMC powered off another machine: this node keeps renewing its lease. A node whose lease was stale
+    already is fenced in the same run."""
+    params = params_for(['a-w1', 'a-w2'])
+    with pytest.raises(fence.FenceError) as caught:
+        run_with_leases(lab, params, {'a-w1': [2.0], 'a-w2': [30.0]})
+    assert caught.value.msg == (
+        'Node a-w1 renewed its lease 2.0 s ago, 20.0 s after its BMC 127.77.1.11:8443 reported its power OFF: not '
+        'tainted. A node that renews its lease is running - that BMC powered off another machine (power it back on), '
+        'or it reports wrongly. Check the BMC address of a-w1 (twinroom_bmc_address).')
+    nodes = caught.value.details['nodes']
+    assert (nodes['a-w1']['fenced'], nodes['a-w2']['fenced']) == (False, True)
+    assert nodes['a-w1']['plan'] == ['power_off', 'verify_off', 'verify_lease_stale', 'taint', 'annotate', 'event']
+    assert ('taint', 'a-w1') not in lab['log'] and ('taint', 'a-w2') in lab['log']
+    # Watched every second for twice lease_stale_after (10 s): 21 reads after the one when it was observed.
+    assert lab['log'].count(('lease', 'a-w1')) == 22
+
+
+def test_a_node_reported_off_whose_lease_goes_stale_while_watched_is_fenced(lab):
+    """The room lost its power a moment ago: the BMC reports off, the last renewal is 3 s old."""
+    lab['bmcs'].power['127.77.1.11'] = 'off'
+    result = run_with_leases(lab, params_for(['a-w1']), {'a-w1': [3.0, 6.0, 9.0, 12.0]})
+    node = result['nodes']['a-w1']
+    assert node['plan'] == ['taint', 'annotate', 'event']
+    assert (node['fenced'], node['method']) == (True, 'bmc')
+    assert lab['log'].count(('lease', 'a-w1')) == 4
+    assert 'off' not in lab['bmcs'].actions()
+
+
+def test_a_node_reported_off_that_keeps_renewing_its_lease_is_refused_before_anything(lab):
+    lab['bmcs'].power['127.77.1.11'] = 'off'
+    with pytest.raises(fence.FenceError) as caught:
+        run_with_leases(lab, params_for(['a-w1', 'a-w2']), {'a-w1': [3.0, 6.0, 0.4], 'a-w2': [1.0]})
+    assert caught.value.msg == (
+        "Node a-w1 renewed its lease 0.4 s ago (watched 20.0 s for it to go stale), yet its BMC 127.77.1.11:8443 "
+        "reports its power OFF: a node that renews its lease is running, and is never marked out of service or "
+        "counted as fenced. Refusing to fence room_a. Check the BMC address of a-w1 (twinroom_bmc_address): it may "
+        "name another machine's BMC.")
+    assert caught.value.details['nodes']['a-w1']['lease_age'] == 0.4
+    assert [entry for entry in lab['log'] if entry[0] != 'lease'] == []
+    assert set(lab['bmcs'].actions()) == {'status'}
+
+
+def test_confirmed_down_is_refused_for_a_node_that_renews_its_lease(lab):
+    clock = FakeClock()
+    with pytest.raises(fence.FenceError) as caught:
+        fence.run_fence(params_for(['a-w1'], confirm_room_down=True),
+                        recorder=LeaseRecorder(lab['recorder'].nodes, lab['log'], {'a-w1': [1.0]}),
+                        executor=lab['bmcs'], probe=lambda a, p, t: (False, 'refused'),
+                        clock=clock, sleep=clock.sleep)
+    assert caught.value.msg.startswith('Node a-w1 renewed its lease 1.0 s ago (watched 20.0 s for it to go stale), '
+                                       'yet its BMC 127.77.1.11:8443 does not answer: ')
+    assert [entry for entry in lab['log'] if entry[0] != 'lease'] == []
+
+
+class FakeLeaseApi(object):
+    """Plays CoordinationV1Api.read_namespaced_lease."""
+
+    def __init__(self, leases=None, error=None):
+        self.leases = leases or {}
+        self.error = error
+        self.asked = []
+
+    def read_namespaced_lease(self, name, namespace, _request_timeout=None):
+        self.asked.append((namespace, name))
+        if self.error is not None:
+            raise self.error
+        if name not in self.leases:
+            raise fence.ApiException(status=404, reason='Not Found')
+        return SimpleNamespace(spec=SimpleNamespace(renew_time=self.leases[name]))
+
+
+RENEWED = datetime.datetime(2026, 11, 21, 17, 0, 0, 250000, tzinfo=datetime.timezone.utc)
+
+
+@pytest.mark.parametrize('now, age, fresh', [(0.0, 0.0, True), (9.94, 9.9, True), (10.0, 10.0, False), (60.0, 60.0, False)])
+def test_recorder_reads_the_lease_age_against_lease_stale_after(now, age, fresh):
+    epoch = fence.epoch_seconds(RENEWED)
+    recorder = fence.NodeRecorder(api=object(), leases=FakeLeaseApi({'a-w1': RENEWED}), stale_after=10,
+                                  now=lambda: epoch + now)
+    assert recorder.lease('a-w1') == dict(lease_age=age, lease_fresh=fresh, lease_error=None)
+    assert recorder.leases.asked == [('kube-node-lease', 'a-w1')]
+
+
+def test_recorder_without_a_lease_keeps_the_bmc_rules():
+    unknown = dict(lease_age=None, lease_fresh=None, lease_error=None)
+    assert fence.NodeRecorder(api=object()).lease('a-w1') == unknown  # no Lease API given
+    assert fence.NodeRecorder(api=object(), leases=FakeLeaseApi()).lease('a-w1') == unknown  # no Lease
+    forbidden = fence.ApiException(status=403, reason='Forbidden')
+    assert fence.NodeRecorder(api=object(), leases=FakeLeaseApi(error=forbidden)).lease('a-w1') == dict(
+        unknown, lease_error='403 Forbidden')
+    assert fence.NodeRecorder(api=object(), leases=FakeLeaseApi(error=TimeoutError('read timed out'))).lease(
+        'a-w1') == dict(unknown, lease_error='read timed out')
+
+
+def test_epoch_seconds_of_a_naive_time_is_utc():
+    assert fence.epoch_seconds(RENEWED.replace(tzinfo=None)) == fence.epoch_seconds(RENEWED) == 1795280400.25
+
+
+def test_an_unreadable_lease_is_warned_about_and_the_bmc_decides(lab):
+    class ForbiddenLeases(FakeRecorder):
+        def observe(self, name):
+            return dict(super(ForbiddenLeases, self).observe(name), lease_age=None, lease_fresh=None,
+                        lease_error='403 leases.coordination.k8s.io "%s" is forbidden' % name)
+
+    lab['recorder'] = ForbiddenLeases(lab['recorder'].nodes, lab['log'])
+    result = run(lab, params_for(['a-w2']))
+    assert result['nodes']['a-w2']['plan'] == ['power_off', 'verify_off', 'taint', 'annotate', 'event']
+    assert result['warnings'] == [
+        'the Lease of Node a-w2 could not be read from the API server of context room-b (403 '
+        'leases.coordination.k8s.io "a-w2" is forbidden): it was judged by its BMC alone']

@@ -41,7 +41,7 @@ def test_fixtures_cover_every_rule():
             case['groups'], case['hostvars'], case.get('required_vars') or ()))
     assert rules >= {
         'room-not-empty', 'one-control-plane-per-room', 'room-exclusive', 'node-in-room', 'zone-per-room',
-        'fence-method', 'bmc-address', 'bmc-systems-uri', 'witness-enabled', 'witness-present',
+        'fence-method', 'bmc-address', 'bmc-systems-uri', 'bmc-unique', 'witness-enabled', 'witness-present',
         'witness-outside-rooms', 'required-variable',
     }
 
@@ -123,3 +123,45 @@ def test_witness_enabled_accepts_ansible_booleans(value, enabled):
     for host in case['hostvars']:
         case['hostvars'][host]['twinroom_witness_enabled'] = value
     assert inventory_rules.witness_enabled(case['groups'], case['hostvars']) == (enabled, [])
+
+
+@pytest.mark.parametrize('method, first, second, duplicate', [
+    ('redfish', {}, {'twinroom_bmc_port': 443}, True),                                # 443 is Redfish's default
+    ('redfish', {}, {'twinroom_bmc_port': 8443}, False),
+    ('redfish', {}, {'twinroom_bmc_systems_uri': '/redfish/v1/Systems/2'}, False),    # one BMC, two systems
+    ('redfish', {}, {'twinroom_bmc_address': '127.77.9.9'}, False),
+    ('redfish', {'twinroom_bmc_address': 'BMC-A.example.org'}, {'twinroom_bmc_address': 'bmc-a.example.org '}, True),
+    ('redfish', {'twinroom_bmc_address': 'fd00::1'}, {'twinroom_bmc_address': '[fd00::1]'}, True),
+    ('ipmi', {}, {'twinroom_bmc_port': 623}, True),                                   # 623 is IPMI's default
+    ('ipmi', {}, {'twinroom_bmc_port': '623'}, True),
+    ('ipmi', {}, {'twinroom_bmc_port': 443}, False),
+    ('ipmi', {}, {'twinroom_bmc_systems_uri': '/redfish/v1/Systems/2'}, True),        # IPMI has no systems
+    ('ipmi', {}, {'twinroom_fence_method': 'none'}, False),                           # not fenced: no BMC used
+    ('ipmi', {}, {'twinroom_bmc_port': inventory_rules.Unreadable("'p' is undefined")}, False),
+])
+def test_same_bmc_system(method, first, second, duplicate):
+    case = _valid()
+    for host in case['hostvars']:
+        case['hostvars'][host]['twinroom_fence_method'] = method
+    common = {'twinroom_bmc_address': '127.77.1.11', 'twinroom_bmc_systems_uri': '/redfish/v1/Systems/1'}
+    case['hostvars']['a-w1'].update(dict(common, **first))
+    case['hostvars']['b-w1'].update(dict(common, **second))
+    rules = [v.rule for v in inventory_rules.check_inventory(case['groups'], case['hostvars'])
+             if v.rule != 'variable-evaluates']
+    assert rules == (['bmc-unique'] if duplicate else [])
+
+
+def test_one_bmc_address_for_every_node_is_named_once():
+    """A BMC address set in group_vars/all by mistake: every room node on one IPMI BMC."""
+    case = _valid()
+    for host in case['hostvars']:
+        case['hostvars'][host].update(twinroom_fence_method='ipmi', twinroom_bmc_address='10.0.0.1')
+    assert [v.message for v in inventory_rules.check_inventory(case['groups'], case['hostvars'])] == [
+        "Inventory rule 'bmc-unique' failed for all room nodes: a-cp1, a-w1, a-w2, b-cp1, b-w1 and b-w2 have the "
+        "same BMC 10.0.0.1:623 (ipmi): fencing one would power off the others. Give each host the address of its "
+        "own BMC in twinroom_bmc_address."]
+
+
+def test_fence_uses_the_inventory_default_bmc_ports():
+    from ansible_collections.twinroom.ha.plugins.module_utils import fence
+    assert fence.DEFAULT_PORTS is inventory_rules.BMC_DEFAULT_PORTS

@@ -9,19 +9,21 @@ from ansible_collections.twinroom.ha.plugins.module_utils import room_status
 CASES = yaml.safe_load((Path(__file__).parent / "fixtures" / "room_status" / "failover.yml").read_text())
 
 
-def status_of(rooms, lease_age=None):
-    """Node summaries as node_summary makes them: alive is Ready with a lease younger than 10 s."""
+def status_of(rooms, lease_age=None, power=None):
+    """Node summaries as node_summary makes them: alive is Ready with a lease younger than 10 s; with ``power``
+    ({node: on|off|unknown}), those nodes' BMC readings added as room_info adds them."""
     summaries = {}
     for nodes in rooms.values():
         for name, ready in nodes.items():
             age = (lease_age or {}).get(name, 1.0)
             summaries[name] = {"name": name, "ready": ready, "lease_age": age, "alive": ready and age < 10}
-    return room_status.rooms_status({room: list(nodes) for room, nodes in rooms.items()}, summaries)
+    status = room_status.rooms_status({room: list(nodes) for room, nodes in rooms.items()}, summaries)
+    return room_status.power_summary(status, dict((name, {"power_state": state}) for name, state in (power or {}).items()))
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
 def test_check_failover(case):
-    status = status_of(case["rooms"], case.get("lease_age"))
+    status = status_of(case["rooms"], case.get("lease_age"), case.get("power"))
     if "error" in case:
         with pytest.raises(room_status.RoomStatusError) as raised:
             room_status.check_failover(case["lost_room"], status, force=case.get("force", False))
