@@ -107,6 +107,15 @@ options:
         but does not answer in that time does not answer either.
     type: int
     default: 10
+  bmc_bindings:
+    description:
+      - The bindings file M(twinroom.ha.bmc_binding) wrote on the controller (C(site.yml) keeps it in
+        C(<twinroom_state_dir>/bmc-bindings.json)). For every node bound there, the BMC is asked which machine it
+        controls (Redfish C(System.UUID), IPMI System GUID) before its power state counts. A BMC that reports
+        another machine is never used to power off, or to count as off, that node; the request is refused naming
+        both machines.
+      - Nodes without a binding are judged by their BMC's power state alone.
+    type: path
 requirements:
   - The fence agents (Debian package C(fence-agents)) where the module runs - C(fence_redfish) or C(fence_ipmilan).
 '''

@@ -8,23 +8,12 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import json
-import os
-import tempfile
-
 from ansible_collections.twinroom.ha.plugins.module_utils import bmc_identity, fence
-
-
-def read_identity(method, bmc, timeout):
-    if method == 'ipmi':
-        return bmc_identity.ipmi_identity(bmc['address'], bmc['port'], bmc['username'], bmc['password'], timeout)
-    return bmc_identity.redfish_identity(bmc['address'], bmc['port'], bmc['systems_uri'], bmc['username'],
-                                         bmc['password'], bmc['validate_certs'], timeout)
 
 
 def read_identities(params, reader=None):
     """{node: {'uuid'} or {'error'}} for every node, the BMCs asked in parallel."""
-    reader = reader or read_identity
+    reader = reader or bmc_identity.read_identity
     method = params.get('fence_method') or 'redfish'
     nodes = params['nodes']
     results = fence.run_parallel(nodes, lambda node: reader(method, fence.bmc_settings(params, node),
@@ -33,46 +22,24 @@ def read_identities(params, reader=None):
                 for node, result in zip(nodes, results))
 
 
-def read_record(path):
-    if not path or not os.path.exists(path):
-        return {}
-    try:
-        with open(path) as stream:
-            return json.load(stream)
-    except ValueError as exc:
-        raise bmc_identity.BmcIdentityError('the BMC bindings in %s are not valid JSON (%s): run site.yml to record '
-                                            'them again' % (path, exc))
-
-
-def write_record(path, record):
-    directory = os.path.dirname(path) or '.'
-    if not os.path.isdir(directory):
-        os.makedirs(directory, 0o700)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix='.bmc-bindings.')
-    with os.fdopen(fd, 'w') as stream:
-        json.dump(record, stream, indent=1, sort_keys=True)
-    os.chmod(tmp, 0o600)
-    os.rename(tmp, path)
-
-
 def run_bmc_binding(params, check_mode=False, diff=False, reader=None):
     fence.check_bmc_settings(params)
     identities = read_identities(params, reader)
     names = [node['name'] for node in params['nodes']]
     bindings = bmc_identity.check_bindings(names, params['machine_ids'], identities)
-    before = read_record(params['path'])
+    before = bmc_identity.read_record(params['path'])
     after = dict(before)
     after.update(bindings)
     result = dict(changed=after != before, bindings=bindings, path=params['path'])
     if diff:
         result['diff'] = dict(before=before, after=after)
     if result['changed'] and not check_mode:
-        write_record(params['path'], after)
+        bmc_identity.write_record(params['path'], after)
     return result
 
 
 def run_bmc_binding_info(params, reader=None):
-    record = read_record(params['path'])
+    record = bmc_identity.read_record(params['path'])
     identities = read_identities(params, reader) if params['nodes'] else {}
     nodes = {}
     for name, seen in identities.items():

@@ -20,6 +20,7 @@ import json
 import os
 import re
 import subprocess
+import tempfile
 
 from ansible_collections.twinroom.ha.plugins.module_utils.module_run import TwinroomError
 
@@ -155,3 +156,37 @@ def ipmi_identity(address, port, username, password, timeout=10, ipmitool='ipmit
         text = (proc.stderr or proc.stdout).strip().splitlines()
         return dict(error='ipmitool mc guid failed (exit %s): %s' % (proc.returncode, text[-1] if text else 'no output'))
     return dict(uuid=match.group(1))
+
+
+def read_identity(method, bmc, timeout):
+    """What the BMC of one node (fence's bmc settings dict) says it is."""
+    if method == 'ipmi':
+        return ipmi_identity(bmc['address'], bmc['port'], bmc['username'], bmc['password'], timeout)
+    return redfish_identity(bmc['address'], bmc['port'], bmc['systems_uri'], bmc['username'], bmc['password'],
+                            bmc['validate_certs'], timeout)
+
+
+# ---------------------------------------------------------------------------------------------
+# I/O: the bindings file on the controller
+# ---------------------------------------------------------------------------------------------
+
+def read_record(path):
+    if not path or not os.path.exists(path):
+        return {}
+    try:
+        with open(path) as stream:
+            return json.load(stream)
+    except ValueError as exc:
+        raise BmcIdentityError('the BMC bindings in %s are not valid JSON (%s): run site.yml to record them '
+                               'again' % (path, exc))
+
+
+def write_record(path, record):
+    directory = os.path.dirname(path) or '.'
+    if not os.path.isdir(directory):
+        os.makedirs(directory, 0o700)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix='.bmc-bindings.')
+    with os.fdopen(fd, 'w') as stream:
+        json.dump(record, stream, indent=1, sort_keys=True)
+    os.chmod(tmp, 0o600)
+    os.rename(tmp, path)

@@ -40,6 +40,7 @@ import subprocess
 import threading
 import time
 
+from ansible_collections.twinroom.ha.plugins.module_utils import bmc_identity
 from ansible_collections.twinroom.ha.plugins.module_utils import k8s_client as k8s_client_factory
 from ansible_collections.twinroom.ha.plugins.module_utils.inventory_rules import BMC_DEFAULT_PORTS
 from ansible_collections.twinroom.ha.plugins.module_utils.module_run import TwinroomError
@@ -96,6 +97,7 @@ _BMC_SPEC = dict(
     validate_certs=dict(type='bool', default=True),
     ipmi_lanplus=dict(type='bool', default=True),
     bmc_timeout=dict(type='int', default=10),
+    bmc_bindings=dict(type='path'),
     api_timeout=dict(type='int', default=20),
 )
 
@@ -145,6 +147,8 @@ _OBSERVED_DEFAULTS = dict(
     lease_fresh=None,     # lease_age below the stale threshold: the node runs (None: not known)
     lease_waited=None,    # seconds its lease was watched for going stale before the decision (None: not watched)
     lease_error=None,     # why the Lease could not be read (the node is then judged as before: by its BMC)
+    machine_id=None,      # the machine UUID site.yml bound the node to (None: no binding recorded)
+    bmc_identity=None,    # what its BMC reports it controls: {'uuid': ...} or {'error': ...} (None: not asked)
 )
 
 
@@ -279,7 +283,7 @@ def decide(observed, request):
 
     confirmation = confirmed_by(request)
     out_of_service = request.get('out_of_service', True)
-    plans, unreachable, unreadable, running = [], [], [], []
+    plans, unreachable, unreadable, running, wrong_machine = [], [], [], [], []
     for node in nodes:
         if not out_of_service:
             # Power only: what the API holds is not known and not changed.
@@ -288,6 +292,13 @@ def decide(observed, request):
             # Off or dark by its BMC, yet renewing its lease: that BMC is not this node's (or it is wrong).
             running.append(node)
             continue
+        if node['bmc_reachable'] and node['machine_id']:
+            problem = bmc_identity.check_fence_target(node['name'], node['machine_id'], node['bmc_identity'],
+                                                      node['bmc'])
+            if problem:
+                # Its power state says nothing about this node: never powered off through, never counted as off.
+                wrong_machine.append(problem)
+                continue
         steps, method, problem = _plan_fenced(node, confirmation)
         if problem == 'unreachable':
             unreachable.append(node)
@@ -308,6 +319,9 @@ def decide(observed, request):
                           changed=bool(steps)))
     problems = []
     target = _target(request, names)
+    if wrong_machine:
+        text = '; '.join(wrong_machine)
+        problems.append('%s%s: refusing to fence %s, nothing was powered off.' % (text[0].upper(), text[1:], target))
     if running:
         problems.append(running_refusal(running, target))
     if unreachable:
@@ -468,7 +482,7 @@ class FenceAgent(object):
     ``executor(argv, stdin, timeout)`` and ``probe(address, port, timeout)`` can be replaced in tests.
     """
 
-    def __init__(self, method, bmc, bmc_timeout=10, executor=None, probe=None, agent_path=None):
+    def __init__(self, method, bmc, bmc_timeout=10, executor=None, probe=None, agent_path=None, identity_reader=None):
         if method not in AGENTS:
             raise ValueError('unknown fence method %r' % (method,))
         self.method = method
@@ -477,6 +491,7 @@ class FenceAgent(object):
         self.executor = executor or run_process
         self.probe = probe or (tcp_answers if method == 'redfish' else rmcp_answers)
         self.agent_path = agent_path
+        self.identity_reader = identity_reader
 
     @property
     def where(self):
@@ -514,6 +529,12 @@ class FenceAgent(object):
             # It takes connections but does not answer: as good as dark.
             return dict(reachable=False, power_state='unknown', error=message)
         return dict(reachable=True, power_state='unknown', error=message or 'exit code %s' % rc)
+
+    def identity(self):
+        """{'uuid': ...} or {'error': ...}: which machine this BMC says it controls."""
+        if self.identity_reader is not None:
+            return self.identity_reader(self.bmc)
+        return bmc_identity.read_identity(self.method, self.bmc, self.bmc_timeout)
 
     def power(self, action, timeout):
         """Run action on|off (the agent waits up to ``timeout`` for the change); (ok, message)."""
@@ -844,14 +865,25 @@ def observe(params, recorder, agents, with_bmc=True):
     duplicates = sorted(set(name for name in names if names.count(name) > 1))
     if duplicates:
         raise FenceError('nodes names %s more than once.' % _join(duplicates))
-    statuses = run_parallel(names, lambda name: agents[name].status()) if with_bmc else [None] * len(names)
+    bindings = bmc_identity.read_record(params.get('bmc_bindings')) if with_bmc else {}
+
+    def ask(name):
+        status = agents[name].status()
+        machine = (bindings.get(name) or {}).get('machine_id')
+        if machine and status['reachable']:
+            # Which machine that BMC controls: its power state only counts if it is this node's.
+            status = dict(status, machine_id=machine, bmc_identity=agents[name].identity())
+        return status
+
+    statuses = run_parallel(names, ask) if with_bmc else [None] * len(names)
     _raise_first(statuses)
     observed, api_error = [], None
     for name, status in zip(names, statuses):
         entry = dict(name=name)
         if status is not None:
             entry.update(bmc=agents[name].where, bmc_reachable=status['reachable'],
-                         power_state=status['power_state'], bmc_error=status['error'])
+                         power_state=status['power_state'], bmc_error=status['error'],
+                         machine_id=status.get('machine_id'), bmc_identity=status.get('bmc_identity'))
         if recorder is not None and api_error is None:
             try:
                 entry.update(recorder.observe(name))
@@ -862,8 +894,8 @@ def observe(params, recorder, agents, with_bmc=True):
 
 
 def _public(observed):
-    keys = ('name', 'bmc', 'bmc_reachable', 'power_state', 'bmc_error', 'exists', 'tainted', 'record', 'ready',
-            'lease_age')
+    keys = ('name', 'bmc', 'bmc_reachable', 'power_state', 'bmc_error', 'machine_id', 'bmc_identity', 'exists',
+            'tainted', 'record', 'ready', 'lease_age')
     return dict((node['name'], dict((key, node.get(key)) for key in keys if key != 'name')) for node in observed)
 
 

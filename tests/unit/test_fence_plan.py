@@ -831,3 +831,42 @@ def test_an_unreadable_lease_is_warned_about_and_the_bmc_decides(lab):
     assert result['warnings'] == [
         'the Lease of Node a-w2 could not be read from the API server of context room-b (403 '
         'leases.coordination.k8s.io "a-w2" is forbidden): it was judged by its BMC alone']
+
+
+# --- BMC bindings: a BMC reporting another machine is never used ---------------------------------------------------
+
+BOUND = "4c4c4544-0042-3510-8057-b2c04f4e3232"
+OTHER_MACHINE = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
+
+
+def bound_node(name, reported, power="on"):
+    return dict(name=name, bmc="127.77.1.11:8443", bmc_reachable=True, power_state=power, exists=True,
+                machine_id=BOUND, bmc_identity=reported)
+
+
+def test_a_bmc_of_another_machine_is_refused_before_anything():
+    with pytest.raises(fence.FenceError) as caught:
+        fence.decide([bound_node("a-w1", {"uuid": OTHER_MACHINE})], dict(state="fenced", room="room_a"))
+    assert caught.value.msg == (
+        "The BMC 127.77.1.11:8443 of node a-w1 reports machine %s, but a-w1 is machine %s (bound by site.yml): it is "
+        "another machine's BMC. Check twinroom_bmc_address of a-w1: refusing to fence room_a, nothing was powered off."
+        % (OTHER_MACHINE, BOUND))
+
+
+def test_a_bmc_reporting_off_for_another_machine_does_not_count_as_fenced():
+    with pytest.raises(fence.FenceError) as caught:
+        fence.decide([bound_node("a-w1", {"uuid": OTHER_MACHINE}, power="off")], dict(state="fenced", room="room_a"))
+    assert "reports machine %s, but a-w1 is machine %s" % (OTHER_MACHINE, BOUND) in caught.value.msg
+
+
+def test_a_bmc_that_cannot_say_which_machine_it_is_is_refused():
+    with pytest.raises(fence.FenceError) as caught:
+        fence.decide([bound_node("a-w1", {"error": "GET /redfish/v1/Systems/1 failed: HTTP Error 404"})],
+                     dict(state="fenced", room="room_a"))
+    assert caught.value.msg.startswith("The BMC 127.77.1.11:8443 of node a-w1 does not say which machine it controls "
+                                       "(GET /redfish/v1/Systems/1 failed: HTTP Error 404)")
+
+
+def test_a_bmc_of_the_bound_machine_is_used():
+    plans = fence.decide([bound_node("a-w1", {"uuid": BOUND.upper()})], dict(state="fenced", room="room_a"))
+    assert plans[0]["steps"][:2] == ["power_off", "verify_off"]

@@ -28,6 +28,10 @@ TAINT = "node.kubernetes.io/out-of-service"
 CP = {"room_a": "a-cp1", "room_b": "b-cp1"}
 
 
+def join(names):
+    return names[0] if len(names) == 1 else "%s and %s" % (", ".join(names[:-1]), names[-1])
+
+
 def flat(result):
     return " ".join(output(result).split())
 
@@ -117,8 +121,10 @@ def test_a_cut_link_is_not_a_lost_room(lab_restored):  # pylint: disable=unused-
     refused = failover(other)
     drill.lab("restore-link")
     assert refused.returncode != 0
-    assert "%s is powered on as its BMCs report" % other in flat(refused) or \
-        "BMCs report" in flat(refused), failed_tasks(refused)
+    text = flat(refused)
+    assert "%s is not lost: the BMCs of %s report them powered on, yet their leases are stale" % (
+        other, join(sorted(drill.room_nodes()[other]))) in text, failed_tasks(refused)
+    assert "Refusing to fail it over without force: true." in text
     assert set(container_states(other).values()) == {"running"}, "refused, yet a node of %s stopped" % other
     assert drill.datastore_roles() == before
     recap = play_recap(output(refused))
@@ -142,7 +148,9 @@ def test_a_room_with_one_stale_node_is_not_lost(nodes, lab_restored):  # pylint:
     time.sleep(12)
     refused = failover(room)
     assert refused.returncode != 0
-    assert "%s is not lost" % room in flat(refused), failed_tasks(refused)
+    up = sorted(set(drill.room_nodes()[room]) - {worker})
+    assert ("%s is not lost: %s still renew their leases (down: %s)." % (room, join(up), worker)) in flat(refused), \
+        failed_tasks(refused)
     others = sorted(set(drill.room_nodes()[room]) - {worker})
     assert all(container_states(room)[name] == "running" for name in others)
     assert out_of_service(drill.ZONE[room]) == []
