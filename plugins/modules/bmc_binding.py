@@ -11,7 +11,7 @@ DOCUMENTATION = r'''
 ---
 module: bmc_binding
 short_description: Bind each node to its BMC by the machine UUID both report
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Asks each node's BMC which machine it controls (Redfish C(System.UUID); IPMI C(Get System GUID) through
     C(ipmitool mc guid)) and compares it with the machine UUID read on the node itself (SMBIOS, C(/sys/class/dmi/id/product_uuid)),

@@ -11,7 +11,7 @@ DOCUMENTATION = r'''
 ---
 module: bmc_binding_info
 short_description: Report which machine each BMC controls, and whether it is still the node's
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Reads the bindings M(twinroom.ha.bmc_binding) recorded in O(path) and, for each of O(nodes), what its BMC
     reports now. Changes nothing.
