@@ -154,3 +154,26 @@ def test_a_room_with_one_stale_node_is_not_lost(nodes, lab_restored):  # pylint:
     others = sorted(set(drill.room_nodes()[room]) - {worker})
     assert all(container_states(room)[name] == "running" for name in others)
     assert out_of_service(drill.ZONE[room]) == []
+
+
+def test_a_second_operation_is_refused_while_one_runs():
+    lock = drill.STATE / "operation.lock"
+    holder = subprocess.Popen(["ansible-playbook", "-i", drill.INVENTORY, "tests/integration/fixtures/hold_operation_lock.yml",
+                               "-e", "hold_seconds=120"], cwd=str(drill.REPO), stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: lock.exists(), 60, "the holder to take the lock")
+        record = json.loads(lock.read_text())
+        refused = failover("room_b")
+        assert refused.returncode != 0
+        assert ("refusing to start failover of room_b: a recovery of room_a holds the lock since %s (%s@%s, pid %s), "
+                "and that process still runs on this controller." % (
+                    record["started"], record["user"], record["host"], record["pid"])) in flat(refused), \
+            failed_tasks(refused)
+        assert set(container_states("room_b").values()) == {"running"}
+        assert json.loads(lock.read_text()) == record, "the refused run touched the lock"
+    finally:
+        holder.terminate()
+        holder.wait(timeout=30)
+    # The holder was stopped before it released the lock: the next run takes the stale lock over.
+    assert lock.exists()
