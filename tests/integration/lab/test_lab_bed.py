@@ -102,3 +102,14 @@ def test_witness_sees_both_rooms_when_the_link_is_cut(nodes, lab_cli):
     finally:
         restore = lab_cli("restore-link")
     assert restore.returncode == 0, restore.stdout + restore.stderr
+
+
+def test_every_node_address_routes_through_a_lab_bridge(nodes, lab_cli):
+    result = lab_cli("check-routes")
+    assert result.returncode == 0, result.stdout + result.stderr
+    count = sum(len(n["networks"]) for n in nodes.values())
+    assert "routes: %d node addresses route through lab bridges" % count in result.stdout, result.stdout
+    # Whatever happens to a bridge, the lab's range never follows the default route off the machine.
+    blackhole = subprocess.run(["ip", "route", "show", "type", "blackhole", "10.77.0.0/16"], capture_output=True,
+                               text=True, check=True)
+    assert "10.77.0.0/16" in blackhole.stdout
