@@ -15,8 +15,8 @@ Two layers:
 
 Safety rule, in words: a node is tainted ``node.kubernetes.io/out-of-service`` (which lets the
 controller-manager force-delete its pods and detach their volumes) only when its BMC reported its power
-OFF, or, when its BMC does not answer, when the operator (``confirm_room_down``) or a witness
-(``witness_confirms_down``) confirmed that the room is down. A BMC that does not answer without that
+OFF, or, when its BMC does not answer, when the operator (``confirm_room_down``) confirmed that the room
+is down. A BMC that does not answer without that
 confirmation refuses the whole request before any node is touched.
 
 And a node that still renews its Kubernetes lease (``kube-node-lease``) is running, whatever its BMC says:
@@ -174,11 +174,10 @@ def _target(request, names):
 
 
 def confirmed_by(request):
-    """Who confirmed that the room is down: 'operator', 'witness', or None."""
+    """Who confirmed that the room is down: 'operator', or None. (A witness's vote is a room-level decision of the
+    failover, not a flag a caller can set.)"""
     if request.get('confirm_room_down'):
         return 'operator'
-    if request.get('witness_confirms_down'):
-        return 'witness'
     return None
 
 
@@ -265,7 +264,7 @@ def decide(observed, request):
     """Plans for every node, in the order given, or FenceError before anything is touched.
 
     ``observed``: list of per-node observations (see ``_OBSERVED_DEFAULTS``).
-    ``request``: ``state`` (fenced|unfenced), ``room``, ``confirm_room_down``, ``witness_confirms_down``.
+    ``request``: ``state`` (fenced|unfenced), ``room``, ``confirm_room_down``.
     Returns a list of dicts: name, steps, method, fenced (predicted), power_state (predicted), changed.
     """
     nodes = [normalize_observed(item) for item in observed]
@@ -326,8 +325,7 @@ def decide(observed, request):
         problems.append(running_refusal(running, target))
     if unreachable:
         problems.append(
-            '%s %s: refusing to fence %s without confirm_room_down: true (or a witness that confirms the room '
-            'is down).' % (_join('BMC %s of node %s' % (node['bmc'], node['name']) for node in unreachable),
+            '%s %s: refusing to fence %s without confirm_room_down: true.' % (_join('BMC %s of node %s' % (node['bmc'], node['name']) for node in unreachable),
                            'does not answer' if len(unreachable) == 1 else 'do not answer', target))
     if unreadable:
         problems.append(
@@ -842,7 +840,6 @@ def _request(params):
     out_of_service = params.get('out_of_service')
     return dict(state=params.get('state') or 'fenced', room=params.get('room'),
                 confirm_room_down=bool(params.get('confirm_room_down')),
-                witness_confirms_down=bool(params.get('witness_confirms_down')),
                 out_of_service=True if out_of_service is None else bool(out_of_service),
                 release_pods=params.get('release_pods') is not False)
 

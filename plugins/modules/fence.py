@@ -23,9 +23,8 @@ description:
     C({"at", "method", "by", "room"}) and a C(Fenced) Warning Event is recorded. The taint lets the
     controller-manager force-delete the node's pods and detach their volumes.
   - A node found off through its BMC is tainted without a new power-off. Nodes are powered off in parallel.
-  - When a BMC does not answer, nothing proves that its node is off. Without O(confirm_room_down=true) or
-    O(witness_confirms_down=true) the whole request is refused before anything is touched, naming every BMC
-    that does not answer. With one of them, those nodes are tainted with method C(confirmed-down) instead of
+  - When a BMC does not answer, nothing proves that its node is off. Without O(confirm_room_down=true) the whole
+    request is refused before anything is touched, naming every BMC that does not answer. With it, those nodes are tainted with method C(confirmed-down) instead of
     C(bmc). A BMC that answers but cannot report the power state (wrong credentials, wrong systems URI) is
     always refused.
   - A node whose power-off was sent but whose BMC still reports it on after O(timeout) is not tainted and the
@@ -60,12 +59,6 @@ options:
       - The operator confirms that the room is down (no power). Lets nodes whose BMC does not answer be marked
         out of service with method C(confirmed-down). Do not set it while the nodes could still run - their
         pods would run twice.
-    type: bool
-    default: false
-  witness_confirms_down:
-    description:
-      - A third-site witness confirms that the room is down. Same effect as O(confirm_room_down); the record
-        names the witness as the one that confirmed.
     type: bool
     default: false
   out_of_service:
@@ -259,7 +252,6 @@ def main():
             state=dict(type='str', default='fenced', choices=['fenced', 'unfenced']),
             room=dict(type='str'),
             confirm_room_down=dict(type='bool', default=False),
-            witness_confirms_down=dict(type='bool', default=False),
             out_of_service=dict(type='bool', default=True),
             release_pods=dict(type='bool', default=True),
             timeout=dict(type='int', default=60),

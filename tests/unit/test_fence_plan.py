@@ -30,7 +30,7 @@ except ImportError:  # not run through ansible-test: find the collection where d
 
 FIXTURES = sorted((pathlib.Path(__file__).parent / 'fixtures' / 'fence').glob('*.yml'))
 FIND_AGENT = fence.FenceAgent._agent
-BASE_REQUEST = dict(state='fenced', room=None, confirm_room_down=False, witness_confirms_down=False, out_of_service=True)
+BASE_REQUEST = dict(state='fenced', room=None, confirm_room_down=False, out_of_service=True)
 
 
 def load_cases():
@@ -76,7 +76,7 @@ def test_decision(case):
                 assert node['power_state'] == 'off' or 'verify_off' in plan['steps']
             if plan['method'] == 'confirmed-down' and plan['steps']:
                 assert not node['bmc_reachable']
-                assert case['request']['confirm_room_down'] or case['request']['witness_confirms_down']
+                assert case['request']['confirm_room_down']
             # Never counted as fenced while renewing its lease, unless powered off and watched going stale first.
             if node.get('lease_fresh') and case['request']['out_of_service']:
                 assert 'verify_lease_stale' in plan['steps'], plan['name']
@@ -414,7 +414,7 @@ def params_for(names, **extra):
                     bmc_username=None, bmc_password=None, bmc_validate_certs=None) for n in names],
         fence_method='redfish', bmc_username='admin', bmc_password='s3cret pass=word', bmc_port=None,
         validate_certs=False, ipmi_lanplus=True, bmc_timeout=2, kubeconfig=None, context='room-b',
-        state='fenced', room='room_a', confirm_room_down=False, witness_confirms_down=False, timeout=5)
+        state='fenced', room='room_a', confirm_room_down=False, timeout=5)
     params.update(extra)
     return params
 
@@ -549,8 +549,7 @@ def test_refusal_touches_nothing(lab):
         run(lab, params_for(['a-cp1', 'a-w1', 'a-w2']), probe=probe)
     assert caught.value.msg == (
         'BMC 127.77.1.10:8443 of node a-cp1, BMC 127.77.1.11:8443 of node a-w1 and BMC 127.77.1.12:8443 of node a-w2 '
-        'do not answer: refusing to fence room_a without confirm_room_down: true (or a witness that confirms the room '
-        'is down).')
+        'do not answer: refusing to fence room_a without confirm_room_down: true.')
     assert caught.value.details['nodes']['a-w1']['bmc_error'] == '[Errno 111] Connection refused'
     assert lab['log'] == [] and lab['bmcs'].calls == []
 
