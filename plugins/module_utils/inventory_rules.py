@@ -260,6 +260,16 @@ def _check_fence_method(layout, hostvars):
             'fence-method', subject,
             "twinroom_fence_method is '%s'; it must be one of %s (none: no fencing). %s"
             % (value, ', '.join(FENCE_METHODS), where)))
+    valid = sorted((value, hosts) for value, hosts in _by_value(nodes, hostvars, 'twinroom_fence_method')
+                   if value in FENCE_METHODS)
+    if len(valid) > 1:
+        # failover.yml and recover.yml fence and power on a whole room with one method: a host's own value would be
+        # accepted here and then ignored.
+        violations.append(_violation(
+            'fence-method-uniform', _subject([h for _value, hosts in valid for h in hosts], nodes),
+            'twinroom_fence_method differs between room nodes (%s): the failover fences a room with one method. Set '
+            'it once, in group_vars/all, and remove the other values.'
+            % '; '.join('%s: %s' % (value, _names(hosts)) for value, hosts in valid)))
     return violations
 
 

@@ -41,7 +41,7 @@ def test_fixtures_cover_every_rule():
             case['groups'], case['hostvars'], case.get('required_vars') or ()))
     assert rules >= {
         'room-not-empty', 'one-control-plane-per-room', 'room-exclusive', 'node-in-room', 'zone-per-room',
-        'fence-method', 'bmc-address', 'bmc-systems-uri', 'bmc-unique', 'witness-enabled', 'witness-present',
+        'fence-method', 'fence-method-uniform', 'bmc-address', 'bmc-systems-uri', 'bmc-unique', 'witness-enabled', 'witness-present',
         'witness-outside-rooms', 'required-variable',
     }
 
@@ -147,7 +147,7 @@ def test_same_bmc_system(method, first, second, duplicate):
     case['hostvars']['a-w1'].update(dict(common, **first))
     case['hostvars']['b-w1'].update(dict(common, **second))
     rules = [v.rule for v in inventory_rules.check_inventory(case['groups'], case['hostvars'])
-             if v.rule != 'variable-evaluates']
+             if v.rule not in ('variable-evaluates', 'fence-method-uniform')]
     assert rules == (['bmc-unique'] if duplicate else [])
 
 
