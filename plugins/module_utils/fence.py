@@ -568,8 +568,22 @@ def bmc_settings(params, node):
                 lanplus=params.get('ipmi_lanplus', True))
 
 
+# Every wait is bounded: 0 or a negative value would mean "no limit" to some layers and "give up at once" to others.
+TIMEOUT_BOUNDS = dict(bmc_timeout=(1, 300), api_timeout=(1, 600), timeout=(1, 3600), lease_stale_after=(2, 600))
+
+
+def check_timeouts(params):
+    """Refuse a timeout outside its bounds, naming the option, its value and the bounds."""
+    wrong = ['%s is %s; it must be %d-%d seconds' % (name, params[name], low, high)
+             for name, (low, high) in sorted(TIMEOUT_BOUNDS.items())
+             if params.get(name) is not None and not low <= params[name] <= high]
+    if wrong:
+        raise FenceError('%s. Nothing was done.' % '; '.join(wrong))
+
+
 def check_bmc_settings(params):
-    """Refuse missing BMC settings, naming the node and the inventory variable."""
+    """Refuse missing BMC settings, naming the node and the inventory variable, and unbounded timeouts."""
+    check_timeouts(params)
     missing = []
     for node in params['nodes']:
         wanted = ['address']

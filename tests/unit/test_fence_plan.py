@@ -869,3 +869,17 @@ def test_a_bmc_that_cannot_say_which_machine_it_is_is_refused():
 def test_a_bmc_of_the_bound_machine_is_used():
     plans = fence.decide([bound_node("a-w1", {"uuid": BOUND.upper()})], dict(state="fenced", room="room_a"))
     assert plans[0]["steps"][:2] == ["power_off", "verify_off"]
+
+
+@pytest.mark.parametrize("extra, message", [
+    (dict(bmc_timeout=0), "bmc_timeout is 0; it must be 1-300 seconds. Nothing was done."),
+    (dict(api_timeout=-1, timeout=0), "api_timeout is -1; it must be 1-600 seconds; timeout is 0; it must be 1-3600 "
+                                      "seconds. Nothing was done."),
+    (dict(lease_stale_after=1), "lease_stale_after is 1; it must be 2-600 seconds. Nothing was done."),
+])
+def test_unbounded_timeouts_are_refused(extra, message):
+    params = dict(nodes=[dict(name="a-w1", bmc_address="127.77.1.11", bmc_systems_uri="/redfish/v1/Systems/1")],
+                  fence_method="redfish", **extra)
+    with pytest.raises(fence.FenceError) as caught:
+        fence.check_bmc_settings(params)
+    assert caught.value.msg == message
