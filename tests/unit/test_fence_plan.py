@@ -531,10 +531,10 @@ def test_check_mode_reads_only(lab):
 def test_still_on_after_timeout_fails_and_is_not_tainted(lab):
     lab['bmcs'].answers_off = False
     with pytest.raises(fence.FenceError) as caught:
-        run(lab, params_for(['a-w1'], timeout=0))
+        run(lab, params_for(['a-w1'], timeout=1))
     assert caught.value.msg == (
         'power-off of node a-w1 was sent to BMC 127.77.1.11:8443 (agent said: Failed: Timed out waiting to power OFF) '
-        'but it still reports power ON after 0s: not tainted. Check the node and its BMC.')
+        'but it still reports power ON after 1s: not tainted. Check the node and its BMC.')
     assert caught.value.details['nodes']['a-w1']['fenced'] is False
     assert [entry for entry in lab['log'] if entry[0] != 'off'] == []
 
