@@ -1,5 +1,6 @@
 """Lab-test fixtures: whatever a test does to the rooms, its finalizer leaves the lab as site.yml built it."""
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,23 @@ def _marked_rooms(rooms):
     return sorted(rooms)  # neither API answers: recover both, which also restarts the datastore
 
 
+def _wait_ready(names, seconds=240):
+    """Until every named node is Ready in some room's API (bounded); a node powered on takes a while to report."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        for context in drill.ZONE.values():
+            try:
+                api = client.CoreV1Api(config.new_client_from_config(config_file=drill.KUBECONFIG, context=context))
+                ready = {n.metadata.name for n in api.list_node(_request_timeout=10).items
+                         if any(c.type == "Ready" and c.status == "True" for c in n.status.conditions or ())}
+            except Exception:  # pylint: disable=broad-except  # that room's API does not answer: ask the other
+                continue
+            if set(names) <= ready:
+                return True
+        time.sleep(2)
+    return False
+
+
 def restore_lab():
     """Link restored, every room powered on, every fenced room recovered; returns what it had to do."""
     done = []
@@ -39,6 +57,8 @@ def restore_lab():
         if any(states.get(n.container, {}).get("state") != "running" for n in topo.room_nodes(room)):
             drill.lab("power-on-room", room)
             done.append("power-on-room %s" % room)
+    if done:
+        _wait_ready([name for names in rooms.values() for name in names])
     for room in _marked_rooms(rooms):
         result = run_playbook("playbooks/recover.yml", drill.INVENTORY, extra_vars={"room": room})
         done.append("recover.yml %s: rc %d" % (room, result.returncode))
