@@ -112,8 +112,8 @@ def check_promotion(node_name, local, history):
     """Refuse to make ``node_name`` primary unless it has every write the last primary acknowledged.
 
     ``local``: the node's observed state (role, stopped_as, timeline, lsn, system_identifier). Allowed:
-    the last primary itself on its timeline (a restart), or the standby the last primary named synchronous,
-    on that timeline or later. With no history (a pair set up before it existed) nothing is refused here.
+    the last primary itself on its timeline (a restart), or the standby the last primary named synchronous
+    (of the same cluster: the system identifier is compared first). With no history (a pair set up before it existed) nothing is refused here.
     """
     last = latest(history)
     if last is None:
@@ -136,8 +136,10 @@ def check_promotion(node_name, local, history):
                 % (node_name, _where(local), last['timeline'], last.get('at')))
         return last
     if last['event'] == 'synchronous' and last.get('standby') == node_name:
-        if timeline is None or int(timeline) >= last['timeline']:
-            return last
+        # Named synchronous: it confirmed every commit since. Its timeline is not compared: a standby reports the
+        # timeline of its last restartpoint until its WAL receiver runs, which lags the primary's (seen on the lab:
+        # timeline 1 while streaming timeline 2 from a primary that was then lost).
+        return last
     if last['event'] == 'synchronous':
         since = 'with %s as its synchronous standby' % last.get('standby')
     else:

@@ -62,7 +62,11 @@ def test_record_appends_only_a_change():
     ("a-cp1", {"role": "standby", "timeline": 2, "system_identifier": "7"}, [SYNC_B_TL2]),
     ("b-cp1", {"role": "stopped", "stopped_as": "primary", "timeline": 2, "system_identifier": "7"}, [SYNC_B_TL2]),
     ("b-cp1", {"role": "standby", "timeline": 3, "system_identifier": "7"}, [SYNC_B_TL2, PROMOTED_A_TL3, SYNC_A_TL3]),
-], ids=["no history", "the synchronous standby", "the last primary restarting", "standby of the new primary"])
+    # A standby reports its last restartpoint's timeline while its WAL receiver is down (seen on the lab).
+    ("b-cp1", {"role": "standby", "timeline": 2, "lsn": "0/5000200", "system_identifier": "7"},
+     [SYNC_B_TL2, PROMOTED_A_TL3, SYNC_A_TL3]),
+], ids=["no history", "the synchronous standby", "the last primary restarting", "standby of the new primary",
+        "synchronous standby reporting an older timeline"])
 def test_promotion_allowed(node, local, history):
     history_mod.check_promotion(node, local, history)
 
