@@ -241,7 +241,7 @@ def test_fencing_a_worker_powers_it_off_before_marking_it(topology, nodes, lab_c
               "module %.1fs" % (name, node["seconds"], stopped_at or -1, tainted_at or -1, result["elapsed"]))
         assert result["changed"] is True
         assert (node["fenced"], node["method"], node["power_state"]) == (True, "bmc", "off")
-        assert node["plan"] == ["power_off", "verify_off", "taint", "annotate", "event"]
+        assert node["plan"] == ["power_off", "verify_off", "verify_lease_stale", "taint", "annotate", "event"]
         assert stopped_at is not None and tainted_at is not None
         assert stopped_at < tainted_at, "the taint appeared before the container stopped"
         assert container_state(container) != "running"
