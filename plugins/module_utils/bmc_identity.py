@@ -85,8 +85,8 @@ def check_bindings(nodes, machine_ids, identities):
                 (' - that BMC belongs to node %s' % owner) if owner else ''))
             continue
         if normalize(mine) in claimed:
-            problems.append('nodes %s and %s report the same machine UUID %s' % (claimed[normalize(mine)], name,
-                                                                                  pretty(mine)))
+            problems.append('nodes %s and %s report the same machine UUID %s'
+                            % (claimed[normalize(mine)], name, pretty(mine)))
             continue
         claimed[normalize(mine)] = name
         bindings[name] = dict(machine_id=pretty(mine), bmc_identity=pretty(seen.get('uuid')))

@@ -325,8 +325,9 @@ def decide(observed, request):
         problems.append(running_refusal(running, target))
     if unreachable:
         problems.append(
-            '%s %s: refusing to fence %s without confirm_room_down: true.' % (_join('BMC %s of node %s' % (node['bmc'], node['name']) for node in unreachable),
-                           'does not answer' if len(unreachable) == 1 else 'do not answer', target))
+            '%s %s: refusing to fence %s without confirm_room_down: true.' % (
+                _join('BMC %s of node %s' % (node['bmc'], node['name']) for node in unreachable),
+                'does not answer' if len(unreachable) == 1 else 'do not answer', target))
     if unreadable:
         problems.append(
             '%s: refusing to fence %s, since a node is tainted only once its BMC reports its power off. Check '

@@ -20,6 +20,12 @@ options:
     description: The bindings file on the controller.
     type: path
     required: true
+  nodes:
+    description:
+      - Nodes whose BMCs to ask which machine they control. Empty - only the recorded bindings are returned.
+      - Every suboption also accepts the inventory variable's name as an alias, as for M(twinroom.ha.fence).
+    required: false
+    default: []
 extends_documentation_fragment:
   - twinroom.ha.fence_bmc
   - twinroom.ha.kubeconfig
@@ -32,7 +38,7 @@ attributes:
   platform:
     platforms: posix
 notes:
-  - O(nodes) may be empty; then only the recorded bindings are returned. O(kubeconfig) and O(context) are not used.
+  - O(kubeconfig) and O(context) are not used.
 seealso:
   - module: twinroom.ha.bmc_binding
 author:

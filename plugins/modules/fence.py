@@ -24,8 +24,8 @@ description:
     controller-manager force-delete the node's pods and detach their volumes.
   - A node found off through its BMC is tainted without a new power-off. Nodes are powered off in parallel.
   - When a BMC does not answer, nothing proves that its node is off. Without O(confirm_room_down=true) the whole
-    request is refused before anything is touched, naming every BMC that does not answer. With it, those nodes are tainted with method C(confirmed-down) instead of
-    C(bmc). A BMC that answers but cannot report the power state (wrong credentials, wrong systems URI) is
+    request is refused before anything is touched, naming every BMC that does not answer. With it, those nodes
+    are tainted with method C(confirmed-down) instead of C(bmc). A BMC that answers but cannot report the power state (wrong credentials, wrong systems URI) is
     always refused.
   - A node whose power-off was sent but whose BMC still reports it on after O(timeout) is not tainted and the
     module fails; nodes verified off in the same run are tainted.
@@ -89,7 +89,7 @@ options:
     default: 60
   lease_stale_after:
     description:
-      - A node whose Lease was renewed less than this many seconds ago counts as running (as O(stale_after) of
+      - A node whose Lease was renewed less than this many seconds ago counts as running (as O(twinroom.ha.room_info#module:stale_after) of
         M(twinroom.ha.room_info)); the default suits kubelet leases of 20 to 40 s, renewed every quarter of that.
     type: int
     default: 10
