@@ -512,7 +512,7 @@ def test_threads_race_exactly_one_wins(lock_path):
     for thread in threads:
         thread.join()
     assert len(results) == 1 and len(errors) == 7
-    winner = results[0]
+    winner = next(iter(results))
     assert read(lock_path)['holder_id'] == 'run-%d' % winner
     assert all(message.startswith('refusing to start failover of room_a: a failover of room_a holds the lock')
                for message in errors.values())
