@@ -883,3 +883,15 @@ def test_unbounded_timeouts_are_refused(extra, message):
     with pytest.raises(fence.FenceError) as caught:
         fence.check_bmc_settings(params)
     assert caught.value.msg == message
+
+
+def test_a_bmc_refusing_the_credentials_is_refused_for_them_not_for_its_machine():
+    node = bound_node("a-w1", {"error": "GET /redfish/v1/Systems/1 failed: HTTP Error 401: UNAUTHORIZED"},
+                      power="unknown")
+    node["bmc_error"] = "Failed: Unable to connect/login to fencing device"
+    with pytest.raises(fence.FenceError) as caught:
+        fence.decide([node], dict(state="fenced", room="room_a"))
+    assert caught.value.msg == (
+        "BMC 127.77.1.11:8443 of node a-w1 answers but its power state cannot be read (Failed: Unable to "
+        "connect/login to fencing device): refusing to fence room_a, since a node is tainted only once its BMC "
+        "reports its power off. Check the BMC credentials and systems URI.")

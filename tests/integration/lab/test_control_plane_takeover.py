@@ -20,7 +20,7 @@ from twinroom_lab.writer import Writer, ensure_namespace  # noqa: E402  pylint: 
 pytestmark = pytest.mark.lab
 
 
-def test_takeover_is_refused_without_fencing_while_the_link_is_cut(lab_cli):
+def test_takeover_is_refused_without_fencing_while_the_link_is_cut(lab_cli, lab_restored):  # pylint: disable=unused-argument
     ensure_namespace(drill.KUBECONFIG, drill.ZONE["room_a"])
     roles = drill.datastore_roles()
     primary = drill.primary_room(roles)
@@ -44,7 +44,7 @@ def test_takeover_is_refused_without_fencing_while_the_link_is_cut(lab_cli):
 
 
 @pytest.mark.parametrize("order", ["first", "second"])
-def test_losing_the_primary_room_keeps_every_acknowledged_write(order):
+def test_losing_the_primary_room_keeps_every_acknowledged_write(order, lab_restored):  # pylint: disable=unused-argument
     lost = drill.primary_room(drill.datastore_roles())
     result = drill.lose_room(lost)
     print("%s loss of %s: write gap %.1f s, %.1f s from the takeover's start, %d writes acknowledged"

@@ -78,7 +78,7 @@ def workloads():
     delete_namespace_and_wait(core, NAMESPACE)
 
 
-def test_failover_and_recover_a_room(workloads, lab_cli):  # pylint: disable=redefined-outer-name,unused-argument
+def test_failover_and_recover_a_room(workloads, lab_cli, lab_restored):  # pylint: disable=redefined-outer-name,unused-argument
     before = running_pods("room-a")
     lost = "room_a" if any(node in ROOM_NODES["room_a"] for node in before.values()) else "room_b"
     survivor = drill.OTHER[lost]

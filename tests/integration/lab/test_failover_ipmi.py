@@ -54,7 +54,7 @@ def ipmitool(node, *command):
                           check=False, env=dict(os.environ, IPMI_PASSWORD=node["bmc"]["password"]))
 
 
-def test_a_room_fails_over_and_recovers_through_ipmi(lost_room_behind_ipmi):
+def test_a_room_fails_over_and_recovers_through_ipmi(lost_room_behind_ipmi, lab_restored):  # pylint: disable=unused-argument
     lost, nodes = lost_room_behind_ipmi
     survivor = drill.OTHER[lost]
     names = sorted(n["name"] for n in nodes)

@@ -74,7 +74,7 @@ def test_unknown_room_is_refused_before_anything():
     assert all(counts["changed"] == 0 for counts in recap.values()), recap
 
 
-def test_link_cut_refused_then_forced_fencing_stops_the_room_before_any_taint():
+def test_link_cut_refused_then_forced_fencing_stops_the_room_before_any_taint(lab_restored):  # pylint: disable=unused-argument
     lost = drill.primary_room(drill.datastore_roles())
     survivor = drill.OTHER[lost]
     drill.lab("cut-link")
@@ -101,7 +101,7 @@ def test_link_cut_refused_then_forced_fencing_stops_the_room_before_any_taint():
     recover(lost)
 
 
-def test_dark_bmcs_refused_without_confirmation_then_confirmed():
+def test_dark_bmcs_refused_without_confirmation_then_confirmed(lab_restored):  # pylint: disable=unused-argument
     lost = drill.primary_room(drill.datastore_roles())
     drill.lab("power-off-room", lost, "--bmc", "dark")
     time.sleep(10)

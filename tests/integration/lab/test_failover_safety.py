@@ -138,8 +138,7 @@ def test_a_cut_link_is_not_a_lost_room(lab_restored):  # pylint: disable=unused-
     assert "Refusing to fail it over without force: true." in text
     assert set(container_states(other).values()) == {"running"}, "refused, yet a node of %s stopped" % other
     assert drill.datastore_roles() == before
-    # The one change of a refused run: it took the operation lock (left to the next run, since its process ended).
-    assert changed_tasks(refused) == ["Take the operation lock"], changed_tasks(refused)
+    assert changed_tasks(refused) == [], changed_tasks(refused)
 
 
 def bmc_power(node, action):
@@ -229,4 +228,20 @@ def test_a_bmc_that_belongs_to_another_node_powers_nothing_off(nodes, tmp_path):
                    bindings[victim]["machine_id"], victim, room))
     assert expected in flat(result), failed_tasks(result)
     assert container_states(room)[victim] == "running" and container_states(room)[owner] == "running"
+    assert out_of_service(drill.ZONE[drill.OTHER[room]]) == []
+
+
+def test_a_wrong_bmc_password_is_refused_before_any_taint(lab_restored):  # pylint: disable=unused-argument
+    room = drill.OTHER[drill.primary_room(drill.datastore_roles())]
+    drill.lab("power-off-room", room, "--bmc", "answering")
+    time.sleep(12)
+    refused = failover(room, twinroom_bmc_password="not-the-password")
+    assert refused.returncode != 0
+    text = flat(refused)
+    names = sorted(drill.room_nodes()[room])
+    for name in names:
+        assert "of node %s answers but its power state cannot be read" % name in text, failed_tasks(refused)
+    assert ("refusing to fence %s, since a node is tainted only once its BMC reports its power off. Check the BMC "
+            "credentials and systems URI." % room) in text
+    assert "not-the-password" not in output(refused)
     assert out_of_service(drill.ZONE[drill.OTHER[room]]) == []

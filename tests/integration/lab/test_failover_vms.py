@@ -123,7 +123,7 @@ def vms():
             core.delete_persistent_volume(pv.metadata.name, _request_timeout=30)
 
 
-def test_a_vm_fails_over_to_the_other_room_and_never_runs_twice(vms):  # pylint: disable=redefined-outer-name
+def test_a_vm_fails_over_to_the_other_room_and_never_runs_twice(vms, lab_restored):  # pylint: disable=redefined-outer-name,unused-argument
     nodes = drill.room_nodes()
     zone_room = {zone: room for room, zone in drill.ZONE.items()}
     # Each VM starts in its home room: the VM module's preferred node affinity, honoured by kube-scheduler.
