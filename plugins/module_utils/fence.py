@@ -291,7 +291,8 @@ def decide(observed, request):
             # Off or dark by its BMC, yet renewing its lease: that BMC is not this node's (or it is wrong).
             running.append(node)
             continue
-        if node['bmc_reachable'] and node['machine_id']:
+        if node['bmc_reachable'] and node['machine_id'] and node['power_state'] in ('on', 'off'):
+            # Only a BMC whose power state was read: one that cannot be read is refused below, for its credentials.
             problem = bmc_identity.check_fence_target(node['name'], node['machine_id'], node['bmc_identity'],
                                                       node['bmc'])
             if problem:
