@@ -116,7 +116,7 @@ def test_fencing_through_ipmi_powers_the_node_off_before_marking_it(topology, no
         print("fence %s through IPMI: verified off after %.1fs; container stopped at %.1fs, taint seen at %.1fs"
               % (NODE, node["seconds"], stopped_at or -1, tainted_at or -1))
         assert (node["fenced"], node["method"], node["power_state"]) == (True, "bmc", "off")
-        assert node["plan"] == ["power_off", "verify_off", "taint", "annotate", "event"]
+        assert node["plan"] == ["power_off", "verify_off", "verify_lease_stale", "taint", "annotate", "event"]
         assert stopped_at is not None and tainted_at is not None
         assert stopped_at < tainted_at, "the taint appeared before the container stopped"
         assert "chassis power off: podman kill" in ipmi_bmc.read_text()
