@@ -53,13 +53,17 @@ def restore_lab():
     drill.lab("restore-link")
     states = podman.containers()
     rooms = {room: [n.name for n in topo.room_nodes(room)] for room in topo.rooms}
+    powered = []
     for room in topo.rooms:
         if any(states.get(n.container, {}).get("state") != "running" for n in topo.room_nodes(room)):
             drill.lab("power-on-room", room)
             done.append("power-on-room %s" % room)
-    if done:
+            powered.append(room)
+    if powered:
         _wait_ready([name for names in rooms.values() for name in names])
-    for room in _marked_rooms(rooms):
+    # A room powered back on needs recover.yml even when nothing fenced it: its PostgreSQL does not start at boot,
+    # so while it held the synchronous standby every write of the cluster waits for it.
+    for room in sorted(set(_marked_rooms(rooms)) | set(powered)):
         result = run_playbook("playbooks/recover.yml", drill.INVENTORY, extra_vars={"room": room})
         done.append("recover.yml %s: rc %d" % (room, result.returncode))
         if result.returncode != 0:
