@@ -232,8 +232,8 @@ def room_drill(lost_room, count=10, failback=True, storage_class=None, say=print
         # of the lost room Running and Ready in the other room (polled twice a second from the survivor's API).
         stopwatch = Stopwatch([(name, survivor) for _kind, name, room in wanted if room == lost_room],
                               ZONE[survivor], node_room).start()
+        stopwatch.mark("power_cut")  # power-off-room kills the containers first, then waits for the BMCs to agree
         lab("power-off-room", lost_room, "--bmc", "answering")
-        stopwatch.mark("power_cut")
         mark("%s powered off (containers killed, BMCs answer Off)" % lost_room)
         stopwatch.mark("failover_started")
         failover = run_playbook("playbooks/failover.yml", extra_vars={"lost_room": lost_room}, timeout=1200)
