@@ -716,6 +716,8 @@ class Executor(object):
         try:
             with os.fdopen(handle, 'w') as stream:
                 stream.write(text)
+                stream.flush()
+                os.fsync(stream.fileno())
             os.chmod(temp, mode)
             self.chown(temp)
             os.rename(temp, path)
@@ -969,7 +971,11 @@ class LocalNode(object):
         return read_history(self.settings.history_file)
 
     def write_history(self, history):
-        write_history(self.settings.history_file, history)
+        """On disk before the module returns: the controller may be the next thing lost."""
+        path = self.settings.history_file
+        if not os.path.isdir(os.path.dirname(path)):
+            os.makedirs(os.path.dirname(path), 0o755)
+        self.executor.write_file(path, json.dumps(history, indent=1, sort_keys=True), mode=0o644)
 
     def _auto_conf_path(self):
         return os.path.join(self.settings.data_dir, 'postgresql.auto.conf')
@@ -1264,21 +1270,6 @@ def read_history(path):
     except ValueError as exc:
         raise DatastoreError('the datastore history %s is not valid JSON (%s): restore it from the controller\'s '
                              'copy or the other control-plane node\'s' % (path, exc))
-
-
-def write_history(path, history):
-    if not path:
-        return
-    directory = os.path.dirname(path)
-    if not os.path.isdir(directory):
-        os.makedirs(directory, 0o755)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix='.datastore-history.')
-    with os.fdopen(fd, 'w') as stream:
-        json.dump(history, stream, indent=1, sort_keys=True)
-        stream.flush()
-        os.fsync(stream.fileno())
-    os.chmod(tmp, 0o644)
-    os.rename(tmp, path)
 
 
 def run_datastore_info(params, node=None, probe=None):
