@@ -1,22 +1,25 @@
-"""Never twice: watch, throughout a drill, that no StatefulSet pod and no VM has two live instances.
+"""Never twice: watch, throughout a drill, that no StatefulSet pod and no VM has two live instances, and that no
+Deployment runs more pods than it asks for.
 
 An instance is live when a pod of that identity is Running, not terminating, in the view of an API
 server that answers, on a node whose container is running. Both rooms' API servers are asked (with the
 link cut, each room has its own view and the one that is not fenced must not go on running what the other
 room restarts); a node that is powered off (its container stopped) runs nothing, whatever its last pod
 status says. Identities: a StatefulSet pod's namespace/name; a VM's namespace/VirtualMachineInstance
-name (its virt-launcher pod). Deployment replicas are interchangeable, so they are not identities.
+name (its virt-launcher pod); a Deployment's ReplicaSet (namespace/name), whose replicas are interchangeable:
+it may have as many live instances as its ``spec.replicas`` (the most either API server says), not more.
 
-Sampling, not watching: every `interval` seconds one podman listing and one pod listing per room, each
-bounded by a short timeout. A sample in which an API server does not answer only counts what the other
-one says.
+Sampling, not watching: every `interval` seconds one podman listing and, per room, one pod listing and one
+ReplicaSet listing, each bounded by a short timeout. A sample in which an API server does not answer only
+counts what the other one says.
 
 The two rooms' listings are taken one after the other (with 500 pods, about a second apart). One API server
 cannot hold two pods of one name, so two instances of an identity in one sample always come from the two
 listings, and a pod deleted and recreated between them would look like two. Each instance is therefore
-kept with the listing that saw it, and a pair counts as a violation unless it is shown not to overlap: the
-older pod's listing ended before the newer pod was created (its creationTimestamp, truncated to the
-second, so the rule can only count too many). Pairs shown apart are reported separately (``apart``).
+kept with the listing that saw it, and an instance is not counted when it is shown not to overlap a newer one:
+its listing ended before the newer pod was created (its creationTimestamp, truncated to the second, so the
+rule can only count too many). Identities over their limit only through such instances are reported
+separately (``apart``).
 """
 
 import calendar
@@ -31,14 +34,42 @@ CONTAINER_PREFIX = "twinroom-"
 
 
 def identity(pod):
-    """'namespace/StatefulSet/name' or 'namespace/VM/name' for the pods that must never run twice; else None."""
+    """'namespace/StatefulSet/name' or 'namespace/VM/name' for the pods that must never run twice,
+    'namespace/ReplicaSet/name' for a Deployment's pods (limited to its replicas); else None."""
     meta = pod.metadata
     for ref in meta.owner_references or ():
         if ref.controller and ref.kind == "StatefulSet":
             return "%s/StatefulSet/%s" % (meta.namespace, meta.name)
         if ref.controller and ref.kind == "VirtualMachineInstance":
             return "%s/VM/%s" % (meta.namespace, ref.name)
+        if ref.controller and ref.kind == "ReplicaSet":
+            return "%s/ReplicaSet/%s" % (meta.namespace, ref.name)
     return None
+
+
+def replica_limits(replicasets_by_view):
+    """{'namespace/ReplicaSet/name': replicas} - the most any view asks for (a scale-down seen by one API server
+    first must not count as a violation). ``replicasets_by_view``: {view: [V1ReplicaSet]}."""
+    limits = {}
+    for replicasets in replicasets_by_view.values():
+        for rs in replicasets:
+            key = "%s/ReplicaSet/%s" % (rs.metadata.namespace, rs.metadata.name)
+            limits[key] = max(limits.get(key, 0), (rs.spec.replicas if rs.spec else None) or 0)
+    return limits
+
+
+def limit_of(key, limits):
+    """How many live instances an identity may have: 1, or a ReplicaSet's replicas (None when no API server listed
+    it: a ReplicaSet being deleted with its pods, which is not a second instance of anything)."""
+    return limits.get(key) if "/ReplicaSet/" in key else 1
+
+
+def over_limit(instances, limit):
+    """(counted, all): live instances counted against ``limit`` - those not shown older than, and apart from, a
+    newer one (see shown_apart) - and all of them. ``instances``: {uid: (node, view, listing end, created)}."""
+    items = list(instances.values())
+    counted = [a for a in items if not any(b is not a and shown_apart(a, b) and a[3] < b[3] for b in items)]
+    return len(counted), len(items)
 
 
 def live_instances(pods_by_view, running_nodes):
@@ -101,6 +132,7 @@ class TwinWatch:
         self.namespace = namespace
         self.interval = interval
         self.timeout = timeout
+        self.apps = dict((context, client.AppsV1Api(api.api_client)) for context, api in self.apis.items())
         self.samples = 0
         self.unanswered = dict((context, 0) for context in contexts)
         self.violations = []  # (wall time, identity, [(uid, node, view, listing end, created)])
@@ -123,23 +155,33 @@ class TwinWatch:
             return api.list_namespaced_pod(self.namespace, _request_timeout=self.timeout).items
         return api.list_pod_for_all_namespaces(_request_timeout=self.timeout).items
 
+    def _replicasets(self, apps):
+        if self.namespace:
+            return apps.list_namespaced_replica_set(self.namespace, _request_timeout=self.timeout).items
+        return apps.list_replica_set_for_all_namespaces(_request_timeout=self.timeout).items
+
     def sample(self):
         running_nodes = set(name[len(CONTAINER_PREFIX):] for name, info in podman.containers().items()
                             if name.startswith(CONTAINER_PREFIX) and info["state"] == "running")
-        views, listed_until = {}, {}
+        views, listed_until, replicasets = {}, {}, {}
         for context, api in self.apis.items():
             try:
+                replicasets[context] = self._replicasets(self.apps[context])
                 views[context] = self._list(api)
                 listed_until[context] = time.time()
             except Exception:  # pylint: disable=broad-except  # a room without an answering API server
                 self.unanswered[context] += 1
+        limits = replica_limits(replicasets)
         for key, instances in instance_evidence(views, running_nodes, listed_until).items():
             self.max_live[key] = max(self.max_live.get(key, 0), len(instances))
-            if len(instances) < 2:
+            limit = limit_of(key, limits)
+            if limit is None:
                 continue
-            found = sorted((uid,) + seen for uid, seen in instances.items())
-            items = list(instances.values())
-            if all(shown_apart(a, b) for i, a in enumerate(items) for b in items[i + 1:]):
+            counted, seen = over_limit(instances, limit)
+            if seen <= limit:
+                continue
+            found = sorted((uid,) + item for uid, item in instances.items())
+            if counted <= limit:
                 self.apart.append((time.time(), key, found))
             else:
                 self.violations.append((time.time(), key, found))

@@ -1204,7 +1204,17 @@ def run_datastore(params, check_mode=False, diff=False, node=None, probe=None):
     node = node or LocalNode(settings)
     request = _request(params, settings)
     local = node.observe()
-    peer = (probe or probe_peer)(settings, params.get('peer_fenced'))
+    if params.get('before_fencing'):
+        if params.get('state') != 'primary':
+            raise DatastoreError('before_fencing decides a takeover: use it with state: primary.')
+        if not check_mode:
+            raise DatastoreError('before_fencing decides a takeover without making it, so it runs only in check '
+                                 'mode: add check_mode: true to the task.')
+        # The failover asks before it powers the lost room off: the peer may still run, and what counts is
+        # whether this node can take over once it is fenced.
+        peer = normalize_peer(dict(address=settings.peer_address, port=settings.peer_port, fenced=True))
+    else:
+        peer = (probe or probe_peer)(settings, params.get('peer_fenced'))
     on_node = node.read_history()
     try:
         history = datastore_history.merge(on_node, params.get('history') or [])

@@ -276,6 +276,14 @@ def decide(observed, request):
             steps = _plan_unfenced(node)
             plans.append(dict(name=node['name'], steps=steps, method=None, fenced=False,
                               power_state=node['power_state'], changed=bool(steps)))
+        # A node that does not renew its lease is not running: clearing its taint would send work to it.
+        stale = [node for node, plan in zip(nodes, plans) if 'untaint' in plan['steps'] and node['lease_fresh'] is False]
+        if stale:
+            raise FenceError(
+                'refusing to clear the out-of-service taint of %s: a node that does not renew its lease is not running '
+                '(powered off again, or its kubelet stopped), and clearing its taint would send work to it. Nothing '
+                'was changed. Power the room on, wait until its nodes are Ready and renew their leases, then run again.'
+                % _join(['%s (lease last renewed %s ago)' % (n['name'], _seconds(n['lease_age'])) for n in stale]))
         return plans
     if state != 'fenced':
         raise ValueError('unknown state %r' % (state,))

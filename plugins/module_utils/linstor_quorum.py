@@ -34,6 +34,7 @@ __metaclass__ = type
 import copy
 import datetime
 import json
+import time
 
 from ansible.module_utils.basic import env_fallback
 
@@ -458,11 +459,11 @@ def summary_room(summary, node):
 def restore_plan(summaries, resources_by_name, surviving_room):
     """Changes for ``state: absent``: put back each recorded previous value and drop the record.
 
-    Only records written for ``surviving_room`` are undone. Returns (changes, warnings): a warning names each
-    resource whose replicas outside the surviving room are not all UpToDate, since with quorum back on DRBD
-    suspends its I/O again until they are.
+    Only records written for ``surviving_room`` are undone. Returns (changes, behind): ``behind`` names, per
+    resource to restore, its diskful replicas outside the surviving room that are not UpToDate - with quorum
+    back on, DRBD would suspend that resource's I/O again until they are.
     """
-    changes, warnings = [], []
+    changes, behind = [], {}
     for name in sorted(summaries):
         summary = summaries[name]
         restored = False
@@ -483,11 +484,27 @@ def restore_plan(summaries, resources_by_name, surviving_room):
             changes.append(dict(resource=name, node=resource['node_name'], set=update, delete=delete))
             restored = True
         if restored:
-            behind = [d['node'] for d in summary['diskful'] if d['room'] != surviving_room and not d['up_to_date']]
-            if behind:
-                warnings.append('quorum restored on %s while its replica on %s is not UpToDate: DRBD suspends its '
-                                'I/O again if it loses quorum before that replica is back.' % (name, _join(behind)))
-    return changes, warnings
+            nodes = [d['node'] for d in summary['diskful'] if d['room'] != surviving_room and not d['up_to_date']]
+            if nodes:
+                behind[name] = nodes
+    return changes, behind
+
+
+def check_restore(behind, waited, allow_outdated=False):
+    """Warnings for a restore over replicas that are not UpToDate (``allow_outdated``), else a refusal naming
+    them: quorum comes back only once the returning room's replicas have resynced."""
+    if not behind:
+        return []
+    named = ['%s (replica on %s)' % (name, _join(nodes)) for name, nodes in sorted(behind.items())]
+    if allow_outdated:
+        return ['quorum restored on %s while its replica on %s is not UpToDate: DRBD suspends its I/O again if it '
+                'loses quorum before that replica is back.' % (name, _join(nodes)) for name, nodes in sorted(behind.items())]
+    raise LinstorQuorumError(
+        'refusing to restore DRBD quorum: %s %s not UpToDate after %d s. With quorum back on, DRBD would suspend '
+        'I/O there again if the other room failed before the resync. Nothing was changed; the override stays. Check '
+        'the resync (linstor resource list) and that the returning room\'s satellites run, then run again; '
+        'allow_outdated: true restores quorum anyway.'
+        % (_join(named), 'is' if len(named) == 1 else 'are', waited))
 
 
 def apply_changes_view(resources_by_name, changes):
@@ -712,7 +729,11 @@ def run_resource_info(params, api=None):
     return dict(changed=False, rooms=dict(params['rooms']), nodes=placement, resources=summaries)
 
 
-def run_quorum_override(params, check_mode=False, diff=False, api=None, fence_records=None):
+WAIT_INTERVAL = 5  # s between reads of the returning room's replicas
+
+
+def run_quorum_override(params, check_mode=False, diff=False, api=None, fence_records=None, clock=time.monotonic,
+                        sleep=time.sleep):
     rooms = params['rooms']
     surviving = params['surviving_room']
     lost = other_room(rooms, surviving)
@@ -729,7 +750,15 @@ def run_quorum_override(params, check_mode=False, diff=False, api=None, fence_re
         fenced_nodes = check_other_room_fenced(lost, rooms[lost], kube_nodes, linstor_lost, params['zone_label'])
         changes, skipped = override_plan(summaries, by_name, surviving, lost, utc_now())
     else:
-        changes, warnings = restore_plan(summaries, by_name, surviving)
+        changes, behind = restore_plan(summaries, by_name, surviving)
+        started = clock()
+        # The returning room's replicas resync after its satellites are back: wait for them, bounded.
+        while behind and not params.get('allow_outdated') and not check_mode \
+                and clock() - started < (params.get('wait_timeout') or 0):
+            sleep(WAIT_INTERVAL)
+            placement, summaries, by_name = observe_resources(api, params)
+            changes, behind = restore_plan(summaries, by_name, surviving)
+        warnings = check_restore(behind, int(clock() - started), params.get('allow_outdated') or check_mode)
         skipped = {}
     before, after = apply_changes_view(by_name, changes)
     result = dict(changed=bool(changes), surviving_room=surviving, lost_room=lost, fenced_nodes=fenced_nodes,

@@ -170,9 +170,11 @@ def _clean_path(path):
 
 
 def satellite_configuration(name, zone=None, storage_pools=None, zone_label=ZONE_LABEL, node_selector=None,
-                            properties=None, labels=None):
-    """LinstorSatelliteConfiguration for the nodes of one room: nodeSelector on the room's zone label, and
-    the room's storage pools."""
+                            properties=None, labels=None, tolerations=None):
+    """LinstorSatelliteConfiguration for the nodes of one room: nodeSelector on the room's zone label, the
+    room's storage pools, and tolerations for the satellite pods (``spec.podTemplate``, a patch the operator
+    applies to its own pod): a returning room's satellites must run under the out-of-service taint, or its DRBD
+    replicas cannot resync before recover.yml clears the taint."""
     selector = _string_map(node_selector, 'LinstorSatelliteConfiguration %s node_selector' % name)
     if zone:
         if selector.get(zone_label, zone) != zone:
@@ -196,8 +198,25 @@ def satellite_configuration(name, zone=None, storage_pools=None, zone_label=ZONE
         spec['storagePools'] = pools
     if properties:
         spec['properties'] = property_list(properties, 'LinstorSatelliteConfiguration %s' % name)
+    if tolerations:
+        spec['podTemplate'] = {'spec': {'tolerations': [_toleration(t, name) for t in tolerations]}}
     return {'apiVersion': API_VERSION, 'kind': 'LinstorSatelliteConfiguration', 'metadata': _metadata(name, labels),
             'spec': spec}
+
+
+TOLERATION_FIELDS = ('key', 'operator', 'value', 'effect', 'tolerationSeconds')
+
+
+def _toleration(item, name):
+    """One toleration as the API writes it: only its set fields, in the API's names."""
+    unknown = sorted(set(item) - set(TOLERATION_FIELDS) - {'toleration_seconds'})
+    if unknown:
+        raise PiraeusError('LinstorSatelliteConfiguration %s: unknown toleration field %s; use %s'
+                           % (name, ', '.join(unknown), ', '.join(TOLERATION_FIELDS)))
+    item = dict(item)
+    if 'toleration_seconds' in item:
+        item['tolerationSeconds'] = item.pop('toleration_seconds')
+    return dict((key, item[key]) for key in TOLERATION_FIELDS if item.get(key) is not None)
 
 
 def node_connection(name, zone_label=ZONE_LABEL, protocol='C', interface=None, path_name='replication',

@@ -10,6 +10,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import re
+import time
+
 ROOMS = ('room_a', 'room_b')
 OUT_OF_SERVICE_TAINT = 'node.kubernetes.io/out-of-service'
 FENCED_ANNOTATION = 'twinroom.io/fenced'
@@ -126,6 +129,107 @@ def check_failover(lost_room, status, force=False):
     return survivor
 
 
+API_DOWN = 'down'                  # nothing answers at the API server's address
+API_NO_DATASTORE = 'no_datastore'  # the API server answers, but not from its datastore (it times out or 5xx)
+API_ERROR = 'error'                # it answers and refuses (credentials, certificates, a bad request)
+
+# Exceptions (by class name, anywhere in the cause chain): no connection could be made at all, or one was
+# made and no answer came in time.
+_NOT_CONNECTED = ('NewConnectionError', 'ConnectTimeoutError', 'ConnectTimeout', 'ConnectionRefusedError',
+                  'NameResolutionError')
+_NO_ANSWER = ('ReadTimeoutError', 'ReadTimeout', 'ProtocolError', 'RemoteDisconnected', 'TimeoutError', 'timeout')
+
+
+def _causes(exc):
+    seen = []
+    while isinstance(exc, BaseException) and exc not in seen and len(seen) < 10:
+        seen.append(exc)
+        exc = getattr(exc, 'reason', None) or exc.__cause__ or exc.__context__
+    return seen
+
+
+def classify_api_error(exc):
+    """How an API read failed: API_DOWN, API_NO_DATASTORE or API_ERROR (see their comments).
+
+    A failover that finds the surviving room's API server down must not fence anything: after the takeover,
+    the cluster is served through that API server. One that times out, or answers 5xx, is an API server whose
+    datastore primary was in the lost room - the case the takeover is for."""
+    names = set(type(cause).__name__ for cause in _causes(exc))
+    status = getattr(exc, 'status', None)
+    if isinstance(status, int) and status >= 500:
+        return API_NO_DATASTORE
+    if names.intersection(_NOT_CONNECTED):
+        return API_DOWN
+    if names.intersection(_NO_ANSWER):
+        return API_NO_DATASTORE
+    return API_ERROR
+
+
+def api_failure_message(context, error, state, lost_room=None):
+    """What an operator reads when the API could not be read (``state`` from :func:`classify_api_error`)."""
+    text = str(error) or error.__class__.__name__
+    if lost_room is not None and state == API_DOWN:
+        return ('refusing to fail %s over: the API server of the surviving room does not answer through context %s '
+                '(%s). After the takeover the cluster is served through it, so fencing %s now would leave no cluster '
+                'at all. Start the API server of the surviving room (and its kine), then run again. Nothing was powered '
+                'off.' % (lost_room, context, _connect_failure(error), lost_room))
+    return 'cannot read the cluster through context %s: %s' % (context, text)
+
+
+def _connect_failure(error):
+    """The text of the connection failure in ``error``'s cause chain, without urllib3's object repr."""
+    for cause in _causes(error):
+        if type(cause).__name__ in _NOT_CONNECTED:
+            # urllib3 names the connection first: '<...HTTPSConnection object at 0x..>: ' or 'HTTPSConnection(host=..): '.
+            text = re.sub(r'^(<[^>]*>|\w+\([^)]*\)):\s*', '', str(cause)).strip()
+            return text or type(cause).__name__
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def api_skew(before, after, date_header):
+    """(skew, uncertainty) in seconds: the API server's clock minus the controller's, from one request sent at
+    ``before`` and answered at ``after`` (controller clock, epoch seconds) with an HTTP ``Date`` header.
+
+    The header has whole seconds, so the server's time is taken as the middle of that second; the uncertainty
+    adds half the round trip. None when there is no usable header."""
+    import email.utils  # pylint: disable=import-outside-toplevel
+
+    try:
+        parsed = email.utils.parsedate_tz(date_header or '')
+    except (TypeError, ValueError):
+        parsed = None
+    if not parsed:
+        return None
+    server = email.utils.mktime_tz(parsed) + 0.5
+    return round(server - (before + after) / 2.0, 2), round(0.5 + (after - before) / 2.0, 2)
+
+
+def check_clocks(status, skew, max_skew, context=None):
+    """Refuse when lease ages cannot be trusted: the controller's clock and the API server's differ by more
+    than ``max_skew`` seconds, or a node renews its lease from a clock running that far ahead.
+
+    Lease ages are computed on the API server's clock (``skew`` corrects the controller's), so the
+    controller's own clock does not decide; a node's clock that runs ahead would hide its lease going stale."""
+    if skew is not None:
+        offset, uncertainty = skew
+        if abs(offset) - uncertainty > max_skew:
+            raise RoomStatusError(
+                "The controller's clock and the API server's%s differ by %.1f s (+/- %.1f s), more than "
+                "max_clock_skew (%d s): lease ages cannot be trusted, and a failover decided on them could fence a "
+                "running room. Synchronise the clocks (chrony or NTP on the controller and every node), then run "
+                "again." % (' (context %s)' % context if context else '', offset, uncertainty, max_skew))
+    ahead = [(n['name'], -n['lease_age']) for info in status.values() for n in info['nodes']
+             if n.get('lease_age') is not None and n['lease_age'] < -max_skew]
+    if ahead:
+        raise RoomStatusError(
+            "%s renew%s %s lease from a clock running ahead of the API server's (%s), by more than max_clock_skew "
+            "(%d s): a lease from such a clock looks fresh after the node has stopped. Synchronise the clocks "
+            "(chrony or NTP on every node), then run again."
+            % (_join([name for name, _age in ahead]), 's' if len(ahead) == 1 else '', 'its' if len(ahead) == 1 else 'their',
+               ', '.join('%s by %.1f s' % item for item in ahead), max_skew))
+
+
 def bmc_power(observed):
     """The fence module's BMC observations (``fence.observe``) -> {node: {power_state, bmc_reachable, bmc_error}}."""
     return dict((entry['name'], dict(power_state=entry.get('power_state'), bmc_reachable=entry.get('bmc_reachable'),
@@ -166,20 +270,20 @@ def status_table(status):
 
 
 def read_rooms(read_api, read_bmcs=None):
-    """Ask the API server and the BMCs at the same time; ((nodes, pods_by_node) or None, api_error, bmc_observed).
+    """Ask the API server and the BMCs at the same time; (read_api's answer or None, api_error, bmc_observed).
 
-    ``read_api()`` returns ``(nodes, pods_by_node)`` (see :func:`read_cluster`); ``read_bmcs()`` the fence
+    ``read_api()`` returns ``(nodes, pods_by_node, skew)`` (see :func:`read_cluster`); ``read_bmcs()`` the fence
     module's observations, or None when no BMC is to be asked. An API server whose datastore primary was in
     the lost room answers only with its timeout; the BMCs' answer is what the failover needs then, so it is
-    read in parallel rather than after. An API failure is returned (its message); a BMC failure is raised.
+    read in parallel rather than after. An API failure is returned (the exception); a BMC failure is raised.
     """
     from ansible_collections.twinroom.ha.plugins.module_utils.fence import run_parallel  # pylint: disable=import-outside-toplevel
 
     calls = [read_api] + ([read_bmcs] if read_bmcs is not None else [])
     results = run_parallel(calls, lambda call: call())
     cluster, api_error = results[0], None
-    if isinstance(cluster, Exception):  # any API failure is reported the same way
-        cluster, api_error = None, str(cluster) or cluster.__class__.__name__
+    if isinstance(cluster, Exception):  # the caller tells the failures apart with classify_api_error
+        cluster, api_error = None, cluster
     observed = results[1] if read_bmcs is not None else None
     if isinstance(observed, Exception):
         raise observed
@@ -187,7 +291,8 @@ def read_rooms(read_api, read_bmcs=None):
 
 
 def read_cluster(kubeconfig=None, context=None, timeout=10):
-    """Nodes (with their Lease renew time, epoch seconds) and pod counts per node, from one API server."""
+    """Nodes (with their Lease renew time, epoch seconds), pod counts per node, and the API server's clock
+    against the controller's (:func:`api_skew`), from one API server."""
     import calendar  # pylint: disable=import-outside-toplevel
 
     from kubernetes import client  # pylint: disable=import-outside-toplevel
@@ -197,7 +302,10 @@ def read_cluster(kubeconfig=None, context=None, timeout=10):
     api_client = k8s_client.api_client(kubeconfig, context)
     core = client.CoreV1Api(api_client)
     coordination = client.CoordinationV1Api(api_client)
-    nodes = api_client.sanitize_for_serialization(core.list_node(_request_timeout=timeout))['items']
+    before = time.time()
+    node_list, _status, headers = core.list_node_with_http_info(_request_timeout=timeout)
+    skew = api_skew(before, time.time(), (headers or {}).get('Date'))
+    nodes = api_client.sanitize_for_serialization(node_list)['items']
     leases = dict((lease.metadata.name, lease.spec.renew_time)
                   for lease in coordination.list_namespaced_lease('kube-node-lease', _request_timeout=timeout).items)
     for node in nodes:
@@ -207,4 +315,4 @@ def read_cluster(kubeconfig=None, context=None, timeout=10):
     for pod in core.list_pod_for_all_namespaces(_request_timeout=timeout).items:
         if pod.spec.node_name and pod.status.phase in ('Pending', 'Running'):
             pods_by_node[pod.spec.node_name] = pods_by_node.get(pod.spec.node_name, 0) + 1
-    return nodes, pods_by_node
+    return nodes, pods_by_node, skew

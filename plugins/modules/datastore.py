@@ -67,6 +67,15 @@ options:
         promote when the peer does not answer, and to turn synchronous replication off.
     type: bool
     default: false
+  before_fencing:
+    description:
+      - Decide the takeover as it will run once the peer is fenced, without asking the peer (it may still
+        run), and change nothing. Only in check mode; with O(state=primary).
+      - C(failover.yml) runs this on the surviving node before it powers anything off, so a survivor that
+        cannot take over (no cluster, not answering, lacking writes the lost room acknowledged) is refused
+        while the lost room is still untouched.
+    type: bool
+    default: false
   node_name:
     description:
       - This node's name as the primary knows it (C(application_name) in C(primary_conninfo), named in
@@ -281,6 +290,7 @@ def main():
             synchronous=dict(type='bool'),
             peer_address=dict(type='str', aliases=['primary_address']),
             peer_fenced=dict(type='bool', default=False),
+            before_fencing=dict(type='bool', default=False),
             node_name=dict(type='str'),
             peer_name=dict(type='str'),
             allow_clone=dict(type='bool', default=True),

@@ -27,8 +27,10 @@ description:
     writes that node's DRBD configuration - the lost room's replicas keep their setting. The value it replaces is
     recorded in the same resource's C(Aux/twinroom.io/quorum-override) property (JSON - time, rooms, previous value).
   - O(state=absent) puts each recorded value back (deletes the property when there was none) and removes the record,
-    for the overrides made for O(surviving_room). It does not need the fencing records. Run it once the other room is
-    back and its replicas are UpToDate again; the module warns about each resource whose replicas there are not.
+    for the overrides made for O(surviving_room). It does not need the fencing records. It first waits, up to
+    O(wait_timeout), until the returning room's diskful replicas of those resources are UpToDate, and refuses -
+    changing nothing - while any is not, since with quorum back on DRBD would suspend I/O there again if the other
+    room failed before the resync. C(recover.yml) runs it before it clears the out-of-service taints.
   - A second run changes nothing; an override already in place keeps its first record, so the value it restores
     is never C(off).
 options:
@@ -44,6 +46,17 @@ options:
     type: str
     choices: [present, absent]
     default: present
+  wait_timeout:
+    description:
+      - O(state=absent) - seconds to wait for the returning room's replicas to be UpToDate before refusing. V(0)
+        does not wait.
+    type: int
+    default: 600
+  allow_outdated:
+    description:
+      - O(state=absent) - restore quorum even where a returning replica is not UpToDate (a warning names each).
+    type: bool
+    default: false
   resource_group:
     description:
       - Only the resources of this resource group.
@@ -169,6 +182,8 @@ def main():
             state=dict(type='str', default='present', choices=['present', 'absent']),
             resource_group=dict(type='str'),
             resources=dict(type='list', elements='str'),
+            wait_timeout=dict(type='int', default=600),
+            allow_outdated=dict(type='bool', default=False),
         ),
         supports_check_mode=True,
     )

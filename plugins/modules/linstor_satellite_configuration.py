@@ -96,6 +96,33 @@ options:
   properties:
     description: LINSTOR properties of the selected satellites (nodes), name to value (C(spec.properties)).
     type: dict
+  tolerations:
+    description:
+      - Tolerations of the selected nodes' satellite pods (C(spec.podTemplate.spec.tolerations), a patch the
+        operator applies to the pods it makes).
+      - The storage_layer role tolerates the C(node.kubernetes.io/out-of-service) taint. After a failover, the
+        returning room's satellites must run while its nodes still carry it, so that their DRBD replicas resync
+        before recover.yml clears it.
+    type: list
+    elements: dict
+    suboptions:
+      key:
+        description: The taint key.
+        type: str
+      operator:
+        description: V(Exists) or V(Equal).
+        type: str
+        choices: [Exists, Equal]
+      value:
+        description: The taint value, with V(Equal).
+        type: str
+      effect:
+        description: The taint effect; all effects when left out.
+        type: str
+        choices: [NoSchedule, PreferNoSchedule, NoExecute]
+      toleration_seconds:
+        description: With V(NoExecute), how long the pod stays once tainted; forever when left out.
+        type: int
   labels:
     description: Labels of the object.
     type: dict
@@ -159,7 +186,8 @@ from ansible_collections.twinroom.ha.plugins.module_utils.module_run import fini
 def build(params):
     return piraeus.satellite_configuration(
         params['name'], zone=params['zone'], storage_pools=params['storage_pools'], zone_label=params['zone_label'],
-        node_selector=params['node_selector'], properties=params['properties'], labels=params['labels'])
+        node_selector=params['node_selector'], properties=params['properties'], labels=params['labels'],
+        tolerations=params['tolerations'])
 
 
 def main():
@@ -181,6 +209,13 @@ def main():
         )),
         properties=dict(type='dict'),
         labels=dict(type='dict'),
+        tolerations=dict(type='list', elements='dict', options=dict(
+            key=dict(type='str', no_log=False),
+            operator=dict(type='str', choices=['Exists', 'Equal']),
+            value=dict(type='str'),
+            effect=dict(type='str', choices=['NoSchedule', 'PreferNoSchedule', 'NoExecute']),
+            toleration_seconds=dict(type='int'),
+        )),
     ))
     finish(module, piraeus_k8s.run, piraeus.PiraeusError, module, build)
 

@@ -25,6 +25,12 @@ description:
     link, or its kubelets stopped); and every node of the lost room is down - its lease stale, or its BMC
     reporting it off - so a partly failed room is not failed over. Nodes whose BMC was not asked are judged by
     their leases alone. The failover playbook runs this before it fences anything.
+  - Lease ages are computed on the API server's clock, read from its HTTP C(Date) header; a controller whose
+    clock differs from it by more than O(max_clock_skew), or a node renewing its lease from a clock that far
+    ahead, is refused, since lease ages then say nothing.
+  - When the API cannot be read, the failure says how (C(api_state)). With O(lost_room), an API server that
+    does not answer at all is refused whatever O(force) says, since the surviving room serves the cluster through
+    it after the takeover, and fencing the other room would leave no cluster at all.
   - Never changes anything.
 extends_documentation_fragment:
   - twinroom.ha.fence_bmc
@@ -63,6 +69,12 @@ options:
     type: int
     default: 10
     aliases: [timeout]
+  max_clock_skew:
+    description:
+      - Seconds by which the controller's clock, or a node's, may differ from the API server's before lease ages
+        are not trusted. Keep it below O(stale_after).
+    type: int
+    default: 5
 """
 
 EXAMPLES = r"""
@@ -122,6 +134,19 @@ survivor:
   description: The room that takes over, when O(lost_room) was given and the failover is justified.
   returned: when lost_room is given
   type: str
+api_state:
+  description:
+    - V(answers); or how reading the API failed - V(down) (no connection could be made), V(no_datastore) (it
+      timed out or answered 5xx, so its datastore primary is unreachable) or V(error) (it refused the request).
+  returned: always
+  type: str
+clock_skew:
+  description:
+    - The API server's clock minus the controller's, in seconds (C(offset_s)), and how far that figure may be off
+      (C(uncertainty_s), from the whole seconds of the header and half the round trip).
+  returned: when the API answered with a Date header
+  type: dict
+  sample: {offset_s: 0.12, uncertainty_s: 0.51}
 """
 
 import time
@@ -144,6 +169,7 @@ def main():
         force=dict(type='bool', default=False),
         stale_after=dict(type='int', default=10),
         api_timeout=dict(type='int', default=10, aliases=['timeout']),
+        max_clock_skew=dict(type='int', default=5),
     )
     argument_spec['nodes']['required'] = False
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
@@ -169,19 +195,24 @@ def main():
     except fence.FenceError as exc:
         module.fail_json(msg='cannot read the BMCs: %s' % exc.msg)
     power = room_status.bmc_power(observed or [])
-    result = dict(changed=False)
-    if read_bmcs is not None:
+    result = dict(changed=False, api_state='answers')
+    if agents:
         result['bmc'] = power
     if api_error is not None:
-        module.fail_json(msg='cannot read the cluster through context %s: %s' % (params['context'], api_error),
-                         **result)
-    nodes, pods_by_node = cluster
-    now = time.time()
+        result['api_state'] = room_status.classify_api_error(api_error)
+        module.fail_json(msg=room_status.api_failure_message(params['context'], api_error, result['api_state'],
+                                                             params['lost_room']), **result)
+    nodes, pods_by_node, skew = cluster
+    if skew is not None:
+        result['clock_skew'] = dict(offset_s=skew[0], uncertainty_s=skew[1])
+    # Lease ages on the API server's clock: the controller's own clock does not decide.
+    now = time.time() + (skew[0] if skew is not None else 0.0)
     summaries = dict((n['metadata']['name'], room_status.node_summary(n, now, params['stale_after'])) for n in nodes)
     status = room_status.power_summary(room_status.rooms_status(params['rooms'], summaries, pods_by_node), power)
     result.update(rooms=status, table=room_status.status_table(status))
     if params['lost_room'] is not None:
         try:
+            room_status.check_clocks(status, skew, params['max_clock_skew'], params['context'])
             result['survivor'] = room_status.check_failover(params['lost_room'], status, params['force'])
         except room_status.RoomStatusError as exc:
             module.fail_json(msg=str(exc), **result)

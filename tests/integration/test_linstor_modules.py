@@ -15,6 +15,7 @@ import json
 import os
 import pathlib
 import sys
+import threading
 
 import pytest
 import yaml
@@ -300,3 +301,35 @@ def test_override_restores_a_previous_value(linstor, api, kube_nodes, tmp_path):
     result, report = play(tmp_path, 'restore', [override_task(linstor, api, state='absent')])
     assert result.returncode == 0, output(result)
     assert linstor.resource('pvc-tb-a', 'lq-b1')['props'] == {QUORUM: 'majority'}
+
+
+@pytest.mark.apiserver
+def test_restore_waits_for_the_returning_replicas_and_refuses_while_they_are_behind(linstor, api, kube_nodes, tmp_path):
+    kube_nodes(fenced_a=['lq-a1', 'lq-a2'])
+    result, report = play(tmp_path, 'override', [override_task(linstor, api, resources=['pvc-tb-a'])])
+    assert result.returncode == 0, output(result)
+    overridden = linstor.resource('pvc-tb-a', 'lq-b1')['props']
+    # Room A is back, but its replica has not resynced yet.
+    linstor.set_online('lq-a1', True)
+    linstor.set_online('lq-a2', True)
+    linstor.set_disk_state('pvc-tb-a', 'lq-a1', 'Inconsistent')
+    writes = len(linstor.writes())
+    result, report = play(tmp_path, 'restore-behind', [override_task(linstor, api, state='absent', wait_timeout=0)])
+    assert result.returncode != 0
+    assert task_results(report)[0]['msg'] == (
+        'refusing to restore DRBD quorum: pvc-tb-a (replica on lq-a1) is not UpToDate after 0 s. With quorum back on, '
+        'DRBD would suspend I/O there again if the other room failed before the resync. Nothing was changed; the '
+        'override stays. Check the resync (linstor resource list) and that the returning room\'s satellites run, '
+        'then run again; allow_outdated: true restores quorum anyway.')
+    assert len(linstor.writes()) == writes and linstor.resource('pvc-tb-a', 'lq-b1')['props'] == overridden
+
+    # The resync finishes while the module waits: it then restores.
+    timer = threading.Timer(3, linstor.set_disk_state, ('pvc-tb-a', 'lq-a1', 'UpToDate'))
+    timer.start()
+    try:
+        result, report = play(tmp_path, 'restore-wait', [override_task(linstor, api, state='absent', wait_timeout=60)])
+    finally:
+        timer.cancel()
+    assert result.returncode == 0, output(result)
+    assert changed_count(report) == 1
+    assert linstor.resource('pvc-tb-a', 'lq-b1')['props'] == {}

@@ -388,3 +388,48 @@ def test_check_mode_writes_no_history():
                                      probe=fake_probe(answers=False))
     assert result['changed'] and node.calls == [] and node.history == []
     assert result['history'][-1]['timeline'] == 3  # what the promotion would record
+
+
+# --- before_fencing: the takeover decided while the lost room is still untouched -------------------------------------
+
+TAKEOVER_A = dict(state='primary', peer_address='10.77.0.210', node_name='a-cp1', before_fencing=True)
+
+
+def never_probe(settings, fenced=False):
+    raise AssertionError('before_fencing must not ask the peer: it may still run')
+
+
+def test_before_fencing_plans_the_promotion_without_asking_the_peer():
+    node = FakeNode([dict(role='standby', timeline=2, system_identifier='7', synchronous_standby_names='')])
+    result = datastore.run_datastore(TAKEOVER_A, check_mode=True, node=node, probe=never_probe)
+    assert (result['plan'], node.calls, node.history) == (['promote'], [], [])
+
+
+def test_before_fencing_refuses_a_survivor_without_a_cluster():
+    node = FakeNode([dict(role='absent')])
+    with pytest.raises(datastore.DatastoreError) as caught:
+        datastore.run_datastore(TAKEOVER_A, check_mode=True, node=node, probe=never_probe)
+    assert caught.value.msg == ('no PostgreSQL cluster at /var/lib/postgresql/15/kine on a-cp1, so it cannot become '
+                                'primary. Create it first (role twinroom.ha.kine_datastore).')
+    assert node.calls == []
+
+
+def test_before_fencing_refuses_a_survivor_that_lacks_acknowledged_writes():
+    node = FakeNode([dict(role='stopped', stopped_as='primary', timeline=2, lsn='0/4000000', system_identifier='7')])
+    request = dict(TAKEOVER_A, node_name='b-cp1', peer_address='10.77.0.110', history=[PROMOTED_A_TL3])
+    with pytest.raises(datastore.DatastoreError) as caught:
+        datastore.run_datastore(request, check_mode=True, node=node, probe=never_probe)
+    assert caught.value.msg.startswith('refusing to make b-cp1 primary: a-cp1 was primary on timeline 3')
+
+
+@pytest.mark.parametrize('request_, check_mode, message', [
+    (TAKEOVER_A, False, 'before_fencing decides a takeover without making it, so it runs only in check mode: add '
+                        'check_mode: true to the task.'),
+    (dict(TAKEOVER_A, state='standby'), True, 'before_fencing decides a takeover: use it with state: primary.'),
+])
+def test_before_fencing_is_refused_outside_a_check_mode_takeover(request_, check_mode, message):
+    node = FakeNode([dict(role='standby', timeline=2)])
+    with pytest.raises(datastore.DatastoreError) as caught:
+        datastore.run_datastore(request_, check_mode=check_mode, node=node, probe=never_probe)
+    assert caught.value.msg == message
+    assert node.calls == []

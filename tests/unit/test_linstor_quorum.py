@@ -292,13 +292,26 @@ def test_restore_plan():
         other=[rsc('other', 'a-w1', props={lq.QUORUM: 'off', lq.OVERRIDE_RECORD: lq.override_record(
             AT, 'room_a', 'room_b', None)}), rsc('other', 'b-w1')],
         plain=[rsc('plain', 'a-w1'), rsc('plain', 'b-w1')])
-    changes, warnings = lq.restore_plan(summaries, by_name, 'room_b')
+    changes, behind = lq.restore_plan(summaries, by_name, 'room_b')
     assert changes == [
         dict(resource='none', node='b-w1', set={}, delete=[lq.OVERRIDE_RECORD, lq.QUORUM]),
         dict(resource='value', node='b-w1', set={lq.QUORUM: 'majority'}, delete=[lq.OVERRIDE_RECORD]),
     ]
-    assert warnings == ['quorum restored on value while its replica on a-w1 is not UpToDate: DRBD suspends its I/O '
-                        'again if it loses quorum before that replica is back.']
+    assert behind == {'value': ['a-w1']}
+    assert lq.check_restore(behind, 600, allow_outdated=True) == [
+        'quorum restored on value while its replica on a-w1 is not UpToDate: DRBD suspends its I/O again if it loses '
+        'quorum before that replica is back.']
+    assert lq.check_restore({}, 3) == []
+
+
+def test_restore_is_refused_while_a_returning_replica_is_not_up_to_date():
+    with pytest.raises(lq.LinstorQuorumError) as caught:
+        lq.check_restore({'pvc-1': ['a-w1'], 'pvc-2': ['a-w1', 'a-w2']}, 600)
+    assert caught.value.msg == (
+        'refusing to restore DRBD quorum: pvc-1 (replica on a-w1) and pvc-2 (replica on a-w1 and a-w2) are not '
+        'UpToDate after 600 s. With quorum back on, DRBD would suspend I/O there again if the other room failed '
+        'before the resync. Nothing was changed; the override stays. Check the resync (linstor resource list) and '
+        'that the returning room\'s satellites run, then run again; allow_outdated: true restores quorum anyway.')
 
 
 def test_changes_view():

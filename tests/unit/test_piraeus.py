@@ -119,7 +119,21 @@ def test_satellite_configuration_without_selector_applies_everywhere():
     assert config['spec'] == {'properties': [{'name': 'PrefNic', 'value': 'default-ipv4'}]}
 
 
+def test_satellite_tolerations_go_into_the_pod_template():
+    # As the module passes them: every suboption present, unset ones None.
+    config = piraeus.satellite_configuration('all', tolerations=[
+        dict(key='node.kubernetes.io/out-of-service', operator='Exists', value=None, effect=None,
+             toleration_seconds=None),
+        dict(key='maintenance', operator='Equal', value='yes', effect='NoExecute', toleration_seconds=60)])
+    assert config['spec'] == {'podTemplate': {'spec': {'tolerations': [
+        {'key': 'node.kubernetes.io/out-of-service', 'operator': 'Exists'},
+        {'key': 'maintenance', 'operator': 'Equal', 'value': 'yes', 'effect': 'NoExecute', 'tolerationSeconds': 60}]}}}
+
+
 @pytest.mark.parametrize('kwargs,error', [
+    (dict(tolerations=[{'key': 'x', 'operatr': 'Exists'}]),
+     'LinstorSatelliteConfiguration cfg: unknown toleration field operatr; use key, operator, value, effect, '
+     'tolerationSeconds'),
     (dict(zone='room-a', node_selector={'topology.kubernetes.io/zone': 'room-b'}),
      'LinstorSatelliteConfiguration cfg: node_selector sets topology.kubernetes.io/zone=room-b but zone is room-a'),
     (dict(storage_pools=[{'name': 'vmdata', 'type': 'lvm_thin'}, {'name': 'vmdata', 'type': 'file_thin'}]),

@@ -109,7 +109,8 @@ def test_the_bmcs_are_asked_while_the_api_server_hangs():
 
     cluster, api_error, observed = room_status.read_rooms(read_api, read_bmcs)
     assert cluster is None
-    assert api_error == "read timed out"
+    assert str(api_error) == "read timed out"
+    assert room_status.classify_api_error(api_error) == room_status.API_NO_DATASTORE
     assert observed[0]["power_state"] == "on"
 
 
@@ -120,3 +121,104 @@ def test_a_bmc_failure_is_raised_and_no_bmc_means_none_observed():
     with pytest.raises(RuntimeError, match="fence_redfish is not installed"):
         room_status.read_rooms(lambda: ([], {}), failing_bmcs)
     assert room_status.read_rooms(lambda: (["n"], {}), None) == ((["n"], {}), None, None)
+
+
+# --- how an API read failed --------------------------------------------------------------------------------------
+
+class NewConnectionError(Exception):
+    """Named like urllib3's: the class name is what classify_api_error reads."""
+
+
+class ReadTimeoutError(Exception):
+    pass
+
+
+class MaxRetryError(Exception):
+    def __init__(self, message, reason):
+        super(MaxRetryError, self).__init__(message)
+        self.reason = reason
+
+
+class ApiException(Exception):
+    def __init__(self, status):
+        super(ApiException, self).__init__("(%d) Reason: x" % status)
+        self.status = status
+
+
+REFUSED = MaxRetryError(
+    "HTTPSConnectionPool(host='10.77.2.10', port=6443): Max retries exceeded with url: /api/v1/nodes",
+    NewConnectionError("<urllib3.connection.HTTPSConnection object at 0x7f3a>: Failed to establish a new "
+                       "connection: [Errno 111] Connection refused"))
+
+
+REFUSED_NEWER = MaxRetryError(
+    "HTTPSConnectionPool(host='10.77.2.10', port=6443): Max retries exceeded with url: /api/v1/nodes",
+    NewConnectionError("HTTPSConnection(host='10.77.2.10', port=6443): Failed to establish a new connection: "
+                       "[Errno 111] Connection refused"))
+
+
+@pytest.mark.parametrize("error, state", [
+    (REFUSED, room_status.API_DOWN),
+    (REFUSED_NEWER, room_status.API_DOWN),
+    (MaxRetryError("pool", ReadTimeoutError("Read timed out. (read timeout=4)")), room_status.API_NO_DATASTORE),
+    (ApiException(504), room_status.API_NO_DATASTORE),
+    (ApiException(503), room_status.API_NO_DATASTORE),
+    (ApiException(401), room_status.API_ERROR),
+    (ValueError("Invalid kube-config file"), room_status.API_ERROR),
+])
+def test_classify_api_error(error, state):
+    assert room_status.classify_api_error(error) == state
+
+
+@pytest.mark.parametrize("error", [REFUSED, REFUSED_NEWER])
+def test_a_surviving_api_server_that_does_not_answer_refuses_the_failover(error):
+    assert room_status.api_failure_message("room-b", error, room_status.API_DOWN, "room_a") == (
+        "refusing to fail room_a over: the API server of the surviving room does not answer through context room-b "
+        "(Failed to establish a new connection: [Errno 111] Connection refused). After the takeover the cluster is "
+        "served through it, so fencing room_a now would leave no cluster at all. Start the API server of the surviving "
+        "room (and its kine), then run again. Nothing was powered off.")
+
+
+def test_other_api_failures_are_reported_as_they_came():
+    timeout = ReadTimeoutError("Read timed out. (read timeout=4)")
+    assert room_status.api_failure_message("room-b", timeout, room_status.API_NO_DATASTORE, "room_a") == (
+        "cannot read the cluster through context room-b: Read timed out. (read timeout=4)")
+    assert room_status.api_failure_message("room-b", REFUSED, room_status.API_DOWN).startswith(
+        "cannot read the cluster through context room-b: HTTPSConnectionPool")
+
+
+# --- clocks ------------------------------------------------------------------------------------------------------
+
+def test_api_skew_from_the_date_header():
+    # Sent at ...00.0, answered at ...00.2 by a server whose clock said 12:00:03 (so 12:00:03.5 +/- 0.5).
+    sent = 1796299200.0  # 2026-12-03T12:00:00Z
+    assert room_status.api_skew(sent, sent + 0.2, "Thu, 03 Dec 2026 12:00:03 GMT") == (3.4, 0.6)
+    assert room_status.api_skew(sent, sent + 0.2, None) is None
+    assert room_status.api_skew(sent, sent + 0.2, "not a date") is None
+
+
+def _status(**ages):
+    return {"room_a": {"nodes": [{"name": name, "lease_age": age} for name, age in sorted(ages.items())]}}
+
+
+def test_clocks_within_the_bound_pass():
+    room_status.check_clocks(_status(a_w1=1.0, a_w2=-0.3), (0.4, 0.5), 5)
+    room_status.check_clocks(_status(a_w1=None), None, 5)
+
+
+def test_a_controller_clock_off_by_more_than_the_bound_is_refused():
+    with pytest.raises(room_status.RoomStatusError) as caught:
+        room_status.check_clocks(_status(a_w1=1.0), (-42.3, 0.6), 5, "room-b")
+    assert str(caught.value) == (
+        "The controller's clock and the API server's (context room-b) differ by -42.3 s (+/- 0.6 s), more than "
+        "max_clock_skew (5 s): lease ages cannot be trusted, and a failover decided on them could fence a running "
+        "room. Synchronise the clocks (chrony or NTP on the controller and every node), then run again.")
+
+
+def test_a_node_clock_running_ahead_is_refused():
+    with pytest.raises(room_status.RoomStatusError) as caught:
+        room_status.check_clocks(_status(a_w1=-30.0, a_w2=2.0), (0.0, 0.5), 5)
+    assert str(caught.value) == (
+        "a_w1 renews its lease from a clock running ahead of the API server's (a_w1 by 30.0 s), by more than "
+        "max_clock_skew (5 s): a lease from such a clock looks fresh after the node has stopped. Synchronise the "
+        "clocks (chrony or NTP on every node), then run again.")

@@ -4,7 +4,10 @@
   newest data comes back with the room that holds it (an independent writer checks every acknowledged write);
 - failover.yml --check on a lost room decides and reports, changes nothing and waits for nothing;
 - the inter-room link cut: the room whose BMCs report it on is not failed over without force, nothing powers off;
-- a room with one stale node is not lost.
+- a room with one stale node is not lost;
+- a survivor whose API server does not answer is not failed over to, even with force;
+- a room that loses power again in the middle of recover.yml: the run stops, the room stays fenced, failing it over
+  again works, and no acknowledged write is lost and no workload runs twice.
 """
 import json
 import subprocess
@@ -15,11 +18,12 @@ from pathlib import Path
 import pytest
 from kubernetes import client, config
 
-from labutil import podman, wait_for
+from labutil import delete_namespace_and_wait, node_exec, podman, wait_for
 from playbook import failed_tasks, output, run_playbook
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "lab"))
 from twinroom_lab import drill  # noqa: E402  pylint: disable=wrong-import-position
+from twinroom_lab.twinwatch import TwinWatch  # noqa: E402  pylint: disable=wrong-import-position
 from twinroom_lab.writer import Writer, ensure_namespace, missing_acknowledged  # noqa: E402  pylint: disable=wrong-import-position
 
 pytestmark = pytest.mark.lab
@@ -245,3 +249,183 @@ def test_a_wrong_bmc_password_is_refused_before_any_taint(lab_restored):  # pyli
             "credentials and systems URI." % room) in text
     assert "not-the-password" not in output(refused)
     assert out_of_service(drill.ZONE[drill.OTHER[room]]) == []
+
+
+def api_answers(context):
+    try:
+        client.CoreV1Api(config.new_client_from_config(config_file=drill.KUBECONFIG, context=context)).list_node(
+            _request_timeout=5)
+    except Exception:  # pylint: disable=broad-except  # not yet
+        return False
+    return True
+
+
+def node_systemctl(node, *args):
+    result = podman("exec", "twinroom-" + node, "systemctl", *args)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+def test_a_survivor_that_cannot_serve_the_cluster_is_not_failed_over_to(lab_restored):  # pylint: disable=unused-argument
+    # The surviving room's API server is down: after a takeover the cluster would be served through it, so the
+    # failover is refused before anything is powered off - even with force, on a room that is up.
+    lost = drill.primary_room(drill.datastore_roles())
+    survivor = drill.OTHER[lost]
+    before = drill.datastore_roles()
+    # As if it had crashed: a graceful stop would wait for open requests to drain (a minute on the lab).
+    # Killed, then stopped before systemd restarts it (RestartSec=2).
+    killed = node_exec("twinroom-" + CP[survivor],
+                       "systemctl kill --signal=SIGKILL kube-apiserver && systemctl stop kube-apiserver")
+    assert killed.returncode == 0, killed.stdout + killed.stderr
+    try:
+        wait_for(lambda: podman("exec", "twinroom-" + CP[survivor], "systemctl", "is-active", "kube-apiserver",
+                                check=False).stdout.strip() in ("inactive", "failed"), 60, "the API server stopped")
+        refused = failover(lost, force=True)
+    finally:
+        node_systemctl(CP[survivor], "start", "kube-apiserver")
+        wait_for(lambda: api_answers(drill.ZONE[survivor]), 120, "the API server of %s answering" % survivor)
+    assert refused.returncode != 0
+    expected = ("refusing to fail %s over: the API server of the surviving room does not answer through context %s "
+                "(Failed to establish a new connection: [Errno 111] Connection refused). After the takeover the "
+                "cluster is served through it, so fencing %s now would leave no cluster at all. Start the API server "
+                "of the surviving room (and its kine), then run again. Nothing was powered off."
+                % (lost, drill.ZONE[survivor], lost))
+    assert expected in flat(refused), failed_tasks(refused)
+    assert set(container_states(lost).values()) == {"running"}, "refused, yet a node of %s stopped" % lost
+    assert changed_tasks(refused) == [], changed_tasks(refused)
+    wait_for(lambda: drill.datastore_roles() == before, 60, "the datastore roles as they were")
+
+
+INTERRUPTED = "twinroom-interrupted"
+
+
+@pytest.fixture
+def interrupted_workloads():
+    """A StatefulSet of two pods spread over the rooms (kwok runs them), deleted once the lab is restored."""
+    context = drill.ZONE[drill.primary_room(drill.datastore_roles())]
+    api_client = config.new_client_from_config(config_file=drill.KUBECONFIG, context=context)
+    core, apps = client.CoreV1Api(api_client), client.AppsV1Api(api_client)
+    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=INTERRUPTED)), _request_timeout=15)
+    labels = {"app": "db"}
+    spread = [client.V1TopologySpreadConstraint(max_skew=1, topology_key="topology.kubernetes.io/zone",
+                                                when_unsatisfiable="ScheduleAnyway",
+                                                label_selector=client.V1LabelSelector(match_labels=labels))]
+    apps.create_namespaced_stateful_set(INTERRUPTED, client.V1StatefulSet(
+        metadata=client.V1ObjectMeta(name="db"),
+        spec=client.V1StatefulSetSpec(
+            replicas=2, service_name="db", pod_management_policy="Parallel",
+            selector=client.V1LabelSelector(match_labels=labels),
+            template=client.V1PodTemplateSpec(metadata=client.V1ObjectMeta(labels=labels), spec=client.V1PodSpec(
+                containers=[client.V1Container(name="db", image="registry.invalid/db:1")],
+                topology_spread_constraints=spread)))), _request_timeout=15)
+    wait_for(lambda: len([p for p in core.list_namespaced_pod(INTERRUPTED, _request_timeout=10).items
+                          if p.status.phase == "Running"]) == 2, 120, "both db pods running")
+    yield
+    context = drill.ZONE[drill.primary_room(drill.datastore_roles())]
+    delete_namespace_and_wait(client.CoreV1Api(config.new_client_from_config(
+        config_file=drill.KUBECONFIG, context=context)), INTERRUPTED)
+
+
+def test_power_lost_again_in_the_middle_of_recovery(interrupted_workloads, lab_restored, tmp_path):  # pylint: disable=unused-argument,redefined-outer-name
+    survivor = drill.primary_room(drill.datastore_roles())
+    lost = drill.OTHER[survivor]
+    ensure_namespace(drill.KUBECONFIG, drill.ZONE[survivor])
+    writer = Writer(drill.KUBECONFIG, drill.ZONE[survivor], prefix="midrecover-%d" % time.time()).start()
+    watch = TwinWatch(drill.KUBECONFIG, list(drill.ZONE.values()), namespace=INTERRUPTED, interval=0.5).start()
+    try:
+        wait_for(lambda: writer.acked, 30, "a first acknowledged write")
+        drill.lab("power-off-room", lost, "--bmc", "answering")
+        first = failover(lost)
+        assert first.returncode == 0, failed_tasks(first)
+
+        # The room comes back; while its control-plane node rejoins the datastore, it loses power again.
+        drill.lab("power-on-room", lost)
+        log = tmp_path / "recover.log"
+        with open(log, "w") as sink:
+            recovery = subprocess.Popen(
+                ["ansible-playbook", "-i", drill.INVENTORY, "playbooks/recover.yml", "-e", "room=%s" % lost],
+                cwd=str(drill.REPO), stdout=sink, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            try:
+                wait_for(lambda: "PLAY [Rejoin the datastore pair]" in log.read_text() or recovery.poll() is not None,
+                         420, "recover.yml to reach the datastore rejoin")
+                assert recovery.poll() is None, log.read_text()[-3000:]
+                drill.lab("power-off-room", lost, "--bmc", "answering")
+                recovery.wait(timeout=600)
+            finally:
+                if recovery.poll() is None:
+                    recovery.kill()
+        text = log.read_text()
+        assert recovery.returncode != 0, text[-3000:]
+        # It stopped at the step that lost its node, and never cleared a taint.
+        assert "NO MORE HOSTS LEFT" in text, text[-3000:]
+        assert "PLAY [Clear the out-of-service taints" not in text
+        assert out_of_service(drill.ZONE[survivor]) == sorted(drill.room_nodes()[lost])
+
+        # Failing the room over again works, and loses nothing.
+        again = failover(lost)
+        assert again.returncode == 0, failed_tasks(again)
+        wait_for(lambda: writer.acked and writer.acked[-1][1] > time.monotonic() - 2, 120,
+                 "writes acknowledged after the second failover")
+    finally:
+        writer.stop()
+        watch.stop()
+    assert missing_acknowledged(drill.KUBECONFIG, drill.ZONE[survivor], [writer]) == [], \
+        "acknowledged writes lost (%d acknowledged)" % len(writer.acked)
+    summary = watch.summary()
+    assert summary["samples"] > 20, summary
+    assert summary["violations"] == [], summary["violations"]
+
+
+PG = "/var/lib/postgresql/15/kine"
+PG_CONF = "/etc/postgresql/15/kine"
+ASIDE = "/var/lib/twinroom-test-aside"
+
+
+def system_identifier(node):
+    result = node_exec("twinroom-" + node, "/usr/lib/postgresql/15/bin/pg_controldata %s "
+                                           "| sed -n 's/^Database system identifier: *//p'" % PG)
+    return result.stdout.strip()
+
+
+@pytest.fixture
+def rebuilt_primary():
+    """The primary's node comes back from a rebuild: its datastore moved aside (kept, to be put back), and a new,
+    empty cluster of the same name in its place. Afterwards the empty one goes and the real one comes back."""
+    node = CP[drill.primary_room(drill.datastore_roles())]
+    container = "twinroom-" + node
+    kept = system_identifier(node)
+    paths = dict(aside=ASIDE, pg=PG, conf=PG_CONF)
+    script = ("set -e; systemctl stop postgresql@15-kine; rm -rf %(aside)s; mkdir -p %(aside)s; "
+              "mv %(pg)s %(aside)s/data; mv %(pg)s.history.json %(aside)s/history.json; mv %(conf)s %(aside)s/conf; "
+              "pg_createcluster 15 kine --port 5432 >/dev/null; echo manual > %(conf)s/start.conf" % paths)
+    result = node_exec(container, script, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    yield node, kept
+    script = ("set -e; pg_dropcluster --stop 15 kine 2>/dev/null || true; rm -rf %(pg)s %(conf)s; "
+              "mv %(aside)s/data %(pg)s; mv %(aside)s/history.json %(pg)s.history.json; mv %(aside)s/conf %(conf)s; "
+              "rmdir %(aside)s; systemctl start postgresql@15-kine" % paths)
+    result = node_exec(container, script, timeout=180)
+    assert result.returncode == 0, result.stdout + result.stderr
+    wait_for(lambda: drill.datastore_roles()[node][0] == "primary", 120, "%s primary again" % node)
+
+
+def test_a_rebuilt_primary_node_is_not_made_primary_over_the_datastore(rebuilt_primary):  # pylint: disable=redefined-outer-name
+    node, kept = rebuilt_primary
+    standby = CP[drill.OTHER["room_a" if node == CP["room_a"] else "room_b"]]
+    empty = system_identifier(node)
+    assert empty and empty != kept
+    refused = run_playbook("playbooks/site.yml", drill.INVENTORY, timeout=900)
+    assert refused.returncode != 0
+    timeline = history()[-1]["timeline"]
+    expected = ("The control-plane nodes hold different PostgreSQL clusters: %s" % node)
+    text = flat(refused)
+    assert expected in text, failed_tasks(refused)
+    assert ("One was rebuilt or created anew; making it primary would clone its empty or foreign cluster over the "
+            "datastore. Nothing was changed.") in text
+    assert "system %s" % kept in text and "system %s" % empty in text
+    # The run stopped there: nothing was created, cloned or started anywhere.
+    assert changed_tasks(refused) == [], changed_tasks(refused)
+    assert system_identifier(standby) == kept
+    assert drill.datastore_roles()[standby][0] == "standby"
+    assert node_exec("twinroom-" + node, "test -f %s/data/PG_VERSION" % ASIDE).returncode == 0
+    assert history()[-1]["timeline"] == timeline

@@ -44,10 +44,30 @@ def test_an_instance_counts_as_live_only_on_a_running_node():
     assert twice == {"ns/StatefulSet/db-0": {("old", "a-w1"), ("new", "b-w1")}}
 
 
-def test_the_same_pod_seen_by_both_api_servers_counts_once_and_replicas_are_not_identities():
+def test_the_same_pod_seen_by_both_api_servers_counts_once_and_replicas_count_per_replicaset():
     same = pod("db-0", "b-w1", "u")
-    views = {"room-a": [same, pod("web-x", "b-w1", "w", owner_kind="ReplicaSet")], "room-b": [same]}
-    assert twinwatch.live_instances(views, {"b-w1"}) == {"ns/StatefulSet/db-0": {("u", "b-w1")}}
+    views = {"room-a": [same, pod("web-x", "b-w1", "w", owner_kind="ReplicaSet", owner="web-5d8")], "room-b": [same]}
+    assert twinwatch.live_instances(views, {"b-w1"}) == {"ns/StatefulSet/db-0": {("u", "b-w1")},
+                                                         "ns/ReplicaSet/web-5d8": {("w", "b-w1")}}
+
+
+def replicaset(name, replicas):
+    return client.V1ReplicaSet(metadata=client.V1ObjectMeta(name=name, namespace="ns"),
+                               spec=client.V1ReplicaSetSpec(replicas=replicas, selector=client.V1LabelSelector()))
+
+
+def test_a_replicaset_may_run_as_many_pods_as_its_replicas_and_no_more():
+    limits = twinwatch.replica_limits({"room-a": [replicaset("web-5d8", 2)], "room-b": [replicaset("web-5d8", 3)]})
+    assert limits == {"ns/ReplicaSet/web-5d8": 3}
+    assert twinwatch.limit_of("ns/ReplicaSet/web-5d8", limits) == 3
+    assert twinwatch.limit_of("ns/ReplicaSet/gone", limits) is None
+    assert twinwatch.limit_of("ns/StatefulSet/db-0", limits) == 1
+    # Four live pods of a ReplicaSet of three, all seen in one listing: one too many.
+    four = dict((uid, ("b-w1", "room-b", 100.0, 90)) for uid in "wxyz")
+    assert twinwatch.over_limit(four, 3) == (4, 4)
+    # The old pod was listed (room-a, until 95.0) before its replacement was created (at 96): apart, not counted.
+    moved = {"old": ("a-w1", "room-a", 95.0, 80), "new": ("b-w1", "room-b", 100.0, 96)}
+    assert twinwatch.over_limit(moved, 1) == (1, 2)
 
 
 def test_terminating_or_pending_pods_are_not_live_and_vms_are_identities():
