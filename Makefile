@@ -4,6 +4,8 @@
 SHELL := /bin/bash
 .SHELLFLAGS := -eo pipefail -c
 ENV := source scripts/devenv.sh
+# The repository's ansible.cfg names no inventory (a real site passes its own): the lab's is given here.
+LAB := -i inventories/lab
 PYTEST_OPTS ?=
 
 .PHONY: lab lab-fresh site lab-down test unit integration lint sanity deps
@@ -12,14 +14,14 @@ deps:
 	scripts/install-system-deps.sh
 
 lab: deps
-	$(ENV) && ansible-playbook playbooks/lab.yml
-	$(ENV) && ansible-playbook playbooks/site.yml
+	$(ENV) && ansible-playbook $(LAB) playbooks/lab.yml
+	$(ENV) && ansible-playbook $(LAB) playbooks/site.yml
 
 site:
-	$(ENV) && ansible-playbook playbooks/site.yml
+	$(ENV) && ansible-playbook $(LAB) playbooks/site.yml
 
 lab-down:
-	$(ENV) && ansible-playbook playbooks/lab_down.yml -e lab_bed_confirm_destroy=true
+	$(ENV) && ansible-playbook $(LAB) playbooks/lab_down.yml -e lab_bed_confirm_destroy=true
 
 unit:
 	$(ENV) && python -m pytest tests/unit -q $(PYTEST_OPTS)
@@ -38,5 +40,5 @@ integration:
 test: deps unit lint sanity lab-fresh integration
 
 lab-fresh: deps
-	$(ENV) && ansible-playbook playbooks/lab_down.yml -e lab_bed_confirm_destroy=true
+	$(ENV) && ansible-playbook $(LAB) playbooks/lab_down.yml -e lab_bed_confirm_destroy=true
 	$(MAKE) lab

@@ -30,7 +30,7 @@ def plan_link(nodes, link_network, containers, connect):
     """
     missing = [n.container for n in nodes if n.container not in containers]
     if missing:
-        raise LabError("no such container(s): %s: is the lab up? (ansible-playbook playbooks/lab.yml)"
+        raise LabError("no such container(s): %s: is the lab up? (make lab)"
                        % ", ".join(missing))
     plan = []
     for node in nodes:

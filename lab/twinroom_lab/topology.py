@@ -100,7 +100,7 @@ def load(directory=None):
             data = json.load(handle)
     except FileNotFoundError:
         raise TopologyError(
-            "%s not found: bring the lab up first (ansible-playbook playbooks/lab.yml), or set "
+            "%s not found: bring the lab up first (make lab), or set "
             "TWINROOM_LAB_STATE to the lab's state directory" % path) from None
     except ValueError as exc:
         raise TopologyError("%s is not valid JSON: %s" % (path, exc)) from None

@@ -356,8 +356,15 @@ def test_power_lost_again_in_the_middle_of_recovery(interrupted_workloads, lab_r
                     recovery.kill()
         text = log.read_text()
         assert recovery.returncode != 0, text[-3000:]
-        # It stopped at the step that lost its node, and never cleared a taint.
-        assert "NO MORE HOSTS LEFT" in text, text[-3000:]
+        # It stopped after the step that lost its node, said so, and never cleared a taint. Either the rejoin failed
+        # on the surviving node too (any_errors_fatal ends the run there), or only the lost node dropped out
+        # (unreachable), and the check after the rejoin names it.
+        flat_text = " ".join(text.split())
+        assert ("NO MORE HOSTS LEFT" in text or
+                "recover.yml stopped: %s" % CP[lost] in flat_text and
+                "did not answer, or did not finish the datastore rejoin" in flat_text and
+                "Nothing was returned to service: the room stays fenced and marked out of service." in flat_text), \
+            text[-3000:]
         assert "PLAY [Clear the out-of-service taints" not in text
         assert out_of_service(drill.ZONE[survivor]) == sorted(drill.room_nodes()[lost])
 

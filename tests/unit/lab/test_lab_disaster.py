@@ -32,7 +32,7 @@ def test_plan_link_names_missing_containers(topo):
     with pytest.raises(LabError) as err:
         disaster.plan_link(topo.room_nodes("room_b"), "twinroom-link", listing(), connect=False)
     assert str(err.value) == ("no such container(s): twinroom-b-cp1, twinroom-b-w1: is the lab up? "
-                              "(ansible-playbook playbooks/lab.yml)")
+                              "(make lab)")
 
 
 def test_format_table():

@@ -115,7 +115,7 @@ def test_load_missing_file_says_what_to_do(tmp_path):
     with pytest.raises(TopologyError) as err:
         topology.load(str(tmp_path))
     assert str(err.value) == (
-        "%s/topology.json not found: bring the lab up first (ansible-playbook playbooks/lab.yml), "
+        "%s/topology.json not found: bring the lab up first (make lab), "
         "or set TWINROOM_LAB_STATE to the lab's state directory" % tmp_path)
 
 
