@@ -409,7 +409,8 @@ def rebuilt_primary():
     assert result.returncode == 0, result.stdout + result.stderr
     yield node, kept
     script = ("set -e; pg_dropcluster --stop 15 kine 2>/dev/null || true; rm -rf %(pg)s %(conf)s; "
-              "mv %(aside)s/data %(pg)s; mv %(aside)s/history.json %(pg)s.history.json; mv %(aside)s/conf %(conf)s; "
+              "mv %(aside)s/data %(pg)s; mv %(aside)s/history.json %(pg)s.history.json; mkdir -p /etc/postgresql/15; "
+              "mv %(aside)s/conf %(conf)s; "
               "rmdir %(aside)s; systemctl start postgresql@15-kine" % paths)
     result = node_exec(container, script, timeout=180)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -421,18 +422,25 @@ def test_a_rebuilt_primary_node_is_not_made_primary_over_the_datastore(rebuilt_p
     standby = CP[drill.OTHER["room_a" if node == CP["room_a"] else "room_b"]]
     empty = system_identifier(node)
     assert empty and empty != kept
+    last = history()[-1]
     refused = run_playbook("playbooks/site.yml", drill.INVENTORY, timeout=900)
     assert refused.returncode != 0
-    timeline = history()[-1]["timeline"]
-    expected = ("The control-plane nodes hold different PostgreSQL clusters: %s" % node)
-    text = flat(refused)
+    empty_state = node_exec("twinroom-" + node, "/usr/lib/postgresql/15/bin/pg_controldata %s | sed -n "
+                                                "'s/^Latest checkpoint location: *//p'" % PG).stdout.strip()
+    expected = ("%s cannot be the datastore primary (refusing to make %s primary: its PostgreSQL cluster (system %s, "
+                "stopped as primary on timeline 1 at LSN %s) is not the datastore's (system %s, last primary %s on "
+                "timeline %d): it was rebuilt or created anew, and making it primary would replace the datastore by an "
+                "empty or foreign one. Keep the node that holds system %s; remove %s's data directory only to re-clone "
+                "it from there.), and %s, its synchronous standby, holds every write it acknowledged but is a standby. "
+                "Nothing was changed. Promote %s by hand (pg_ctlcluster <version> <cluster> start, then pg_ctlcluster "
+                "<version> <cluster> promote), then run site.yml again: %s is then rejoined as its standby."
+                % (node, node, empty, empty_state, kept, last["node"], last["timeline"], kept, node, standby, standby,
+                   node))
+    text = " ".join(flat(refused).replace("''", "'").split())
     assert expected in text, failed_tasks(refused)
-    assert ("One was rebuilt or created anew; making it primary would clone its empty or foreign cluster over the "
-            "datastore. Nothing was changed.") in text
-    assert "system %s" % kept in text and "system %s" % empty in text
     # The run stopped there: nothing was created, cloned or started anywhere.
     assert changed_tasks(refused) == [], changed_tasks(refused)
     assert system_identifier(standby) == kept
     assert drill.datastore_roles()[standby][0] == "standby"
     assert node_exec("twinroom-" + node, "test -f %s/data/PG_VERSION" % ASIDE).returncode == 0
-    assert history()[-1]["timeline"] == timeline
+    assert history()[-1] == last
