@@ -55,13 +55,7 @@ options:
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - ansible.builtin.action_common_attributes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: N/A
-  platform:
-    platforms: posix
+  - twinroom.ha.read_only
 seealso:
   - module: twinroom.ha.vm
   - module: kubevirt.core.kubevirt_vm_info
