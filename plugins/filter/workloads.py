@@ -14,22 +14,8 @@ description:
     StatefulSet, VirtualMachineInstance launcher owner...; not DaemonSets) that had a pod on a node of the lost
     room, counts its pods running, not terminating, outside the lost room, and returns those still short of the
     count they had before.
-options:
-  _input:
-    description: Pods before the failover (C(resources) of M(kubernetes.core.k8s_info)).
-    type: list
-    elements: dict
-    required: true
-  pods_now:
-    description: Pods now.
-    type: list
-    elements: dict
-    required: true
-  lost_nodes:
-    description: Names of the lost room's nodes.
-    type: list
-    elements: str
-    required: true
+extends_documentation_fragment:
+  - twinroom.ha.workloads
 """
 
 EXAMPLES = r"""

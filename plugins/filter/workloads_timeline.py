@@ -14,22 +14,9 @@ description:
     failover's start until it had as many pods Ready outside the lost room as it had before.
   - Times come from the pods' Ready conditions (second resolution), so the timeline can be computed after the
     wait, from one listing.
+extends_documentation_fragment:
+  - twinroom.ha.workloads
 options:
-  _input:
-    description: Pods before the failover (C(resources) of M(kubernetes.core.k8s_info)).
-    type: list
-    elements: dict
-    required: true
-  pods_now:
-    description: Pods now.
-    type: list
-    elements: dict
-    required: true
-  lost_nodes:
-    description: Names of the lost room's nodes.
-    type: list
-    elements: str
-    required: true
   started:
     description: The failover's start, epoch seconds.
     type: float

@@ -30,13 +30,7 @@ extends_documentation_fragment:
   - twinroom.ha.fence_bmc
   - twinroom.ha.kubeconfig
   - ansible.builtin.action_common_attributes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: N/A
-  platform:
-    platforms: posix
+  - twinroom.ha.read_only
 notes:
   - O(kubeconfig) and O(context) are not used.
 seealso:

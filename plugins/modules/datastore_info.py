@@ -33,11 +33,8 @@ options:
 extends_documentation_fragment:
   - twinroom.ha.datastore
   - ansible.builtin.action_common_attributes
+  - twinroom.ha.read_only
 attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: N/A
   platform:
     platforms: debian
 notes:

@@ -26,16 +26,11 @@ description:
     finds everything home changes nothing.
 extends_documentation_fragment:
   - twinroom.ha.kubeconfig
+  - twinroom.ha.room_nodes
 options:
   room:
     description: The room to move workloads back to (the recovered room).
     type: str
-    required: true
-  rooms:
-    description:
-      - The nodes of each room, room name to a list of node names - for example the inventory's groups
-        C(room_a) and C(room_b).
-    type: dict
     required: true
   home_label:
     description: The pod label that names a workload's home room.

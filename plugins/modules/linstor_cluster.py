@@ -20,16 +20,12 @@ description:
     the option.
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
+  - twinroom.ha.piraeus_k8s
 options:
   name:
     description: Name of the LinstorCluster. The operator manages one per cluster.
     type: str
     default: linstorcluster
-  state:
-    description: V(present) makes the object match the options; V(absent) deletes it.
-    type: str
-    choices: [present, absent]
-    default: present
   node_selector:
     description:
       - Node labels that select the nodes running LINSTOR satellites (C(spec.nodeSelector)). Nodes left out
@@ -46,11 +42,7 @@ options:
   external_controller_url:
     description: URL of a LINSTOR controller that runs outside the cluster (C(spec.externalController.url)).
     type: str
-  labels:
-    description: Labels of the object.
-    type: dict
 requirements:
-  - The C(kubernetes) Python library where the module runs
   - The Piraeus operator's CRDs installed on the API server
 seealso:
   - module: twinroom.ha.linstor_cluster_info

@@ -16,16 +16,11 @@ description:
     as the API server has them, without changing anything; the read-only twin of M(twinroom.ha.linstor_cluster).
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
+  - twinroom.ha.piraeus_k8s.info
 options:
   name:
     description: Return only the object of this name. Without it, every LinstorCluster is returned.
     type: str
-  label_selectors:
-    description: Return only objects with these labels (C(key=value), C(key!=value), ...).
-    type: list
-    elements: str
-requirements:
-  - The C(kubernetes) Python library where the module runs
 seealso:
   - module: twinroom.ha.linstor_cluster
 """

@@ -23,16 +23,12 @@ description:
     server-side dry run and C(--diff) shows the object before and after. A second run changes nothing.
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
+  - twinroom.ha.piraeus_k8s
 options:
   name:
     description: Name of the LinstorNodeConnection.
     type: str
     default: twinroom-cross-room
-  state:
-    description: V(present) makes the object match the options; V(absent) deletes it.
-    type: str
-    choices: [present, absent]
-    default: present
   zone_label:
     description: The node label that names a node's room; connections between different values are selected.
     type: str
@@ -57,11 +53,7 @@ options:
   properties:
     description: More DRBD or LINSTOR properties of the selected connections, name to value.
     type: dict
-  labels:
-    description: Labels of the object.
-    type: dict
 requirements:
-  - The C(kubernetes) Python library where the module runs
   - The Piraeus operator's CRDs installed on the API server
 seealso:
   - module: twinroom.ha.linstor_node_connection_info

@@ -36,13 +36,10 @@ extends_documentation_fragment:
   - twinroom.ha.linstor_api
   - twinroom.ha.linstor_api.rooms
   - ansible.builtin.action_common_attributes
+  - twinroom.ha.read_only
 attributes:
-  check_mode:
-    support: full
   diff_mode:
     support: none
-  platform:
-    platforms: posix
 seealso:
   - module: twinroom.ha.linstor_quorum_override
   - module: twinroom.ha.linstor_resource_group

@@ -25,16 +25,12 @@ description:
     option.
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
+  - twinroom.ha.piraeus_k8s
 options:
   name:
     description: Name of the LinstorSatelliteConfiguration, for example C(twinroom-room-a).
     type: str
     required: true
-  state:
-    description: V(present) makes the object match the options; V(absent) deletes it.
-    type: str
-    choices: [present, absent]
-    default: present
   zone:
     description:
       - The room's value of O(zone_label). The configuration applies to the nodes with that label value only.
@@ -123,11 +119,7 @@ options:
       toleration_seconds:
         description: With V(NoExecute), how long the pod stays once tainted; forever when left out.
         type: int
-  labels:
-    description: Labels of the object.
-    type: dict
 requirements:
-  - The C(kubernetes) Python library where the module runs
   - The Piraeus operator's CRDs installed on the API server
 seealso:
   - module: twinroom.ha.linstor_satellite_configuration_info

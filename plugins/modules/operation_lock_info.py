@@ -26,13 +26,7 @@ options:
     required: true
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: N/A
-  platform:
-    platforms: posix
+  - twinroom.ha.read_only
 seealso:
   - module: twinroom.ha.operation_lock
 author:

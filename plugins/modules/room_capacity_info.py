@@ -37,14 +37,12 @@ description:
 extends_documentation_fragment:
   - twinroom.ha.kubeconfig
   - ansible.builtin.action_common_attributes
+  - twinroom.ha.read_only
 attributes:
   check_mode:
-    support: full
     details: Reads only; the same in check mode.
   diff_mode:
     support: none
-  platform:
-    platforms: posix
 options:
   rooms:
     description:

@@ -35,13 +35,8 @@ description:
 extends_documentation_fragment:
   - twinroom.ha.fence_bmc
   - twinroom.ha.kubeconfig
+  - twinroom.ha.room_nodes
 options:
-  rooms:
-    description:
-      - The nodes of each room, room name to a list of node names - for example the inventory's groups
-        C(room_a) and C(room_b).
-    type: dict
-    required: true
   nodes:
     description:
       - Nodes whose BMCs to ask for their power state - usually the room that may be lost. Without it no BMC

@@ -72,14 +72,10 @@ options:
     required: true
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - twinroom.ha.read_only
 attributes:
   check_mode:
-    support: full
     details: Reads only; the same in check mode.
-  diff_mode:
-    support: N/A
-  platform:
-    platforms: posix
 requirements:
   - util-linux (C(lsblk), C(wipefs)); C(pvs) (lvm2) and C(modinfo) (kmod) are used when installed.
 notes:

@@ -138,16 +138,9 @@ options:
       - Not in check mode.
     type: bool
     default: false
-  wait_sleep:
-    description: Seconds between checks while waiting.
-    type: int
-    default: 5
-  wait_timeout:
-    description: Seconds to wait at most.
-    type: int
-    default: 120
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
+  - twinroom.ha.kubevirt_vm
   - ansible.builtin.action_common_attributes
 attributes:
   check_mode:

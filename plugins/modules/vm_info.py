@@ -44,24 +44,11 @@ options:
   wait:
     description: Wait until each VM found is Ready.
     type: bool
-  wait_sleep:
-    description: Seconds between checks while waiting.
-    type: int
-    default: 5
-  wait_timeout:
-    description: Seconds to wait at most.
-    type: int
-    default: 120
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
+  - twinroom.ha.kubevirt_vm
   - ansible.builtin.action_common_attributes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: N/A
-  platform:
-    platforms: posix
+  - twinroom.ha.read_only
 seealso:
   - module: twinroom.ha.vm
   - module: kubevirt.core.kubevirt_vm_info

@@ -27,16 +27,12 @@ description:
     server-side dry run and C(--diff) shows the object before and after. A second run changes nothing.
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
+  - twinroom.ha.piraeus_k8s
 options:
   name:
     description: Name of the StorageClass.
     type: str
     required: true
-  state:
-    description: V(present) makes the object match the options; V(absent) deletes it.
-    type: str
-    choices: [present, absent]
-    default: present
   storage_pool:
     description: The LINSTOR storage pool the replicas are allocated from; both rooms must offer a pool of this name.
     type: str
@@ -109,17 +105,12 @@ options:
       - More StorageClass parameters, for example C(property.linstor.csi.linbit.com/DrbdOptions/Net/max-buffers).
         They may not contradict the options above.
     type: dict
-  labels:
-    description: Labels of the object.
-    type: dict
   recreate:
     description:
       - When the class exists with another provisioner, other parameters, reclaim policy or binding mode, delete it
         and create it again. Without it the module fails and names the differences.
     type: bool
     default: false
-requirements:
-  - The C(kubernetes) Python library where the module runs
 seealso:
   - module: twinroom.ha.vm_storage_class_info
   - module: twinroom.ha.linstor_satellite_configuration
