@@ -20,12 +20,22 @@ log() { printf '[build %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
 
 done_marker() { [ -f "$1/.complete" ]; }
 
+# The checksums the roles check the binaries against (sha256sum format), as a real site checks an upstream
+# release's. Written after a build, and for a cached build made before they were.
+write_sums() {
+  local out=$1; shift
+  [ -f "$out/SHA256SUMS" ] && return
+  (cd "$out" && sha256sum "$@" > SHA256SUMS.tmp && mv SHA256SUMS.tmp SHA256SUMS)
+  log "$(basename "$out"): SHA256SUMS written"
+}
+
 build_kine() {
   local out="$bin/kine-$KINE_VERSION"
-  done_marker "$out" && { log "kine $KINE_VERSION cached"; return; }
+  done_marker "$out" && { log "kine $KINE_VERSION cached"; write_sums "$out" kine; return; }
   log "kine $KINE_VERSION: go install"
   mkdir -p "$out"
   GOBIN="$out" go install "github.com/k3s-io/kine@$KINE_VERSION"
+  write_sums "$out" kine
   touch "$out/.complete"
 }
 
@@ -82,7 +92,8 @@ EOF
 
 build_kubernetes() {
   local out="$bin/kubernetes-$KUBERNETES_VERSION"
-  done_marker "$out" && { log "kubernetes $KUBERNETES_VERSION cached"; return; }
+  local components=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
+  done_marker "$out" && { log "kubernetes $KUBERNETES_VERSION cached"; write_sums "$out" "${components[@]}"; return; }
   local work="$cache/src/k8sbuild-$KUBERNETES_VERSION"
   write_k8s_wrapper "$work"
   mkdir -p "$out"
@@ -95,11 +106,12 @@ build_kubernetes() {
     ld="$ld -X k8s.io/component-base/version.gitMajor=1"
     ld="$ld -X k8s.io/component-base/version.gitMinor=$(echo "$KUBERNETES_VERSION" | cut -d. -f2)"
     ld="$ld -X k8s.io/component-base/version.gitTreeState=clean"
-    for cmd in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
+    for cmd in "${components[@]}"; do
       log "kubernetes $KUBERNETES_VERSION: building $cmd (cold: several minutes)"
       go build -trimpath -ldflags "$ld" -o "$out/$cmd" "k8s.io/kubernetes/cmd/$cmd"
     done
   )
+  write_sums "$out" "${components[@]}"
   touch "$out/.complete"
 }
 
