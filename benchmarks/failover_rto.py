@@ -94,9 +94,10 @@ def main():
     print()
     late = sum(len(r["late"]["workloads"]) for r in results)
     apart = sum(len(r["never_twice"].get("apart", [])) for r in results)
-    print("cycles: %d completed, %d failed; never-twice samples %d, violations %d (pairs shown apart, not counted: %d); "
-          "acknowledged writes lost %d; workloads replaced again after the failover ended %d"
-          % (len(results), failed, samples, twice, apart, lost, late))
+    transient = sum(len(r["never_twice"].get("transient", [])) for r in results)
+    print("cycles: %d completed, %d failed; never-twice samples %d, violations %d (not counted: pairs shown apart %d, "
+          "seen in one merged sample only %d); acknowledged writes lost %d; workloads replaced again after the "
+          "failover ended %d" % (len(results), failed, samples, twice, apart, transient, lost, late))
     site_changed = None
     if not args.no_site_check and results:
         site = drill.run_playbook("playbooks/site.yml", timeout=1800)

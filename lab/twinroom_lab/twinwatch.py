@@ -16,10 +16,11 @@ counts what the other one says.
 The two rooms' listings are taken one after the other (with 500 pods, about a second apart). One API server
 cannot hold two pods of one name, so two instances of an identity in one sample always come from the two
 listings, and a pod deleted and recreated between them would look like two. Each instance is therefore
-kept with the listing that saw it, and an instance is not counted when it is shown not to overlap a newer one:
-its listing ended before the newer pod was created (its creationTimestamp, truncated to the second, so the
-rule can only count too many). Identities over their limit only through such instances are reported
-separately (``apart``).
+kept with the listing that saw it. An identity over its limit within one listing (one consistent snapshot) is a
+violation. Over it only across the two listings, it is ``apart`` when the older pod's listing ended before the
+newer pod was created (creationTimestamp, truncated to the second), and otherwise a violation only if the same
+instances are over the limit again in the next sample: a pod replaced between two listings half a second apart
+is gone by then, two instances that really run at once are not. Those seen once are reported as ``transient``.
 """
 
 import calendar
@@ -62,6 +63,36 @@ def limit_of(key, limits):
     """How many live instances an identity may have: 1, or a ReplicaSet's replicas (None when no API server listed
     it: a ReplicaSet being deleted with its pods, which is not a second instance of anything)."""
     return limits.get(key) if "/ReplicaSet/" in key else 1
+
+
+def per_view_excess(pods_by_view, running_nodes, limits):
+    """{identity: view} for identities over their limit within one API server's listing: one consistent snapshot,
+    so such an excess is a violation whatever the other listing says."""
+    excess = {}
+    for view, pods in pods_by_view.items():
+        for key, instances in live_instances({view: pods}, running_nodes).items():
+            limit = limit_of(key, limits)
+            if limit is not None and len(instances) > limit:
+                excess.setdefault(key, view)
+    return excess
+
+
+def judge(key, instances, limit, single_view, suspected_before):
+    """What one sample says of an identity over its limit: 'violation', 'apart', 'transient' or None (not over).
+
+    Over its limit within one listing (``single_view``): a violation. Over it only when the two rooms' listings are
+    merged (taken one after the other, so a pod replaced in between is seen twice): 'apart' when the timestamps
+    show the older pod's listing ended before the newer pod was created; else a violation only if the same
+    instances were already suspected in the previous sample (a real double lasts; a listing skew is gone by the
+    next sample), and 'transient' the first time."""
+    counted, seen = over_limit(instances, limit)
+    if seen <= limit:
+        return None
+    if single_view:
+        return 'violation'
+    if counted <= limit:
+        return 'apart'
+    return 'violation' if (key, frozenset(instances)) in suspected_before else 'transient'
 
 
 def over_limit(instances, limit):
@@ -137,6 +168,8 @@ class TwinWatch:
         self.unanswered = dict((context, 0) for context in contexts)
         self.violations = []  # (wall time, identity, [(uid, node, view, listing end, created)])
         self.apart = []       # the same, for pairs shown not to have run at once (see the module's doc)
+        self.transient = []   # the same, for pairs seen in one merged sample only, gone by the next (see judge)
+        self._suspected = set()
         self.max_live = {}    # identity -> most live instances seen in one sample
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True, name="twinwatch")
@@ -172,19 +205,22 @@ class TwinWatch:
             except Exception:  # pylint: disable=broad-except  # a room without an answering API server
                 self.unanswered[context] += 1
         limits = replica_limits(replicasets)
+        excess = per_view_excess(views, running_nodes, limits)
+        suspected = set()
         for key, instances in instance_evidence(views, running_nodes, listed_until).items():
             self.max_live[key] = max(self.max_live.get(key, 0), len(instances))
             limit = limit_of(key, limits)
             if limit is None:
                 continue
-            counted, seen = over_limit(instances, limit)
-            if seen <= limit:
+            verdict = judge(key, instances, limit, key in excess, self._suspected)
+            if verdict is None:
                 continue
             found = sorted((uid,) + item for uid, item in instances.items())
-            if counted <= limit:
-                self.apart.append((time.time(), key, found))
-            else:
-                self.violations.append((time.time(), key, found))
+            if verdict == 'transient':
+                suspected.add((key, frozenset(instances)))
+            {'violation': self.violations, 'apart': self.apart, 'transient': self.transient}[verdict].append(
+                (time.time(), key, found))
+        self._suspected = suspected
         self.samples += 1
 
     def _run(self):
@@ -202,4 +238,6 @@ class TwinWatch:
                                for at, key, inst in self.violations],
                 "apart": [{"at": at, "identity": key, "instances": [list(i) for i in inst]}
                           for at, key, inst in self.apart],
+                "transient": [{"at": at, "identity": key, "instances": [list(i) for i in inst]}
+                              for at, key, inst in self.transient],
                 "unanswered": dict(self.unanswered)}

@@ -104,3 +104,26 @@ def test_evidence_keeps_the_listing_that_saw_each_instance():
     }}
     instances = list(evidence["ns/StatefulSet/db-0"].values())
     assert twinwatch.shown_apart(*instances)
+
+
+def test_judge_counts_a_double_in_one_listing_at_once_and_a_merged_one_only_when_it_lasts():
+    # Old pod seen by room-a's listing (ended 480.3), its replacement created at 480.x seen by room-b's (480.9):
+    # the creation second cannot order them.
+    pair = {"old": ("b-w1", "room-a", 480.3, 394), "new": ("a-w2", "room-b", 480.9, 480)}
+    key = "ns/ReplicaSet/web-5d8"
+    assert twinwatch.judge(key, pair, 1, single_view=False, suspected_before=set()) == "transient"
+    assert twinwatch.judge(key, pair, 1, single_view=False,
+                           suspected_before={(key, frozenset(pair))}) == "violation"
+    assert twinwatch.judge(key, pair, 1, single_view=True, suspected_before=set()) == "violation"
+    apart = {"old": ("b-w1", "room-a", 479.5, 394), "new": ("a-w2", "room-b", 480.9, 480)}
+    assert twinwatch.judge(key, apart, 1, single_view=False, suspected_before=set()) == "apart"
+    assert twinwatch.judge(key, {"only": ("a-w2", "room-b", 480.9, 480)}, 1, False, set()) is None
+
+
+def test_per_view_excess_reads_each_listing_alone():
+    views = {"room-a": [pod("web-x", "a-w1", "1", owner_kind="ReplicaSet", owner="web-5d8"),
+                        pod("web-y", "a-w2", "2", owner_kind="ReplicaSet", owner="web-5d8")],
+             "room-b": [pod("db-0", "b-w1", "3")]}
+    limits = {"ns/ReplicaSet/web-5d8": 1}
+    assert twinwatch.per_view_excess(views, {"a-w1", "a-w2", "b-w1"}, limits) == {"ns/ReplicaSet/web-5d8": "room-a"}
+    assert twinwatch.per_view_excess(views, {"a-w1", "a-w2", "b-w1"}, {"ns/ReplicaSet/web-5d8": 2}) == {}
