@@ -839,8 +839,9 @@ def _raise_first(results):
             raise FenceError(str(result) or result.__class__.__name__)
 
 
-def watch_leases(recorder, names, limit, clock=time.monotonic, sleep=time.sleep, interval=1.0):
-    """Read the Leases of ``names`` until none is fresh or ``limit`` seconds have passed.
+def watch_leases(recorder, names, limit, clock=time.monotonic, sleep=time.sleep, interval=1.0, want_fresh=False):
+    """Read the Leases of ``names`` until none is fresh (or, with ``want_fresh``, none is stale) or ``limit``
+    seconds have passed.
 
     Returns {name: the last reading (see NodeRecorder.lease) plus lease_waited, the seconds watched until then}."""
     started = clock()
@@ -849,11 +850,14 @@ def watch_leases(recorder, names, limit, clock=time.monotonic, sleep=time.sleep,
         waited = round(clock() - started, 1)
         for name in pending:
             last[name] = dict(recorder.lease(name), lease_waited=waited)
-        pending = [name for name in pending if last[name].get('lease_fresh')]
+        pending = [name for name in pending if bool(last[name].get('lease_fresh')) != want_fresh]
         if not pending or clock() - started >= limit:
             break
         sleep(interval)
     return last
+
+
+UNFENCE_LEASE_WAIT = 90  # s a tainted node may take, after it is powered on, to renew its lease before unfencing
 
 
 def _stale_after(params):
@@ -957,6 +961,14 @@ def run_fence(params, check_mode=False, diff=False, recorder=None, executor=None
         # watch its lease until it goes stale. One that keeps renewing it runs, and decide refuses it.
         suspect = [entry['name'] for entry in observed if _renews_lease_yet_off(normalize_observed(entry))]
         for name, lease in watch_leases(recorder, suspect, 2 * _stale_after(params), clock=clock, sleep=sleep).items():
+            next(entry for entry in observed if entry['name'] == name).update(lease)
+    if not fencing and api_error is None:
+        # A node just powered on may not have renewed its lease yet (its Ready condition can still say True from
+        # before it lost power): give it time to, bounded; one that stays stale is refused by decide.
+        stale = [entry['name'] for entry in observed
+                 if entry.get('tainted') and entry.get('lease_fresh') is False]
+        for name, lease in watch_leases(recorder, stale, UNFENCE_LEASE_WAIT, clock=clock, sleep=sleep,
+                                        want_fresh=True).items():
             next(entry for entry in observed if entry['name'] == name).update(lease)
     by_name = dict((node['name'], node) for node in observed)
     try:

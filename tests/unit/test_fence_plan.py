@@ -895,3 +895,21 @@ def test_a_bmc_refusing_the_credentials_is_refused_for_them_not_for_its_machine(
         "BMC 127.77.1.11:8443 of node a-w1 answers but its power state cannot be read (Failed: Unable to "
         "connect/login to fencing device): refusing to fence room_a, since a node is tainted only once its BMC "
         "reports its power off. Check the BMC credentials and systems URI.")
+
+
+def test_unfence_waits_for_a_node_just_powered_on_to_renew_its_lease(lab):
+    run(lab, params_for(['a-w2']))
+    del lab['log'][:]
+    # Stale at the first two reads (it is still booting), then renewed.
+    result = run_with_leases(lab, params_for(['a-w2'], state='unfenced'), {'a-w2': [40.0, 42.0, 1.0]})
+    assert result['nodes']['a-w2']['plan'] == ['untaint', 'unannotate', 'event']
+    assert ('untaint', 'a-w2') in lab['log']
+
+
+def test_unfence_refuses_a_node_that_stays_stale_and_changes_nothing(lab):
+    run(lab, params_for(['a-w2']))
+    del lab['log'][:]
+    with pytest.raises(fence.FenceError) as caught:
+        run_with_leases(lab, params_for(['a-w2'], state='unfenced'), {'a-w2': [130.0]})
+    assert caught.value.msg.startswith('refusing to clear the out-of-service taint of a-w2 (lease last renewed ')
+    assert [entry for entry in lab['log'] if entry[0] != 'lease'] == []
