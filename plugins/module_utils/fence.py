@@ -857,6 +857,13 @@ def watch_leases(recorder, names, limit, clock=time.monotonic, sleep=time.sleep,
     return last
 
 
+def _rewatch_leases(recorder, observed, names, limit, clock, sleep, want_fresh=False):
+    """watch_leases for ``names``, each last reading written into its entry of ``observed`` (in place)."""
+    by_name = dict((entry['name'], entry) for entry in observed)
+    for name, lease in watch_leases(recorder, names, limit, clock=clock, sleep=sleep, want_fresh=want_fresh).items():
+        by_name[name].update(lease)
+
+
 UNFENCE_LEASE_WAIT = 90  # s a tainted node may take, after it is powered on, to renew its lease before unfencing
 
 
@@ -960,16 +967,13 @@ def run_fence(params, check_mode=False, diff=False, recorder=None, executor=None
         # A node reported off (or behind a dark BMC) whose lease is still fresh may have lost power a moment ago:
         # watch its lease until it goes stale. One that keeps renewing it runs, and decide refuses it.
         suspect = [entry['name'] for entry in observed if _renews_lease_yet_off(normalize_observed(entry))]
-        for name, lease in watch_leases(recorder, suspect, 2 * _stale_after(params), clock=clock, sleep=sleep).items():
-            next(entry for entry in observed if entry['name'] == name).update(lease)
+        _rewatch_leases(recorder, observed, suspect, 2 * _stale_after(params), clock, sleep)
     if not fencing and api_error is None:
         # A node just powered on may not have renewed its lease yet (its Ready condition can still say True from
         # before it lost power): give it time to, bounded; one that stays stale is refused by decide.
         stale = [entry['name'] for entry in observed
                  if entry.get('tainted') and entry.get('lease_fresh') is False]
-        for name, lease in watch_leases(recorder, stale, UNFENCE_LEASE_WAIT, clock=clock, sleep=sleep,
-                                        want_fresh=True).items():
-            next(entry for entry in observed if entry['name'] == name).update(lease)
+        _rewatch_leases(recorder, observed, stale, UNFENCE_LEASE_WAIT, clock, sleep, want_fresh=True)
     by_name = dict((node['name'], node) for node in observed)
     try:
         plans = decide(observed, request)
