@@ -4,7 +4,8 @@
 # Every output lands in "$TWINROOM_CACHE/bin/<name>-<version>/" and is reused when present, so a
 # warm run costs nothing and a version bump builds only what changed. Nothing is written to the repo.
 #
-# usage: build-binaries.sh [kine|kwok|kubernetes|kubevirt|piraeus|all]...   (piraeus: CRDs only, no build)
+# usage: build-binaries.sh [kine|kwok|kubernetes|kubelet|containerd|cri-tools|cni-plugins|node-images|kubevirt|piraeus|all]...
+#   (piraeus: CRDs only, no build; node-images: the pause image and the drill workload image as image archives)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -86,6 +87,7 @@ import (
 	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
 	_ "k8s.io/kubernetes/cmd/kube-scheduler"
 	_ "k8s.io/kubernetes/cmd/kubectl"
+	_ "k8s.io/kubernetes/cmd/kubelet"
 )
 EOF
 }
@@ -115,6 +117,112 @@ build_kubernetes() {
   touch "$out/.complete"
 }
 
+k8s_ldflags() {
+  local ld="-s -w -X k8s.io/component-base/version.gitVersion=$KUBERNETES_VERSION"
+  ld="$ld -X k8s.io/component-base/version.gitMajor=1"
+  ld="$ld -X k8s.io/component-base/version.gitMinor=$(echo "$KUBERNETES_VERSION" | cut -d. -f2)"
+  echo "$ld -X k8s.io/component-base/version.gitTreeState=clean"
+}
+
+# The kubelet, from the same wrapper module as the control plane, in its own cache directory so a cache
+# built before the lab ran kubelets stays valid.
+build_kubelet() {
+  local out="$bin/kubelet-$KUBERNETES_VERSION"
+  done_marker "$out" && { log "kubelet $KUBERNETES_VERSION cached"; write_sums "$out" kubelet; return; }
+  local work="$cache/src/k8sbuild-$KUBERNETES_VERSION"
+  write_k8s_wrapper "$work"
+  mkdir -p "$out"
+  (
+    cd "$work"
+    log "kubelet $KUBERNETES_VERSION: resolving modules"
+    go mod tidy -e >/dev/null 2>&1 || true
+    go mod download
+    log "kubelet $KUBERNETES_VERSION: building (cold: several minutes)"
+    go build -trimpath -ldflags "$(k8s_ldflags)" -o "$out/kubelet" k8s.io/kubernetes/cmd/kubelet
+  )
+  write_sums "$out" kubelet
+  touch "$out/.complete"
+}
+
+build_containerd() {
+  local out="$bin/containerd-$CONTAINERD_VERSION"
+  local components=(containerd containerd-shim-runc-v2 ctr)
+  done_marker "$out" && { log "containerd $CONTAINERD_VERSION cached"; return; }
+  mkdir -p "$out"
+  local m=github.com/containerd/containerd/v2
+  local ld="-s -w -X $m/version.Version=$CONTAINERD_VERSION -X $m/version.Revision=gomodproxy -X $m/version.Package=$m"
+  for cmd in "${components[@]}"; do
+    log "containerd $CONTAINERD_VERSION: go install $cmd"
+    GOBIN="$out" go install -trimpath -tags "urfave_cli_no_docs no_btrfs no_devmapper no_zfs" -ldflags "$ld" \
+      "$m/cmd/$cmd@$CONTAINERD_VERSION"
+  done
+  write_sums "$out" "${components[@]}"
+  touch "$out/.complete"
+}
+
+build_cri_tools() {
+  local out="$bin/cri-tools-$CRI_TOOLS_VERSION"
+  done_marker "$out" && { log "crictl $CRI_TOOLS_VERSION cached"; return; }
+  mkdir -p "$out"
+  log "crictl $CRI_TOOLS_VERSION: go install"
+  GOBIN="$out" go install -trimpath -ldflags "-s -w -X sigs.k8s.io/cri-tools/pkg/version.Version=$CRI_TOOLS_VERSION" \
+    "sigs.k8s.io/cri-tools/cmd/crictl@$CRI_TOOLS_VERSION"
+  write_sums "$out" crictl
+  touch "$out/.complete"
+}
+
+build_cni_plugins() {
+  local out="$bin/cni-plugins-$CNI_PLUGINS_VERSION"
+  local m=github.com/containernetworking/plugins
+  done_marker "$out" && { log "CNI plugins $CNI_PLUGINS_VERSION cached"; return; }
+  mkdir -p "$out"
+  log "CNI plugins $CNI_PLUGINS_VERSION: go install bridge host-local loopback portmap"
+  GOBIN="$out" go install -trimpath -ldflags "-s -w -X $m/pkg/utils/buildversion.BuildVersion=$CNI_PLUGINS_VERSION" \
+    "$m/plugins/main/bridge@$CNI_PLUGINS_VERSION" "$m/plugins/ipam/host-local@$CNI_PLUGINS_VERSION" \
+    "$m/plugins/main/loopback@$CNI_PLUGINS_VERSION" "$m/plugins/meta/portmap@$CNI_PLUGINS_VERSION"
+  write_sums "$out" bridge host-local loopback portmap
+  touch "$out/.complete"
+}
+
+# No container registry is reachable, so the two images a node needs are built here and shipped as image
+# archives, as an air-gapped site ships them: the pod sandbox (pause, compiled from the C source in the
+# Kubernetes module) and the drill workload (busybox-static from Debian, nothing else).
+build_node_images() {
+  local out="$cache/image/node-images-$PAUSE_VERSION-$DRILL_IMAGE_TAG"
+  done_marker "$out" && { log "node images cached"; return; }
+  local work
+  work=$(mktemp -d)
+  trap 'rm -rf "$work"' RETURN
+  mkdir -p "$out" "$work/pause" "$work/drill/root/bin"
+  local src
+  src=$(go mod download -json "k8s.io/kubernetes@$KUBERNETES_VERSION" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')
+  log "pause $PAUSE_VERSION: gcc -static"
+  gcc -Os -Wall -Werror -static -DVERSION="v$PAUSE_VERSION-k8s-$KUBERNETES_VERSION" -o "$work/pause/pause" \
+    "$src/build/pause/linux/pause.c"
+  strip "$work/pause/pause"
+  printf 'FROM scratch\nCOPY pause /pause\nUSER 65535:65535\nENTRYPOINT ["/pause"]\n' > "$work/pause/Containerfile"
+  podman build --network none -q -t "registry.k8s.io/pause:$PAUSE_VERSION" "$work/pause" >/dev/null
+  podman save --format docker-archive -o "$out/pause.tar" "registry.k8s.io/pause:$PAUSE_VERSION"
+  log "drill image: busybox-static from Debian"
+  (cd "$work" && apt-get download busybox-static >/dev/null)
+  dpkg-deb -x "$work"/busybox-static_*.deb "$work/bb"
+  cp "$work/bb/bin/busybox" "$work/drill/root/bin/busybox"
+  for applet in sh sleep cat echo ls ps id hostname date env nc wget httpd timeout true; do
+    ln -s busybox "$work/drill/root/bin/$applet"
+  done
+  # Runs until stopped, and stops at once on SIGTERM (a PID 1 without a handler would sit out the grace period).
+  cat > "$work/drill/Containerfile" <<'CONTAINERFILE'
+FROM scratch
+COPY root/ /
+ENV PATH=/bin
+CMD ["/bin/sh", "-c", "trap 'exit 0' TERM; echo twinroom drill workload on $(hostname); while :; do sleep 1; done"]
+CONTAINERFILE
+  podman build --network none -q -t "$DRILL_IMAGE_NAME:$DRILL_IMAGE_TAG" "$work/drill" >/dev/null
+  podman save --format docker-archive -o "$out/drill.tar" "$DRILL_IMAGE_NAME:$DRILL_IMAGE_TAG"
+  write_sums "$out" pause.tar drill.tar
+  touch "$out/.complete"
+}
+
 build_kubevirt() {
   "$here/kubevirt/build.sh"
 }
@@ -126,10 +234,16 @@ for t in "${targets[@]}"; do
     kine) build_kine ;;
     kwok) build_kwok ;;
     kubernetes) build_kubernetes ;;
+    kubelet) build_kubelet ;;
+    containerd) build_containerd ;;
+    cri-tools) build_cri_tools ;;
+    cni-plugins) build_cni_plugins ;;
+    node-images) build_node_images ;;
     kubevirt) build_kubevirt ;;
     piraeus) PIRAEUS_VERSION=$PIRAEUS_VERSION "$here/piraeus/fetch-crds.sh" ;;
-    all) build_kine; build_kwok; build_kubernetes; build_kubevirt; PIRAEUS_VERSION=$PIRAEUS_VERSION "$here/piraeus/fetch-crds.sh" ;;
-    *) echo "unknown target '$t': choose kine, kwok, kubernetes, kubevirt, piraeus or all" >&2; exit 2 ;;
+    all) build_kine; build_kwok; build_kubernetes; build_kubelet; build_containerd; build_cri_tools; build_cni_plugins
+         build_node_images; build_kubevirt; PIRAEUS_VERSION=$PIRAEUS_VERSION "$here/piraeus/fetch-crds.sh" ;;
+    *) echo "unknown target '$t': choose kine, kwok, kubernetes, kubelet, containerd, cri-tools, cni-plugins, node-images, kubevirt, piraeus or all" >&2; exit 2 ;;
   esac
 done
 log "done; binaries under $bin"

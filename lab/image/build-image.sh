@@ -11,7 +11,7 @@ export CONTAINERS_CONF=${CONTAINERS_CONF:-$here/../containers.conf}
 log() { printf "[image %s] %s\n" "$(date +%H:%M:%S)" "$*" >&2; }
 
 base_key=$(printf 'bookworm minbase python3\n' | sha256sum | cut -c1-12)
-node_key=$( (cat "$here/Containerfile"; echo "$base_key") | sha256sum | cut -c1-12)
+node_key=$( (cat "$here/Containerfile" "$here"/files/*; echo "$base_key") | sha256sum | cut -c1-12)
 node_image=localhost/twinroom-node:$node_key
 
 if podman image exists "$node_image"; then

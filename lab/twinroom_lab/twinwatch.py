@@ -13,6 +13,13 @@ Sampling, not watching: every `interval` seconds one podman listing and, per roo
 ReplicaSet listing, each bounded by a short timeout. A sample in which an API server does not answer only
 counts what the other one says.
 
+The nodes are asked too: on every running node that has a kubelet, its own container list (``crictl pods`` and
+``crictl ps``) is read. A pod the node still runs counts as an instance whatever the API says - a pod force-deleted
+from the API (after its node was fenced) that its node's kubelet starts again once powered back on is exactly the
+double this watch exists for. Such a pod is known by its uid when an API server still lists it (a terminating pod
+does not count, as in the API view), else by its sandbox's labels (a StatefulSet's pod name, a ReplicaSet's
+template hash).
+
 The two rooms' listings are taken one after the other (with 500 pods, about a second apart). One API server
 cannot hold two pods of one name, so two instances of an identity in one sample always come from the two
 listings, and a pod deleted and recreated between them would look like two. Each instance is therefore
@@ -24,6 +31,7 @@ is gone by then, two instances that really run at once are not. Those seen once 
 """
 
 import calendar
+import json
 import threading
 import time
 
@@ -121,6 +129,53 @@ def live_instances(pods_by_view, running_nodes):
     return live
 
 
+def node_instances(node, sandboxes, running_sandbox_ids, pods_by_uid, replicaset_names):
+    """{identity: {uid: created}} of the pods ``node``'s own runtime runs: a ready sandbox with a running container.
+
+    ``sandboxes``: crictl's ``items`` of ``crictl pods -o json``; ``running_sandbox_ids``: the podSandboxId of every
+    running container; ``pods_by_uid``: {uid: V1Pod} from every API listing of this sample; ``replicaset_names``:
+    {namespace: [ReplicaSet names]}. A pod an API server lists is identified as there, and not counted while
+    terminating; a pod no API server lists is identified by its sandbox labels."""
+    found = {}
+    for box in sandboxes:
+        if box.get("state") != "SANDBOX_READY" or box.get("id") not in running_sandbox_ids:
+            continue
+        meta = box.get("metadata") or {}
+        uid, namespace = meta.get("uid"), meta.get("namespace")
+        labels = box.get("labels") or {}
+        pod = pods_by_uid.get(uid)
+        if pod is not None:
+            if pod.metadata.deletion_timestamp is not None:
+                continue
+            key = identity(pod)
+        elif labels.get("statefulset.kubernetes.io/pod-name"):
+            key = "%s/StatefulSet/%s" % (namespace, labels["statefulset.kubernetes.io/pod-name"])
+        elif labels.get("pod-template-hash"):
+            owners = [name for name in replicaset_names.get(namespace, ())
+                      if name.endswith("-" + labels["pod-template-hash"])]
+            key = "%s/ReplicaSet/%s" % (namespace, owners[0]) if owners else None
+        else:
+            key = None
+        if key is None:
+            continue
+        created = box.get("createdAt")
+        found.setdefault(key, {})[uid] = int(created) // 10**9 if created else None
+    return found
+
+
+def read_node_runtime(container, timeout):
+    """(sandboxes, running sandbox ids) from a node's crictl, or None when the node has no kubelet runtime."""
+    proc = podman.run("exec", container, "sh", "-c",
+                      "command -v crictl >/dev/null || exit 3; crictl pods -o json && echo '%%' && "
+                      "crictl ps --state running -o json", timeout=timeout, check=False)
+    if proc.returncode == 3 or "%%" not in proc.stdout:
+        return None
+    pods_json, ps_json = proc.stdout.split("%%", 1)
+    sandboxes = json.loads(pods_json).get("items") or []
+    running = set(c.get("podSandboxId") for c in json.loads(ps_json).get("containers") or [])
+    return sandboxes, running
+
+
 def _epoch(stamp):
     """A creationTimestamp (datetime from the client, or None) in epoch seconds, truncated to the second."""
     if stamp is None:
@@ -170,6 +225,9 @@ class TwinWatch:
         self.apart = []       # the same, for pairs shown not to have run at once (see the module's doc)
         self.transient = []   # the same, for pairs seen in one merged sample only, gone by the next (see judge)
         self._suspected = set()
+        self.node_reads = 0    # node runtime listings read
+        self.node_only = []    # (wall time, identity, uid, node): an instance only a node's own runtime showed
+        self._no_runtime = set()  # nodes without a kubelet runtime (kwok): not asked again
         self.max_live = {}    # identity -> most live instances seen in one sample
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True, name="twinwatch")
@@ -206,8 +264,10 @@ class TwinWatch:
                 self.unanswered[context] += 1
         limits = replica_limits(replicasets)
         excess = per_view_excess(views, running_nodes, limits)
+        evidence = instance_evidence(views, running_nodes, listed_until)
+        self._add_node_evidence(evidence, views, replicasets, running_nodes)
         suspected = set()
-        for key, instances in instance_evidence(views, running_nodes, listed_until).items():
+        for key, instances in evidence.items():
             self.max_live[key] = max(self.max_live.get(key, 0), len(instances))
             limit = limit_of(key, limits)
             if limit is None:
@@ -222,6 +282,34 @@ class TwinWatch:
                 (time.time(), key, found))
         self._suspected = suspected
         self.samples += 1
+
+    def _add_node_evidence(self, evidence, views, replicasets, running_nodes):
+        """Add to ``evidence`` what each running kubelet node's own runtime runs (see node_instances)."""
+        pods_by_uid = {}
+        for pods in views.values():
+            for pod in pods:
+                pods_by_uid.setdefault(pod.metadata.uid, pod)
+        names = {}
+        for listing in replicasets.values():
+            for rs in listing:
+                names.setdefault(rs.metadata.namespace, []).append(rs.metadata.name)
+        for node in sorted(running_nodes - self._no_runtime):
+            try:
+                runtime = read_node_runtime(CONTAINER_PREFIX + node, self.timeout)
+            except Exception:  # pylint: disable=broad-except  # node stopping: the next sample asks again
+                continue
+            if runtime is None:
+                self._no_runtime.add(node)
+                continue
+            self.node_reads += 1
+            listed = time.time()
+            for key, pods in node_instances(node, runtime[0], runtime[1], pods_by_uid, names).items():
+                if self.namespace and not key.startswith(self.namespace + "/"):
+                    continue
+                for uid, created in pods.items():
+                    if uid not in evidence.get(key, {}):
+                        self.node_only.append((listed, key, uid, node))
+                    evidence.setdefault(key, {}).setdefault(uid, (node, "node:" + node, listed, created))
 
     def _run(self):
         while not self._stop.is_set():
@@ -240,4 +328,7 @@ class TwinWatch:
                           for at, key, inst in self.apart],
                 "transient": [{"at": at, "identity": key, "instances": [list(i) for i in inst]}
                               for at, key, inst in self.transient],
-                "unanswered": dict(self.unanswered)}
+                "unanswered": dict(self.unanswered),
+                "node_reads": self.node_reads,
+                "node_only": [{"at": at, "identity": key, "uid": uid, "node": node}
+                              for at, key, uid, node in self.node_only]}

@@ -10,6 +10,9 @@ import time
 
 from kubernetes import client, config
 
+# The drill workload image (busybox-static, built by lab/build/build-binaries.sh node-images, imported into
+# every kubelet node): it runs until stopped and stops at once on SIGTERM.
+IMAGE = "localhost/twinroom-drill:1"
 NAMESPACE = "twinroom-drill"
 HOME_LABEL = "twinroom.io/home-room"
 ZONE_LABEL = "topology.kubernetes.io/zone"
@@ -41,7 +44,7 @@ def _template(name, room):
         metadata=client.V1ObjectMeta(labels=labels),
         spec=client.V1PodSpec(
             affinity=affinity, termination_grace_period_seconds=5,
-            containers=[client.V1Container(name="app", image="registry.invalid/drill:1",
+            containers=[client.V1Container(name="app", image=IMAGE,
                                            resources=client.V1ResourceRequirements(
                                                requests={"cpu": "10m", "memory": "16Mi"}))]))
 
@@ -75,6 +78,8 @@ def deploy(kubeconfig, context, count, storage_class=None):
                         access_modes=["ReadWriteOnce"], storage_class_name=storage_class,
                         resources=client.V1VolumeResourceRequirements(requests={"storage": "1Gi"})))]
                 template.spec.containers[0].volume_mounts = [client.V1VolumeMount(name="data", mount_path="/data")]
+                # No Piraeus CSI driver here (no DRBD): a claim's pod runs on a kwok node (stand-in).
+                template.spec.node_selector = {"type": "kwok"}
             apps.create_namespaced_stateful_set(NAMESPACE, client.V1StatefulSet(
                 metadata=client.V1ObjectMeta(name=name),
                 spec=client.V1StatefulSetSpec(replicas=1, service_name=name, selector=selector,

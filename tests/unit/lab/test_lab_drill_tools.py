@@ -127,3 +127,24 @@ def test_per_view_excess_reads_each_listing_alone():
     limits = {"ns/ReplicaSet/web-5d8": 1}
     assert twinwatch.per_view_excess(views, {"a-w1", "a-w2", "b-w1"}, limits) == {"ns/ReplicaSet/web-5d8": "room-a"}
     assert twinwatch.per_view_excess(views, {"a-w1", "a-w2", "b-w1"}, {"ns/ReplicaSet/web-5d8": 2}) == {}
+
+
+def sandbox(box_id, uid, name, labels, state="SANDBOX_READY", created=1700000000123456789):
+    return {"id": box_id, "state": state, "createdAt": str(created), "labels": labels,
+            "metadata": {"name": name, "namespace": "ns", "uid": uid}}
+
+
+def test_a_node_runtime_counts_a_pod_the_api_no_longer_lists_by_its_sandbox_labels():
+    boxes = [sandbox("s1", "gone-uid", "db-0", {"statefulset.kubernetes.io/pod-name": "db-0"}),
+             sandbox("s2", "gone-rs", "web-5d8-abcde", {"pod-template-hash": "5d8"}),
+             sandbox("s3", "no-owner", "lonely", {}),
+             sandbox("s4", "stopped", "db-1", {"statefulset.kubernetes.io/pod-name": "db-1"}),
+             sandbox("s5", "notready", "db-2", {"statefulset.kubernetes.io/pod-name": "db-2"}, state="SANDBOX_NOTREADY")]
+    found = twinwatch.node_instances("a-w1", boxes, {"s1", "s2", "s3", "s5"}, {}, {"ns": ["web-5d8", "api-77f"]})
+    assert found == {"ns/StatefulSet/db-0": {"gone-uid": 1700000000}, "ns/ReplicaSet/web-5d8": {"gone-rs": 1700000000}}
+
+
+def test_a_node_runtime_pod_the_api_lists_takes_its_api_identity_and_not_while_terminating():
+    boxes = [sandbox("s1", "u1", "db-0", {}), sandbox("s2", "u2", "db-1", {})]
+    by_uid = {"u1": pod("db-0", "a-w1", "u1"), "u2": pod("db-1", "a-w1", "u2", deleting=True)}
+    assert twinwatch.node_instances("a-w1", boxes, {"s1", "s2"}, by_uid, {}) == {"ns/StatefulSet/db-0": {"u1": 1700000000}}
