@@ -444,8 +444,10 @@ def _check_readable(layout, hostvars):
 
 
 # What the site installs: the path a real site runs is the lab's path; only where binaries, images and addresses come
-# from differs. Some components have a lab stand-in, selected by a role variable. A role's default never selects a
-# stand-in; an inventory that selects one must say so in twinroom_stand_ins, or the run is refused.
+# from differs. Some components have a lab stand-in, selected by a role variable. A role's default must not select
+# one (node_agent's still does until it has a real agent: tests/unit/test_inventory_rules.py names that exception);
+# an inventory that selects one, by a value or by leaving such a default, says so in twinroom_stand_ins, or the run
+# is refused.
 
 STAND_INS_VARIABLE = 'twinroom_stand_ins'
 CONTROLLER = 'localhost'
