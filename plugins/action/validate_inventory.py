@@ -5,7 +5,10 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
+
+import yaml
 
 from ansible.errors import AnsibleError
 from ansible.module_utils.common.text.converters import to_text
@@ -53,6 +56,28 @@ def read_hostvars(hostvars, hosts, names):
     return result
 
 
+# The collection's roles, beside plugins/.
+ROLES_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), 'roles')
+
+
+def read_role_defaults(names, roles_dir=ROLES_DIR):
+    """variable -> its value in roles/<role>/defaults/main.yml, as written (a template stays a string), for the
+    variables ``names`` lists per role; a variable the role does not default is left out."""
+    defaults = {}
+    for role, variables in sorted(names.items()):
+        path = os.path.join(roles_dir, role, 'defaults', 'main.yml')
+        try:
+            with open(path) as stream:
+                values = yaml.safe_load(stream) or {}
+        except (OSError, yaml.YAMLError) as error:
+            # Without the defaults, an unset variable could hide a stand-in the role selects: refuse to guess.
+            raise AnsibleError('validate_inventory cannot read the defaults of role %s (%s): %s' % (role, path, error))
+        for name in variables:
+            if name in values:
+                defaults[name] = values[name]
+    return defaults
+
+
 class ActionModule(ActionBase):
 
     TRANSFERS_FILES = False
@@ -72,10 +97,15 @@ class ActionModule(ActionBase):
         groups = dict((str(name), [str(host) for host in hosts])
                       for name, hosts in (task_vars.get('groups') or {}).items())
         hosts = inventory_rules.relevant_hosts(groups)
-        hostvars = read_hostvars(task_vars.get('hostvars') or {}, hosts,
-                                 inventory_rules.variables_to_read(required_vars))
+        all_hostvars = task_vars.get('hostvars') or {}
+        hostvars = read_hostvars(all_hostvars, hosts, inventory_rules.variables_to_read(required_vars))
+        # storage_layer and kubevirt run on the controller: what they install follows localhost's variables.
+        controller_vars = read_hostvars(all_hostvars, [inventory_rules.CONTROLLER],
+                                        inventory_rules.SITE_VARIABLES)[inventory_rules.CONTROLLER]
+        role_defaults = read_role_defaults(inventory_rules.role_default_names())
 
         violations = inventory_rules.check_inventory(groups, hostvars, required_vars)
+        violations.extend(inventory_rules.check_site(groups, hostvars, controller_vars, role_defaults))
         result['changed'] = False
         result['violations'] = [violation._asdict() for violation in violations]
         if violations:

@@ -21,7 +21,9 @@ description:
   - V(node-in-room) - every host of C(control_plane) and C(workers) is in a room.
   - V(zone-per-room) - C(twinroom_zone) is set for each room, agrees within the room, is a valid
     Kubernetes label value and differs between the rooms.
-  - V(fence-method) - C(twinroom_fence_method) is one of V(redfish), V(ipmi), V(none).
+  - V(fence-method) - C(twinroom_fence_method) is one of V(redfish), V(ipmi). V(none) is refused, since
+    M(twinroom.ha.fence), which C(failover.yml) calls, fences only through a BMC; a room whose BMCs are dark is
+    fenced with V(redfish) or V(ipmi) and the operator's typed confirmation (C(confirm_room_down=true)).
   - V(bmc-address) - C(twinroom_bmc_address) is set on every room node fenced by Redfish or IPMI.
   - V(bmc-systems-uri) - C(twinroom_bmc_systems_uri) is a C(/redfish/v1/Systems/<id>) path on every
     room node fenced by Redfish.
@@ -32,6 +34,16 @@ description:
   - V(witness-present) - a host is in group C(witness) when C(twinroom_witness_enabled) is true.
   - V(witness-outside-rooms) - no host of group C(witness) is in a room.
   - V(required-variable) - every variable named in O(required_vars) is set on every room node.
+  - V(stand-ins-known) - C(twinroom_stand_ins) is a list of the collection's lab stand-ins
+    (V(kwok), V(piraeus-without-operator), V(kubevirt-without-operators)).
+  - V(stand-in-declared) - every lab stand-in the inventory selects, on the room nodes or on the controller
+    (C(localhost)), by a value or by leaving a role default (C(node_agent_mode=lab), C(storage_layer_mode=lab),
+    C(kubevirt_mode=lab)), is listed in C(twinroom_stand_ins). The role defaults are read from the collection's roles.
+  - V(binary-source) - the control-plane binaries (C(control_plane_binary_url)) and kine (C(kine_datastore_kine_url))
+    have a download URL.
+  - V(binary-checksum) - each control-plane binary has a checksum, pinned in C(control_plane_binary_checksums) or
+    from C(control_plane_binary_checksum_url), and C(kine_datastore_kine_checksum) is C(sha256:<hex digest>) or
+    C(sha256:<URL of a checksum file>) (it has no default).
   - V(variable-evaluates) - the variables above can be evaluated (no undefined references).
   - "Fails listing B(all) problems at once. The first line of the message is
     'Inventory is not valid: N problem(s); nothing was changed.', then comes one line per problem."

@@ -21,6 +21,22 @@ NODES = {'a-cp1', 'a-w1', 'a-w2', 'b-cp1', 'b-w1', 'b-w2'}
 
 REQUIRE_NODE_ADDRESS = {'validate_inventory_required_vars': ['twinroom_node_address']}
 
+KINE_PLACEHOLDER = (
+    "Inventory rule 'binary-checksum' failed for control_plane: kine_datastore_kine_checksum is empty (a placeholder "
+    "to fill in): nothing would verify the kine binary (kine_datastore_kine_url). Set it in group_vars/all to the "
+    "checksum of the release binary you verified, sha256:<hex digest>, or to sha256:<URL of its checksum file>.")
+NODE_AGENT_KWOK = (
+    "Inventory rule 'stand-in-declared' failed for all room nodes: node_agent_mode is 'lab' (the default of role "
+    "node_agent), which selects the lab stand-in kwok: kwok registers the nodes and renews their leases, but no "
+    "kubelet runs their pods. A real site uses a real node agent (a kubelet). An inventory that means to run the "
+    "stand-in declares it by listing kwok in twinroom_stand_ins, in group_vars/all.")
+# inventories/example as shipped: kine's checksum is a placeholder the operator fills in, and node_agent's default
+# in this release is kwok, the kubelet stand-in, which a real site must not get. Nothing else.
+# When node_agent's default becomes a real node agent, NODE_AGENT_KWOK leaves this list.
+EXAMPLE_REFUSALS = [NODE_AGENT_KWOK, KINE_PLACEHOLDER]
+# What the operator fills in (an example digest: validation checks its form, get_url its value).
+EXAMPLE_FILLED = {'kine_datastore_kine_checksum': 'sha256:' + '0' * 64, 'twinroom_stand_ins': ['kwok']}
+
 # case -> (extra vars, the one exact message)
 BROKEN = {
     'room-not-empty': (
@@ -64,12 +80,19 @@ BROKEN = {
     'fence-method': (
         None,
         "Inventory rule 'fence-method' failed for all room nodes: twinroom_fence_method is 'ilo'; it must be "
-        "one of redfish, ipmi, none (none: no fencing). Set it in group_vars/all."),
+        "one of redfish, ipmi. Set it in group_vars/all."),
+    'fence-method-none': (
+        None,
+        "Inventory rule 'fence-method' failed for all room nodes: twinroom_fence_method is 'none', which "
+        "failover.yml cannot carry out: twinroom.ha.fence fences only through a BMC (redfish, ipmi), so a failover "
+        "would stop at its fence step. Use redfish or ipmi with each node's BMC (twinroom_bmc_address); when a "
+        "lost room's BMCs do not answer, failover.yml fences it on your typed confirmation that the room is dark "
+        "(-e confirm_room_down=true). Set it in group_vars/all."),
     'bmc-address': (
         None,
         "Inventory rule 'bmc-address' failed for b-w2: twinroom_fence_method is redfish but "
         "twinroom_bmc_address is not set. Set twinroom_bmc_address for b-w2 (host_vars/b-w2 or its entry in "
-        "hosts.yml), or set twinroom_fence_method: none to run without fencing."),
+        "hosts.yml)."),
     'bmc-systems-uri': (
         None,
         "Inventory rule 'bmc-systems-uri' failed for a-w1: twinroom_fence_method is redfish but "
@@ -104,6 +127,27 @@ BROKEN = {
         "Inventory rule 'variable-evaluates' failed for b-w1: twinroom_bmc_address cannot be evaluated: "
         "'twinroom_test_undefined_bmc_network' is undefined. Define what it refers to, or give it a plain "
         "value."),
+    'stand-in-declared': (
+        None,
+        "Inventory rule 'stand-in-declared' failed for localhost: storage_layer_mode is 'lab', which selects the lab "
+        "stand-in piraeus-without-operator: the Piraeus CRDs are installed without the operator, so nothing creates "
+        "or replicates a disk. A real site uses storage_layer_mode: production, with the Piraeus operator installed. "
+        "An inventory that means to run the stand-in declares it by listing piraeus-without-operator in "
+        "twinroom_stand_ins, in group_vars/all."),
+    'stand-ins-known': (
+        None,
+        "Inventory rule 'stand-ins-known' failed for all room nodes, localhost: twinroom_stand_ins lists 'kowk', "
+        "which is no stand-in of this collection; the stand-ins are kwok, piraeus-without-operator, "
+        "kubevirt-without-operators. Correct or remove it in group_vars/all."),
+    'binary-source': (
+        None,
+        "Inventory rule 'binary-source' failed for control_plane: control_plane_binary_url is empty: the "
+        "control-plane binaries (kube-apiserver, kube-controller-manager, kube-scheduler) have no source. Set it in "
+        "group_vars/all to the directory of the Kubernetes release (the upstream one, or your mirror), or remove it "
+        "so that the role default (the upstream release) applies."),
+    'binary-checksum': (
+        None,
+        KINE_PLACEHOLDER),
 }
 
 FAILURE = 'Inventory is not valid: 1 problem(s); nothing was changed.'
@@ -153,10 +197,29 @@ def test_nodes_show_in_recap_when_touched():
     assert recap['localhost']['failed'] == 0
 
 
-@pytest.mark.parametrize('inventory', ['inventories/example', INVENTORIES + '/valid'])
+@pytest.mark.parametrize('inventory', ['inventories/lab', INVENTORIES + '/valid'])
 @pytest.mark.parametrize('check', [False, True], ids=['run', 'check'])
 def test_valid_inventory_passes(inventory, check):
     result = run_playbook(VALIDATE, inventory, check=check)
+    text = output(result)
+    assert result.returncode == 0, text
+    assert_only_localhost_ran(text, failed=0)
+
+
+@pytest.mark.parametrize('check', [False, True], ids=['run', 'check'])
+def test_example_inventory_is_refused_exactly_for_what_it_leaves_to_the_site(check):
+    result = run_playbook(VALIDATE, 'inventories/example', check=check)
+    text = output(result)
+    assert result.returncode != 0, text
+    lines = [line.strip() for line in text.splitlines()]
+    # The message, as the result's msg shows it: the summary line, then one line per problem.
+    first = lines.index('Inventory is not valid: %d problem(s); nothing was changed.' % len(EXAMPLE_REFUSALS))
+    assert lines[first + 1:first + 1 + len(EXAMPLE_REFUSALS)] == ['- ' + message for message in EXAMPLE_REFUSALS], text
+    assert_only_localhost_ran(text, failed=1)
+
+
+def test_example_inventory_passes_once_filled_in():
+    result = run_playbook(VALIDATE, 'inventories/example', extra_vars=EXAMPLE_FILLED)
     text = output(result)
     assert result.returncode == 0, text
     assert_only_localhost_ran(text, failed=0)
@@ -172,13 +235,13 @@ def test_check_mode_fails_the_same_way():
 
 
 def test_example_inventory_sets_every_node_address():
-    result = run_playbook(VALIDATE, 'inventories/example', extra_vars=REQUIRE_NODE_ADDRESS)
+    result = run_playbook(VALIDATE, 'inventories/example', extra_vars=dict(EXAMPLE_FILLED, **REQUIRE_NODE_ADDRESS))
     assert result.returncode == 0, output(result)
 
 
 def test_summary_names_rooms_and_fencing(monkeypatch):
     monkeypatch.setenv('ANSIBLE_VERBOSITY', '1')
-    result = run_playbook(VALIDATE, 'inventories/example')
+    result = run_playbook(VALIDATE, 'inventories/example', extra_vars=EXAMPLE_FILLED)
     assert result.returncode == 0, output(result)
     # The callback may fold the long line; compare words.
     assert ('Inventory is valid: room_a (zone room-a): 3 node(s), control plane a-cp1; room_b (zone room-b): '

@@ -17,6 +17,8 @@ except ImportError:  # not run through ansible-test: find the collection where d
     from ansible_collections.twinroom.ha.plugins.module_utils import inventory_rules
 
 FIXTURES = sorted((pathlib.Path(__file__).parent / 'fixtures' / 'inventory').glob('*.yml'))
+SITE_FIXTURES = sorted((pathlib.Path(__file__).parent / 'fixtures' / 'inventory_site').glob('*.yml'))
+ROLES = pathlib.Path(__file__).resolve().parents[2] / 'roles'
 
 
 def load(path):
@@ -95,7 +97,7 @@ def test_summary_of_a_valid_inventory():
 def test_only_model_variables_are_read():
     # The action plugin evaluates these names and nothing else: BMC passwords stay in the vault.
     names = inventory_rules.variables_to_read(['twinroom_node_address', 'twinroom_zone'])
-    assert names == inventory_rules.VARIABLES + ('twinroom_node_address',)
+    assert names == inventory_rules.VARIABLES + inventory_rules.SITE_VARIABLES + ('twinroom_node_address',)
     assert not [name for name in names if 'password' in name or 'username' in name]
 
 
@@ -136,7 +138,7 @@ def test_witness_enabled_accepts_ansible_booleans(value, enabled):
     ('ipmi', {}, {'twinroom_bmc_port': '623'}, True),
     ('ipmi', {}, {'twinroom_bmc_port': 443}, False),
     ('ipmi', {}, {'twinroom_bmc_systems_uri': '/redfish/v1/Systems/2'}, True),        # IPMI has no systems
-    ('ipmi', {}, {'twinroom_fence_method': 'none'}, False),                           # not fenced: no BMC used
+    ('ipmi', {}, {'twinroom_fence_method': 'none'}, False),                           # refused, and no BMC used
     ('ipmi', {}, {'twinroom_bmc_port': inventory_rules.Unreadable("'p' is undefined")}, False),
 ])
 def test_same_bmc_system(method, first, second, duplicate):
@@ -147,7 +149,7 @@ def test_same_bmc_system(method, first, second, duplicate):
     case['hostvars']['a-w1'].update(dict(common, **first))
     case['hostvars']['b-w1'].update(dict(common, **second))
     rules = [v.rule for v in inventory_rules.check_inventory(case['groups'], case['hostvars'])
-             if v.rule not in ('variable-evaluates', 'fence-method-uniform')]
+             if v.rule not in ('variable-evaluates', 'fence-method', 'fence-method-uniform')]
     assert rules == (['bmc-unique'] if duplicate else [])
 
 
@@ -165,3 +167,90 @@ def test_one_bmc_address_for_every_node_is_named_once():
 def test_fence_uses_the_inventory_default_bmc_ports():
     from ansible_collections.twinroom.ha.plugins.module_utils import fence
     assert fence.DEFAULT_PORTS is inventory_rules.BMC_DEFAULT_PORTS
+
+
+# What the site installs (check_site): lab stand-ins declared, binaries with a source and a checksum.
+
+def _check_site(case):
+    return inventory_rules.check_site(case['groups'], case['hostvars'], case.get('controller'), case.get('role_defaults'))
+
+
+@pytest.mark.parametrize('path', SITE_FIXTURES, ids=[path.stem for path in SITE_FIXTURES])
+def test_site_fixture(path):
+    case = load(path)
+    violations = _check_site(case)
+    assert [violation.message for violation in violations] == case['expected']
+    for violation in violations:
+        assert violation.message.startswith("Inventory rule '%s' failed for %s: " % (violation.rule, violation.subject))
+
+
+def test_site_fixtures_cover_every_rule():
+    rules = set()
+    for path in SITE_FIXTURES:
+        rules.update(v.rule for v in _check_site(load(path)))
+    assert rules >= {'stand-ins-known', 'stand-in-declared', 'binary-source', 'binary-checksum'}
+
+
+def test_every_stand_in_is_found_and_declared_by_its_name():
+    case = load(pathlib.Path(__file__).parent / 'fixtures' / 'inventory_site' / 'valid-real-site.yml')
+    for row in inventory_rules.STAND_INS:
+        for value in row.values:
+            selected = dict((host, dict(values, **{row.variable: value})) for host, values in case['hostvars'].items())
+            controller = dict(case['controller'], **{row.variable: value})
+            found = [(v.rule, v.subject) for v in inventory_rules.check_site(
+                case['groups'], selected, controller, case['role_defaults'])]
+            where = []
+            if inventory_rules.ON_NODES in row.where:
+                where.append(inventory_rules.ALL_ROOM_NODES)
+            if inventory_rules.ON_CONTROLLER in row.where:
+                where.append(inventory_rules.CONTROLLER)
+            assert found == [('stand-in-declared', ', '.join(where))], row
+            declared = dict((host, dict(values, twinroom_stand_ins=[row.name])) for host, values in selected.items())
+            assert inventory_rules.check_site(case['groups'], declared, dict(controller, twinroom_stand_ins=[row.name]),
+                                              case['role_defaults']) == []
+
+
+def test_unreadable_controller_variable_is_reported():
+    case = load(pathlib.Path(__file__).parent / 'fixtures' / 'inventory_site' / 'valid-real-site.yml')
+    controller = dict(case['controller'], storage_layer_mode=inventory_rules.Unreadable("'mode' is undefined"))
+    assert [v.message for v in inventory_rules.check_site(case['groups'], case['hostvars'], controller,
+                                                          case['role_defaults'])] == [
+        "Inventory rule 'variable-evaluates' failed for localhost: storage_layer_mode cannot be evaluated: "
+        "'mode' is undefined. Define what it refers to, or give it a plain value."]
+
+
+def _action():
+    from ansible_collections.twinroom.ha.plugins.action import validate_inventory
+    return validate_inventory
+
+
+def test_role_defaults_are_read_from_the_roles():
+    defaults = _action().read_role_defaults(inventory_rules.role_default_names(), str(ROLES))
+    # The case files use this release's defaults.
+    case = load(pathlib.Path(__file__).parent / 'fixtures' / 'inventory_site' / 'stand-in-by-role-default.yml')
+    assert defaults == case['role_defaults']
+
+
+# A role default that selects a stand-in: node_agent has no other node agent yet (its kubelet path is being added).
+# Remove it from here when node_agent's default stops selecting kwok.
+STAND_IN_DEFAULTS_PENDING = {'node_agent_mode'}
+
+
+def test_no_role_default_selects_a_stand_in():
+    defaults = _action().read_role_defaults(inventory_rules.role_default_names(), str(ROLES))
+    selecting = set(row.variable for row in inventory_rules.STAND_INS if defaults.get(row.variable) in row.values)
+    assert selecting == STAND_IN_DEFAULTS_PENDING
+
+
+def test_missing_role_defaults_refuse():
+    from ansible.errors import AnsibleError
+    with pytest.raises(AnsibleError, match='cannot read the defaults of role node_agent'):
+        _action().read_role_defaults({'node_agent': ('node_agent_mode',)}, '/nonexistent')
+
+
+def test_the_rules_know_the_roles_components_and_checksum_pattern():
+    with open(ROLES / 'control_plane' / 'vars' / 'main.yml') as stream:
+        components = yaml.safe_load(stream)['control_plane_components']
+    assert tuple(components) == inventory_rules.CONTROL_PLANE_COMPONENTS
+    # The same checksum pattern as the role's own assert (tasks/kine.yml): what passes here passes there.
+    assert inventory_rules._CHECKSUM.pattern in (ROLES / 'kine_datastore' / 'tasks' / 'kine.yml').read_text()
