@@ -461,9 +461,9 @@ StandIn = namedtuple('StandIn', ['name', 'variable', 'values', 'role', 'where', 
 # One row per stand-in: its name in twinroom_stand_ins, the role variable and the values that select it, the role
 # whose default the variable falls back to, where it is read, what it leaves out, and what a real site sets instead.
 STAND_INS = (
-    StandIn('kwok', 'node_agent_mode', ('lab',), 'node_agent', (ON_NODES,),
+    StandIn('kwok', 'node_agent_kind', ('kwok',), 'node_agent', (ON_NODES,),
             'kwok registers the nodes and renews their leases, but no kubelet runs their pods',
-            'a real node agent (a kubelet)'),
+            'node_agent_kind: kubelet (the default)'),
     StandIn('piraeus-without-operator', 'storage_layer_mode', ('lab',), 'storage_layer', (ON_CONTROLLER,),
             'the Piraeus CRDs are installed without the operator, so nothing creates or replicates a disk',
             'storage_layer_mode: production, with the Piraeus operator installed'),

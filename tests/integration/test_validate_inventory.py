@@ -25,17 +25,10 @@ KINE_PLACEHOLDER = (
     "Inventory rule 'binary-checksum' failed for control_plane: kine_datastore_kine_checksum is empty (a placeholder "
     "to fill in): nothing would verify the kine binary (kine_datastore_kine_url). Set it in group_vars/all to the "
     "checksum of the release binary you verified, sha256:<hex digest>, or to sha256:<URL of its checksum file>.")
-NODE_AGENT_KWOK = (
-    "Inventory rule 'stand-in-declared' failed for all room nodes: node_agent_mode is 'lab' (the default of role "
-    "node_agent), which selects the lab stand-in kwok: kwok registers the nodes and renews their leases, but no "
-    "kubelet runs their pods. A real site uses a real node agent (a kubelet). An inventory that means to run the "
-    "stand-in declares it by listing kwok in twinroom_stand_ins, in group_vars/all.")
-# inventories/example as shipped: kine's checksum is a placeholder the operator fills in, and node_agent's default
-# in this release is kwok, the kubelet stand-in, which a real site must not get. Nothing else.
-# When node_agent's default becomes a real node agent, NODE_AGENT_KWOK leaves this list.
-EXAMPLE_REFUSALS = [NODE_AGENT_KWOK, KINE_PLACEHOLDER]
+# inventories/example as shipped: kine's checksum is a placeholder the operator fills in. Nothing else.
+EXAMPLE_REFUSALS = [KINE_PLACEHOLDER]
 # What the operator fills in (an example digest: validation checks its form, get_url its value).
-EXAMPLE_FILLED = {'kine_datastore_kine_checksum': 'sha256:' + '0' * 64, 'twinroom_stand_ins': ['kwok']}
+EXAMPLE_FILLED = {'kine_datastore_kine_checksum': 'sha256:' + '0' * 64}
 
 # case -> (extra vars, the one exact message)
 BROKEN = {

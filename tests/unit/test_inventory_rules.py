@@ -227,25 +227,20 @@ def _action():
 def test_role_defaults_are_read_from_the_roles():
     defaults = _action().read_role_defaults(inventory_rules.role_default_names(), str(ROLES))
     # The case files use this release's defaults.
-    case = load(pathlib.Path(__file__).parent / 'fixtures' / 'inventory_site' / 'stand-in-by-role-default.yml')
+    case = load(pathlib.Path(__file__).parent / 'fixtures' / 'inventory_site' / 'valid-real-site.yml')
     assert defaults == case['role_defaults']
-
-
-# A role default that selects a stand-in: node_agent has no other node agent yet (its kubelet path is being added).
-# Remove it from here when node_agent's default stops selecting kwok.
-STAND_IN_DEFAULTS_PENDING = {'node_agent_mode'}
 
 
 def test_no_role_default_selects_a_stand_in():
     defaults = _action().read_role_defaults(inventory_rules.role_default_names(), str(ROLES))
     selecting = set(row.variable for row in inventory_rules.STAND_INS if defaults.get(row.variable) in row.values)
-    assert selecting == STAND_IN_DEFAULTS_PENDING
+    assert selecting == set()
 
 
 def test_missing_role_defaults_refuse():
     from ansible.errors import AnsibleError
     with pytest.raises(AnsibleError, match='cannot read the defaults of role node_agent'):
-        _action().read_role_defaults({'node_agent': ('node_agent_mode',)}, '/nonexistent')
+        _action().read_role_defaults({'node_agent': ('node_agent_kind',)}, '/nonexistent')
 
 
 def test_the_rules_know_the_roles_components_and_checksum_pattern():
