@@ -926,7 +926,11 @@ def _sqlstate(exc):
 
 def _error_text(exc):
     text = str(exc).strip().splitlines()
-    return text[0] if text else exc.__class__.__name__
+    if not text:
+        return exc.__class__.__name__
+    # psycopg 3 puts "connection failed: " before libpq's message; psycopg2 (on the nodes) does not.
+    first = text[0]
+    return first[len('connection failed: '):] if first.startswith('connection failed: ') else first
 
 
 def _connect(timeout_ms, **kwargs):
