@@ -125,7 +125,7 @@ attributes:
     details: Reads the state of both nodes and returns the plan as RV(plan) with C(changed) set, without doing it.
   diff_mode:
     support: full
-    details: Before and after of role, C(synchronous_standby_names) and the host the node follows.
+    details: Before and after of role, C(synchronous_standby_names), the host the node follows and its C(sslmode).
   platform:
     platforms: debian
 notes:
