@@ -121,7 +121,8 @@ options:
       - A standby that already streams from the peer with another C(sslmode) or O(ca_cert) gets its
         C(primary_conninfo) rewritten and reloaded, without a restart.
       - A peer whose TLS handshake or certificate check fails counts as answering (something listens
-        there), so it blocks a promotion, and O(state=standby) is refused with the TLS error.
+        there), so it blocks a promotion, and a rejoin as standby (M(twinroom.ha.datastore)) is refused with the TLS
+        error.
     type: str
     choices: [disable, allow, prefer, require, verify-ca, verify-full]
     default: prefer

@@ -76,6 +76,7 @@ def make_pki(directory, user):
     os.chmod(directory, 0o755)
     return os.path.join(directory, 'ca.crt')
 
+
 # What the kine_datastore role grants the replication role: pg_rewind from it, and monitoring views.
 ROLE_SQL = [
     "CREATE ROLE replicator LOGIN REPLICATION PASSWORD '%s'" % REPLICATION_PASSWORD,
