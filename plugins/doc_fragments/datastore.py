@@ -109,6 +109,32 @@ options:
         answering.
     type: int
     default: 5
+  ssl_mode:
+    description:
+      - libpq C(sslmode) of every connection to the peer over TCP - the module's own probe, the standby's
+        C(primary_conninfo), C(pg_basebackup) and C(pg_rewind). The local cluster is reached over its unix
+        socket, without TLS.
+      - V(verify-full) checks that the peer's server certificate is signed by O(ca_cert) and names the
+        address it is reached at (O(peer_address)); use it between rooms. V(verify-ca) checks only the
+        signature. V(require) encrypts without checking who answers; V(prefer) (libpq's default) and
+        V(allow) fall back to plaintext, and V(disable) never encrypts.
+      - A standby that already streams from the peer with another C(sslmode) or O(ca_cert) gets its
+        C(primary_conninfo) rewritten and reloaded, without a restart.
+      - A peer whose TLS handshake or certificate check fails counts as answering (something listens
+        there), so it blocks a promotion, and a rejoin as standby (M(twinroom.ha.datastore)) is refused with the TLS
+        error.
+    type: str
+    choices: [disable, allow, prefer, require, verify-ca, verify-full]
+    default: prefer
+  ca_cert:
+    description:
+      - CA certificate (PEM) that signed the peer's server certificate, C(sslrootcert) of every connection
+        to the peer. Required with O(ssl_mode=verify-ca) and O(ssl_mode=verify-full).
+      - Must be readable by O(os_user) too (the WAL receiver, C(pg_basebackup) and C(pg_rewind) run as it),
+        and must exist when O(peer_address) is given.
+      - The role C(twinroom.ha.kine_datastore) installs the datastore CA of C(twinroom.ha.cluster_pki) as
+        C(/etc/postgresql/<version>/<cluster>/tls/ca.crt).
+    type: path
 requirements:
   - psycopg2 on the node (Debian C(python3-psycopg2)); psycopg 3 is used when psycopg2 is absent.
   - PostgreSQL server programs on the node (Debian C(postgresql-15)).

@@ -68,7 +68,14 @@ _COMMON_SPEC = dict(
     peer_port=dict(type='int'),
     connect_timeout=dict(type='int', default=5),
     history_file=dict(type='path'),
+    ssl_mode=dict(type='str', default='prefer',
+                  choices=['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full']),
+    ca_cert=dict(type='path'),
 )
+
+# libpq's default: what a conninfo without sslmode means.
+DEFAULT_SSL_MODE = 'prefer'
+VERIFYING_SSL_MODES = ('verify-ca', 'verify-full')
 
 
 def datastore_argument_spec(**extra):
@@ -89,7 +96,7 @@ class DatastoreError(TwinroomError):
 # Steps that only wait change nothing themselves.
 _WAIT_ACTIONS = frozenset(['wait_streaming'])
 ACTIONS = frozenset(['promote', 'set_synchronous', 'stop', 'start', 'rewind_from', 'clone_from',
-                     'write_standby_config', 'wait_streaming'])
+                     'write_standby_config', 'reload', 'wait_streaming'])
 
 
 class Step(object):
@@ -137,7 +144,8 @@ _LOCAL_DEFAULTS = dict(
     system_identifier=None,
     synchronous_standby_names='',
     standbys=(),             # pg_stat_replication rows: application_name, state, sync_state, lag...
-    upstream=None,           # standby: host, port, user, application_name (primary_conninfo), status
+    upstream=None,           # standby: host, port, user, application_name, sslmode, sslrootcert (primary_conninfo),
+                             # status, receiver_sslmode (what the running WAL receiver connected with)
     error=None,
 )
 
@@ -152,6 +160,7 @@ _PEER_DEFAULTS = dict(
     synchronous_standby_names=None,
     fenced=False,            # recorded fenced (powered off through its BMC) by the caller
     error=None,
+    tls_error=False,         # something answered, but the TLS connection to it failed (certificate, no TLS)
 )
 
 
@@ -285,6 +294,17 @@ def _follows(local, peer, request):
             and (upstream.get('user') or request.get('replication_user')) == request.get('replication_user'))
 
 
+def _wanted_tls(request):
+    """(sslmode, sslrootcert) that primary_conninfo should hold for ``request``."""
+    mode = request.get('ssl_mode') or DEFAULT_SSL_MODE
+    return mode, (request.get('ca_cert') if mode != 'disable' else None)
+
+
+def _tls_matches(upstream, request):
+    upstream = upstream or {}
+    return (upstream.get('sslmode') or DEFAULT_SSL_MODE, upstream.get('sslrootcert')) == _wanted_tls(request)
+
+
 def _plan_standby(local, peer, request):
     node = _node_label(request)
     where = endpoint(peer['address'], peer['port'])
@@ -292,6 +312,13 @@ def _plan_standby(local, peer, request):
         raise DatastoreError(
             'cannot rejoin %s as standby of %s: the primary at %s does not answer. Check that it is up '
             'and reachable from %s, then run again.' % (node, where, where, node))
+    if peer['tls_error']:
+        mode, ca_cert = _wanted_tls(request)
+        raise DatastoreError(
+            'cannot rejoin %s as standby of %s: the TLS connection to it failed (%s). With ssl_mode %s the peer '
+            'must serve TLS with a certificate signed by the CA in %s that names %s; check the peer\'s '
+            'ssl_cert_file and the ca_cert given here, then run again.'
+            % (node, where, peer['error'] or 'no error text', mode, ca_cert or 'ca_cert', peer['address']))
     if peer['role'] != 'primary':
         raise DatastoreError(
             'cannot rejoin %s as standby of %s: it answers as %s, not as primary. Set primary_address '
@@ -301,11 +328,19 @@ def _plan_standby(local, peer, request):
 
     if _follows(local, peer, request):
         status = (local['upstream'] or {}).get('status')
-        if status == 'streaming':
-            return []
-        if local['timeline'] is not None and local['timeline'] == peer['timeline']:
-            # Configured right and on the primary's timeline: the WAL receiver is (re)connecting.
-            return [Step('wait_streaming', where)]
+        on_timeline = local['timeline'] is not None and local['timeline'] == peer['timeline']
+        if _tls_matches(local['upstream'], request):
+            if status == 'streaming':
+                return []
+            if on_timeline:
+                # Configured right and on the primary's timeline: the WAL receiver is (re)connecting.
+                return [Step('wait_streaming', where)]
+        elif status == 'streaming' or on_timeline:
+            # Only how it connects differs (TLS mode or CA): primary_conninfo is reloaded without a restart
+            # (PostgreSQL 13+) and the WAL receiver reconnects with it.
+            mode, ca_cert = _wanted_tls(request)
+            local['upstream'] = dict(local['upstream'], sslmode=mode, sslrootcert=ca_cert, status='streaming')
+            return [Step('write_standby_config', where), Step('reload'), Step('wait_streaming', where)]
 
     was = _was(local)
     method = None
@@ -346,7 +381,8 @@ def _plan_standby(local, peer, request):
     local.update(
         role='standby', stopped_as=None, timeline=peer['timeline'], standbys=[],
         upstream=dict(host=peer['address'], port=peer['port'], user=request.get('replication_user'),
-                      application_name=request.get('node_name'), status='streaming'))
+                      application_name=request.get('node_name'), status='streaming',
+                      sslmode=_wanted_tls(request)[0], sslrootcert=_wanted_tls(request)[1]))
     return steps
 
 
@@ -417,13 +453,17 @@ def decide(local, peer, request):
 
 
 def diff_view(state):
-    """What ``--diff`` shows of a node: its role, synchronous_standby_names, whom it follows."""
+    """What ``--diff`` shows of a node: its role, synchronous_standby_names, whom it follows and with which
+    sslmode."""
     state = normalize_local(state)
-    follows = None
+    follows = sslmode = None
     if _was(state) == 'standby' or state['role'] == 'standby':
-        follows = (state['upstream'] or {}).get('host')
+        upstream = state['upstream'] or {}
+        follows = upstream.get('host')
+        if upstream:
+            sslmode = upstream.get('sslmode') or DEFAULT_SSL_MODE
     return dict(role=state['role'], synchronous_standby_names=state['synchronous_standby_names'],
-                primary_conninfo_host=follows)
+                primary_conninfo_host=follows, primary_conninfo_sslmode=sslmode)
 
 
 def replication_summary(local, peer_view=None):
@@ -502,6 +542,36 @@ def build_conninfo(**params):
     return ' '.join('%s=%s' % (key, conninfo_quote(value)) for key, value in params.items() if value is not None)
 
 
+def replication_conninfo(host, port, user, ssl_mode=None, ca_cert=None, dbname=None, passfile=None,
+                         application_name=None, connect_timeout=None):
+    """libpq conninfo to the peer as the replication role: primary_conninfo, pg_basebackup, pg_rewind.
+
+    ``sslrootcert`` is written only with TLS on (any mode but disable) and a CA given.
+    """
+    mode = ssl_mode or DEFAULT_SSL_MODE
+    return build_conninfo(host=host, port=port, user=user, dbname=dbname, passfile=passfile,
+                          application_name=application_name, connect_timeout=connect_timeout, sslmode=mode,
+                          sslrootcert=ca_cert if mode != 'disable' else None)
+
+
+def tls_settings_problem(ssl_mode, ca_cert):
+    """Why ``ssl_mode`` and ``ca_cert`` cannot work together, or None."""
+    if (ssl_mode or DEFAULT_SSL_MODE) in VERIFYING_SSL_MODES and not ca_cert:
+        return ('ssl_mode %s verifies the peer\'s server certificate, so it needs ca_cert: the CA certificate that '
+                'signed it (the datastore CA of twinroom.ha.cluster_pki, datastore-ca.crt)' % ssl_mode)
+    return None
+
+
+# libpq's own words for a connection that failed in TLS (the server answered, the handshake or the check did not).
+_TLS_FAILURES = re.compile(r'SSL error|SSL SYSCALL error|server certificate for .* does not match host name|'
+                           r'server does not support SSL|certificate verify failed')
+
+
+def is_tls_failure(error_text):
+    """A libpq connection error that comes from TLS (certificate check, no TLS on the server)."""
+    return bool(error_text) and bool(_TLS_FAILURES.search(error_text))
+
+
 def parse_conninfo(text):
     """key=value conninfo into a dict (not URIs; this module writes the key=value form)."""
     result = {}
@@ -517,6 +587,36 @@ def parse_conninfo(text):
         result[key] = value
         pos = match.end()
     return result
+
+
+def _hba_address(address):
+    """One host as a pg_hba address: 10.77.0.110/32, fd00::1/128."""
+    return '%s/%d' % (address, 128 if ':' in address else 32)
+
+
+def hba_rules(addresses, database, user, replication_user, loopback='127.0.0.1'):
+    """pg_hba.conf of the kine cluster: TLS for every TCP connection, plaintext TCP refused by name.
+
+    ``addresses``: every control-plane node's address (replication, kine and the module's probe come from
+    them); kine on the primary's own node connects over ``loopback``. Local connections use peer
+    authentication (root maps to postgres). ``hostnossl`` rules come first: the first matching line decides,
+    so a plaintext TCP connection is rejected before any password is asked; ``all`` does not match
+    replication connections, hence the separate replication lines.
+    """
+    rows = [('# TYPE', 'DATABASE', 'USER', 'ADDRESS', 'METHOD'),
+            ('local', 'all', 'postgres', '', 'peer map=admin'),
+            ('local', 'all', 'all', '', 'peer')]
+    for network in ('0.0.0.0/0', '::/0'):
+        rows += [('hostnossl', 'all', 'all', network, 'reject'),
+                 ('hostnossl', 'replication', 'all', network, 'reject')]
+    rows.append(('hostssl', database, user, _hba_address(loopback), 'scram-sha-256'))
+    for address in addresses:
+        rows += [('hostssl', database, user, _hba_address(address), 'scram-sha-256'),
+                 ('hostssl', 'replication', replication_user, _hba_address(address), 'scram-sha-256'),
+                 ('hostssl', 'postgres', replication_user, _hba_address(address), 'scram-sha-256')]
+    widths = [max(len(row[column]) for row in rows) for column in range(4)]
+    return ''.join(('  '.join(value.ljust(widths[column]) if column < 4 else value
+                              for column, value in enumerate(row)) + '\n') for row in rows)
 
 
 def sql_literal(value):
@@ -599,6 +699,15 @@ class Settings(object):
         self.pg_ctl_log = self.data_dir.rstrip('/') + '.log'
         # Beside the data directory, like the passfile: it outlives a re-clone of the data directory.
         self.history_file = p['history_file'] or self.data_dir.rstrip('/') + '.history.json'
+        self.ssl_mode = p['ssl_mode']
+        self.ca_cert = p['ca_cert']
+        problem = tls_settings_problem(self.ssl_mode, self.ca_cert)
+        if problem:
+            raise DatastoreError(problem + '.')
+        # Checked only where the peer is reached over TCP: a new node reads its state before the CA is installed.
+        if self.peer_address and self.ca_cert and self.ssl_mode != 'disable' and not os.path.isfile(self.ca_cert):
+            raise DatastoreError('ca_cert %s does not exist on this node: install the datastore CA there (role '
+                                 'twinroom.ha.kine_datastore) or point ca_cert at it.' % self.ca_cert)
 
     def program(self, name):
         return os.path.join(self.bin_dir, name)
@@ -627,11 +736,15 @@ def _is_running_role(state):
     return state['role'] in ('primary', 'standby')
 
 
-def _streams_from(address, port):
+def _streams_from(address, port, sslmode=None):
     def ready(state):
         upstream = state.get('upstream') or {}
+        # After a reload the old WAL receiver may still stream for a moment: with the receiver's own conninfo
+        # known (the local superuser sees it), it must be the new one.
+        receiver_mode = upstream.get('receiver_sslmode')
         return (state['role'] == 'standby' and upstream.get('status') == 'streaming'
-                and upstream.get('host') == address and str(upstream.get('port')) == str(port))
+                and upstream.get('host') == address and str(upstream.get('port')) == str(port)
+                and (sslmode is None or receiver_mode is None or receiver_mode == sslmode))
     return ready
 
 
@@ -813,7 +926,11 @@ def _sqlstate(exc):
 
 def _error_text(exc):
     text = str(exc).strip().splitlines()
-    return text[0] if text else exc.__class__.__name__
+    if not text:
+        return exc.__class__.__name__
+    # psycopg 3 puts "connection failed: " before libpq's message; psycopg2 (on the nodes) does not.
+    first = text[0]
+    return first[len('connection failed: '):] if first.startswith('connection failed: ') else first
 
 
 def _connect(timeout_ms, **kwargs):
@@ -891,16 +1008,20 @@ def read_server(conn, superuser):
         'CASE WHEN pg_last_wal_receive_lsn() <= pg_last_wal_replay_lsn() THEN 0 '
         'ELSE EXTRACT(epoch FROM now() - pg_last_xact_replay_timestamp()) END::float8'))
     state['lsn'] = replay
-    receiver = _try_query(conn, 'SELECT status, received_tli, sender_host, sender_port FROM pg_stat_wal_receiver')
+    receiver = _try_query(conn, 'SELECT status, received_tli, sender_host, sender_port, conninfo '
+                                'FROM pg_stat_wal_receiver')
     upstream = dict(status=receiver[0] if receiver else None, received_lsn=receive,
                     lag_bytes=lag_bytes, lag_seconds=lag_seconds)
     if receiver and receiver[2]:
         upstream.update(host=receiver[2], port=receiver[3])
+    if receiver and receiver[4]:  # NULL unless superuser (or pg_read_all_stats)
+        upstream['receiver_sslmode'] = parse_conninfo(receiver[4]).get('sslmode')
     if superuser:
         conninfo = parse_conninfo(_query(conn, "SELECT current_setting('primary_conninfo')")[0])
         upstream.update(host=conninfo.get('host', upstream.get('host')),
                         port=int(conninfo.get('port') or 5432),
-                        user=conninfo.get('user'), application_name=conninfo.get('application_name'))
+                        user=conninfo.get('user'), application_name=conninfo.get('application_name'),
+                        sslmode=conninfo.get('sslmode'), sslrootcert=conninfo.get('sslrootcert'))
     state['upstream'] = upstream
     timelines = [tli for tli in (checkpoint_tli, receiver[1] if receiver else None) if tli]
     state['timeline'] = max(timelines) if timelines else None
@@ -964,6 +1085,7 @@ class LocalNode(object):
         if conninfo:
             state['upstream'] = dict(host=conninfo.get('host'), port=int(conninfo.get('port') or 5432),
                                      user=conninfo.get('user'), application_name=conninfo.get('application_name'),
+                                     sslmode=conninfo.get('sslmode'), sslrootcert=conninfo.get('sslrootcert'),
                                      status=None)
         return normalize_local(state)
 
@@ -1045,8 +1167,8 @@ class LocalNode(object):
 
     def _source_conninfo(self, dbname=None):
         s = self.settings
-        return build_conninfo(host=s.peer_address, port=s.peer_port, user=s.replication_user, dbname=dbname,
-                              connect_timeout=s.connect_timeout)
+        return replication_conninfo(s.peer_address, s.peer_port, s.replication_user, s.ssl_mode, s.ca_cert,
+                                    dbname=dbname, connect_timeout=s.connect_timeout)
 
     def rewind_from(self):
         s = self.settings
@@ -1082,17 +1204,26 @@ class LocalNode(object):
     def write_standby_config(self, node_name):
         s = self.settings
         env = self._passfile_env()
-        conninfo = build_conninfo(host=s.peer_address, port=s.peer_port, user=s.replication_user,
-                                  passfile=env.get('PGPASSFILE'), application_name=node_name,
-                                  connect_timeout=s.connect_timeout)
+        conninfo = replication_conninfo(s.peer_address, s.peer_port, s.replication_user, s.ssl_mode, s.ca_cert,
+                                        passfile=env.get('PGPASSFILE'), application_name=node_name,
+                                        connect_timeout=s.connect_timeout)
         text = set_auto_conf(self._read_auto_conf(), dict(primary_conninfo=conninfo, primary_slot_name=None))
         self.executor.write_file(self._auto_conf_path(), text, 0o600)
         self.executor.write_file(os.path.join(s.data_dir, 'standby.signal'), '', 0o600)
 
+    def reload(self):
+        """Reload the configuration (a standby's WAL receiver reconnects with a changed primary_conninfo)."""
+        conn = self.connect()
+        try:
+            _query(conn, 'SELECT pg_reload_conf()')
+        finally:
+            conn.close()
+        return 0.0
+
     def wait_streaming(self):
         s = self.settings
-        return self.wait('streaming from %s' % endpoint(s.peer_address, s.peer_port),
-                         READY['streaming_from'](s.peer_address, s.peer_port))[0]
+        return self.wait('streaming from %s with sslmode %s' % (endpoint(s.peer_address, s.peer_port), s.ssl_mode),
+                         READY['streaming_from'](s.peer_address, s.peer_port, s.ssl_mode))[0]
 
 
 def probe_peer(settings, fenced=False):
@@ -1107,16 +1238,22 @@ def probe_peer(settings, fenced=False):
     def probe():
         try:
             kwargs = dict(host=s.peer_address, port=s.peer_port, user=s.replication_user, dbname='postgres',
-                          connect_timeout=s.connect_timeout, application_name='twinroom-datastore-probe')
+                          connect_timeout=s.connect_timeout, application_name='twinroom-datastore-probe',
+                          sslmode=s.ssl_mode)
+            if s.ca_cert and s.ssl_mode != 'disable':
+                kwargs['sslrootcert'] = s.ca_cert
             if s.replication_password is not None:
                 kwargs['password'] = s.replication_password
             elif os.path.exists(s.passfile):
                 kwargs['passfile'] = s.passfile
             conn = _connect(s.connect_timeout * 1000, **kwargs)
         except _driver.Error as exc:
-            # An error the server sent (bad password, starting up) means the server is there.
-            outcome.update(answers=_sqlstate(exc) is not None, role='unknown' if _sqlstate(exc) else None,
-                           error=_error_text(exc))
+            # An error the server sent (bad password, starting up) means the server is there; so does a failed
+            # TLS handshake or certificate check (something listens there, and it may be a primary).
+            text = _error_text(exc)
+            tls = is_tls_failure(text)
+            outcome.update(answers=_sqlstate(exc) is not None or tls,
+                           role='unknown' if (_sqlstate(exc) or tls) else None, error=text, tls_error=tls)
             return
         outcome['answers'] = True
         try:
@@ -1145,13 +1282,15 @@ def _request(params, settings):
     return dict(state=params.get('state'), synchronous=params.get('synchronous'),
                 node_name=params.get('node_name') or socket.gethostname().split('.')[0],
                 peer_name=params.get('peer_name'), replication_user=settings.replication_user,
-                allow_clone=params.get('allow_clone', True), data_dir=settings.data_dir)
+                allow_clone=params.get('allow_clone', True), data_dir=settings.data_dir,
+                ssl_mode=settings.ssl_mode, ca_cert=settings.ca_cert)
 
 
 def _public_peer(peer):
     if not peer or not peer.get('address'):
         return None
-    keys = ('address', 'port', 'answers', 'role', 'timeline', 'lsn', 'synchronous_standby_names', 'fenced', 'error')
+    keys = ('address', 'port', 'answers', 'role', 'timeline', 'lsn', 'synchronous_standby_names', 'fenced', 'error',
+            'tls_error')
     return dict((key, peer.get(key)) for key in keys)
 
 
@@ -1183,6 +1322,8 @@ def apply_step(node, step, request, result):
     if step.action == 'write_standby_config':
         node.write_standby_config(request['node_name'])
         return 0.0
+    if step.action == 'reload':
+        return node.reload()
     if step.action == 'wait_streaming':
         return node.wait_streaming()
     raise ValueError('unknown action %s' % step.action)  # pragma: no cover

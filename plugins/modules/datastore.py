@@ -34,8 +34,10 @@ description:
     when it diverged (it was primary on an older timeline), or cloned afresh with C(pg_basebackup) when
     there is no cluster, the cluster is not a copy of the primary's, or C(pg_rewind) fails
     (RV(rejoin_method) says which); then C(standby.signal) and C(primary_conninfo) (with
-    C(application_name=<node_name>)) are written, the server is started and the module waits until it
-    streams. Refused when the primary does not answer, or when this node is not behind it.
+    C(application_name=<node_name>), O(ssl_mode) and O(ca_cert)) are written, the server is started and the
+    module waits until it streams. Refused when the primary does not answer, when its TLS certificate does
+    not verify, or when this node is not behind it. A standby that streams from it already, but with another
+    O(ssl_mode) or O(ca_cert), only has C(primary_conninfo) rewritten and reloaded.
   - O(synchronous) turns synchronous replication on or off on the primary. Off requires O(peer_fenced=true);
     on requires the standby to be streaming, since otherwise every write would block.
   - Every wait is bounded by O(timeout); on timeout the module fails and shows the state it last saw.
@@ -123,7 +125,7 @@ attributes:
     details: Reads the state of both nodes and returns the plan as RV(plan) with C(changed) set, without doing it.
   diff_mode:
     support: full
-    details: Before and after of role, C(synchronous_standby_names) and the host the node follows.
+    details: Before and after of role, C(synchronous_standby_names), the host the node follows and its C(sslmode).
   platform:
     platforms: debian
 notes:
@@ -152,6 +154,8 @@ EXAMPLES = r'''
     primary_address: "{{ hostvars['b-cp1'].twinroom_node_address }}"
     node_name: "{{ inventory_hostname }}"
     replication_password: "{{ twinroom_kine_replication_password }}"
+    ssl_mode: verify-full
+    ca_cert: /etc/postgresql/15/kine/tls/ca.crt
   become: true
 
 - name: Make replication synchronous again once the standby streams
@@ -264,13 +268,21 @@ peer:
     error:
       description: Why the peer did not answer, or what it answered.
       type: str
-  sample: {address: 10.77.0.110, port: 5432, answers: false, role: null, fenced: true, error: 'connection timeout expired'}
+    tls_error:
+      description: The peer answered but the TLS connection to it failed (certificate check, no TLS); see RV(peer.error).
+      type: bool
+  sample: {address: 10.77.0.110, port: 5432, answers: false, role: null, fenced: true, error: 'connection timeout expired',
+           tls_error: false}
 diff:
-  description: Before and after of role, C(synchronous_standby_names), C(primary_conninfo_host) (with C(--diff)).
+  description:
+    - Before and after of role, C(synchronous_standby_names), C(primary_conninfo_host) and
+      C(primary_conninfo_sslmode) (with C(--diff)).
   returned: when diff mode is on
   type: dict
-  sample: {before: {role: standby, synchronous_standby_names: '', primary_conninfo_host: 10.77.0.110},
-           after: {role: primary, synchronous_standby_names: '', primary_conninfo_host: null}}
+  sample: {before: {role: standby, synchronous_standby_names: '', primary_conninfo_host: 10.77.0.110,
+                    primary_conninfo_sslmode: verify-full},
+           after: {role: primary, synchronous_standby_names: '', primary_conninfo_host: null,
+                   primary_conninfo_sslmode: null}}
 '''
 
 from ansible.module_utils.basic import AnsibleModule

@@ -132,7 +132,10 @@ replication:
       type: list
       elements: dict
     upstream:
-      description: On a standby, the primary it follows (host, port, user, application_name) and its WAL receiver status.
+      description:
+        - On a standby, the primary it follows (host, port, user, application_name, sslmode, sslrootcert from
+          C(primary_conninfo)), its WAL receiver status, and the C(sslmode) the running WAL receiver connected with
+          (receiver_sslmode).
       type: dict
   sample:
     mode: sync
@@ -154,11 +157,13 @@ data_dir:
   type: str
   sample: /var/lib/postgresql/15/kine
 peer:
-  description: The peer as the replication role sees it (address, port, answers, role, timeline, lsn, synchronous_standby_names, error).
+  description:
+    - The peer as the replication role sees it (address, port, answers, role, timeline, lsn, synchronous_standby_names,
+      error, tls_error), over TCP with O(ssl_mode) and O(ca_cert).
   returned: when O(peer_address) is given
   type: dict
   sample: {address: 10.77.0.210, port: 5432, answers: true, role: standby, timeline: 2, lsn: 0/3000148,
-           synchronous_standby_names: '', fenced: false, error: null}
+           synchronous_standby_names: '', fenced: false, error: null, tls_error: false}
 kine:
   description: kine's backend endpoint from O(kine_env_file), with the password replaced by C(***).
   returned: always; null when the file does not exist
@@ -170,7 +175,9 @@ kine:
     endpoint:
       description: C(KINE_ENDPOINT), password masked; null when the file has none.
       type: str
-  sample: {env_file: /etc/twinroom/kine.env, endpoint: 'postgres://kine:***@127.0.0.1:5432/kine?sslmode=disable'}
+  sample:
+    env_file: /etc/twinroom/kine.env
+    endpoint: 'postgres://kine:***@127.0.0.1:5432/kine?sslmode=verify-full&sslrootcert=/etc/postgresql/15/kine/tls/ca.crt'
 '''
 
 from ansible.module_utils.basic import AnsibleModule

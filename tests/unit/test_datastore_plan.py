@@ -267,8 +267,9 @@ def test_check_mode_reads_and_reports_but_does_nothing():
     assert result['plan'] == ['stop', 'rewind_from(10.77.0.210:5432)', 'write_standby_config(10.77.0.210:5432)',
                               'start', 'wait_streaming(10.77.0.210:5432)']
     assert result['diff'] == dict(
-        before=dict(role='primary', synchronous_standby_names='"b-cp1"', primary_conninfo_host=None),
-        after=dict(role='standby', synchronous_standby_names='', primary_conninfo_host='10.77.0.210'))
+        before=dict(role='primary', synchronous_standby_names='"b-cp1"', primary_conninfo_host=None, primary_conninfo_sslmode=None),
+        after=dict(role='standby', synchronous_standby_names='', primary_conninfo_host='10.77.0.210',
+                   primary_conninfo_sslmode='prefer'))
     assert result['rejoin_method'] is None
 
 

@@ -4,7 +4,10 @@
 The clusters live in a temporary directory owned by the OS user ``postgres`` (when the tests run as
 root, as the module does on a node) and listen on 127.0.0.1 on free ports; the module code drives them
 with ``control: pg_ctl`` instead of the systemd unit. Authentication is the nodes': the superuser over
-the unix socket by peer map (root -> postgres), the replication role over TCP with a password.
+the unix socket by peer map (root -> postgres), the replication role over TCP with a password, and TCP only
+with TLS: pg_hba.conf is the role's (``hostssl`` rules, plaintext TCP rejected), the servers present a certificate
+from a throwaway CA made here with openssl (SAN IP:127.0.0.1), and every client uses sslmode=verify-full with
+that CA. The servers also listen on 127.0.0.2, which their certificate does not name.
 Every server started here is stopped (immediate) and the directory removed when the module's tests end.
 """
 
@@ -31,20 +34,48 @@ except ImportError:  # not run through ansible-test: find the collection where d
 PG_BIN = os.environ.get('TWINROOM_PG_BIN', '/usr/lib/postgresql/15/bin')
 REPLICATION_PASSWORD = 'not-a-real-secret-7'
 
-HBA = """\
-local   all          postgres                    peer map=admin
-host    replication  replicator  127.0.0.1/32    scram-sha-256
-host    postgres     replicator  127.0.0.1/32    scram-sha-256
-"""
+# The role's rules (twinroom.ha.datastore_hba), for the one loopback "node" address.
+HBA = datastore.hba_rules(['127.0.0.1'], 'kine', 'kine', 'replicator')
 
 CONF = """
-listen_addresses = '127.0.0.1'
+listen_addresses = '127.0.0.1,127.0.0.2'
 wal_log_hints = on
 wal_keep_size = '256MB'
 max_wal_senders = 5
 hot_standby = on
 logging_collector = off
+ssl = on
+ssl_cert_file = '%(tls)s/server.crt'
+ssl_key_file = '%(tls)s/server.key'
 """
+
+
+def make_pki(directory, user):
+    """A throwaway CA and a server certificate for 127.0.0.1 (key owned by ``user``, mode 0600)."""
+    os.makedirs(directory)
+
+    def openssl(*args):
+        subprocess.run(['openssl'] + list(args), check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                       cwd=directory, timeout=60)
+
+    openssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2',
+            '-subj', '/CN=twinroom-test-datastore-ca', '-keyout', 'ca.key', '-out', 'ca.crt',
+            '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign')
+    openssl('req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
+            '-subj', '/CN=datastore-test', '-keyout', 'server.key', '-out', 'server.csr')
+    with open(os.path.join(directory, 'server.ext'), 'w') as stream:
+        stream.write('subjectAltName = IP:127.0.0.1\nextendedKeyUsage = serverAuth\n'
+                     'keyUsage = digitalSignature, keyEncipherment\n')
+    openssl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial',
+            '-days', '2', '-extfile', 'server.ext', '-out', 'server.crt')
+    entry = pwd.getpwnam(user)
+    for name in os.listdir(directory):
+        os.chown(os.path.join(directory, name), entry.pw_uid, entry.pw_gid)
+        os.chmod(os.path.join(directory, name), 0o600 if name.endswith('.key') else 0o644)
+    os.chown(directory, entry.pw_uid, entry.pw_gid)
+    os.chmod(directory, 0o755)
+    return os.path.join(directory, 'ca.crt')
+
 
 # What the kine_datastore role grants the replication role: pg_rewind from it, and monitoring views.
 ROLE_SQL = [
@@ -83,14 +114,17 @@ def why_skip():
         return 'running as root but there is no OS user postgres to own the clusters'
     if os.geteuid() == 0 and not shutil.which('runuser'):
         return 'runuser is missing'
+    if not shutil.which('openssl'):
+        return 'openssl is missing (it makes the test CA and server certificate)'
     return None
 
 
 class Cluster(object):
     """One node of the pair: its module parameters and a way to run SQL on it."""
 
-    def __init__(self, root, name, port, user):
+    def __init__(self, root, name, port, user, ca_cert):
         self.root = root
+        self.ca_cert = ca_cert
         self.name = name
         self.port = port
         self.user = user
@@ -100,7 +134,8 @@ class Cluster(object):
     def params(self, **extra):
         params = dict(data_dir=self.data_dir, port=self.port, socket_dir=self.socket_dir, bin_dir=PG_BIN,
                       control='pg_ctl', os_user=self.user, replication_password=REPLICATION_PASSWORD,
-                      connect_timeout=2, timeout=60, node_name=self.name)
+                      connect_timeout=2, timeout=60, node_name=self.name, ssl_mode='verify-full',
+                      ca_cert=self.ca_cert)
         params.update(extra)
         return params
 
@@ -188,9 +223,11 @@ def pair():
     while len(ports) < 3:
         ports.add(free_port())
     port_a, port_b, unused = sorted(ports)
-    a = Cluster(root, 'a-cp1', port_a, user)
-    b = Cluster(root, 'b-cp1', port_b, user)
+    ca_cert = os.path.join(root, 'tls', 'ca.crt')
+    a = Cluster(root, 'a-cp1', port_a, user, ca_cert)
+    b = Cluster(root, 'b-cp1', port_b, user, ca_cert)
     try:
+        make_pki(os.path.join(root, 'tls'), user)
         a.as_owner([os.path.join(PG_BIN, 'initdb'), '-D', a.data_dir, '-U', 'postgres', '-E', 'UTF8', '--locale=C.UTF-8',
                     '--auth-local=peer',
                     '--auth-host=scram-sha-256'])
@@ -201,7 +238,7 @@ def pair():
             with open(path, 'w') as stream:
                 stream.write(text)
         with open(os.path.join(a.data_dir, 'postgresql.conf'), 'a') as stream:
-            stream.write(CONF)
+            stream.write(CONF % dict(tls=os.path.join(root, 'tls')))
         a.node().start()
         for statement in ROLE_SQL:
             a.sql(statement)

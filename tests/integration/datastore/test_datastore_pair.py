@@ -6,6 +6,9 @@ promotion refused while the primary answers, and refused when it is down but not
 once it is fenced (synchronous turned off); the old primary, which wrote on its own after coming back,
 rejoins through pg_rewind; synchronous on again; rejoining an address where nothing answers is
 refused; then the way back, where the rewind is impossible and the module clones instead.
+Every TCP connection is TLS with verify-full (see conftest): right after the pair is built, a plaintext
+connection is refused by pg_hba, a server reached at an address its certificate does not name is refused
+by the client, and a standby streaming with an older sslmode is switched to verify-full by a reload.
 Refusals are checked by their exact message.
 """
 
@@ -22,6 +25,8 @@ try:
 except ImportError:  # not run through ansible-test: find the collection where devenv.sh links it
     sys.path[:0] = [p for p in os.environ.get('ANSIBLE_COLLECTIONS_PATH', '').split(os.pathsep) if p]
     from ansible_collections.twinroom.ha.plugins.module_utils import datastore
+
+from conftest import REPLICATION_PASSWORD  # noqa: E402  (the pair's password, set in conftest)
 
 pytestmark = pytest.mark.postgres
 
@@ -86,6 +91,73 @@ def test_build_primary_and_synchronous_standby(pair):
     assert seen['timeline'] == 1 and seen['replication']['upstream']['application_name'] == 'b-cp1'
 
 
+def receiver_sslmode(cluster):
+    row = cluster.sql('SELECT status, conninfo FROM pg_stat_wal_receiver', one=True)
+    return row and (row[0], datastore.parse_conninfo(row[1]).get('sslmode'))
+
+
+def connect_error(cluster, host='127.0.0.1', **kwargs):
+    """The first line of the error a replication-role connection to ``cluster`` gets."""
+    with pytest.raises(datastore._driver.Error) as caught:
+        datastore._connect(5000, host=host, port=cluster.port, user='replicator', password=REPLICATION_PASSWORD,
+                           connect_timeout=2, **kwargs).close()
+    return datastore._error_text(caught.value)
+
+
+def test_tls_only_between_the_nodes(pair):
+    a, b = pair['a'], pair['b']
+    # The standby streams over TLS, checked against the CA, and the primary sees its WAL sender encrypted.
+    conninfo = datastore.parse_conninfo(b.sql("SELECT current_setting('primary_conninfo')", one=True)[0])
+    assert (conninfo['sslmode'], conninfo['sslrootcert']) == ('verify-full', b.ca_cert)
+    assert receiver_sslmode(b) == ('streaming', 'verify-full')
+    assert a.sql("SELECT s.ssl FROM pg_stat_replication r JOIN pg_stat_ssl s USING (pid) "
+                 "WHERE r.application_name = 'b-cp1'", one=True) == (True,)
+
+    # Plaintext TCP is refused by pg_hba before any password is asked, for queries and for replication.
+    assert connect_error(a, dbname='postgres', sslmode='disable') == (
+        'connection to server at "127.0.0.1", port %d failed: FATAL:  pg_hba.conf rejects connection for host '
+        '"127.0.0.1", user "replicator", database "postgres", no encryption' % a.port)
+    assert connect_error(a, dbname='replication', replication='true', sslmode='disable') == (
+        'connection to server at "127.0.0.1", port %d failed: FATAL:  pg_hba.conf rejects replication connection '
+        'for host "127.0.0.1", user "replicator", no encryption' % a.port)
+
+    # verify-full against a certificate that does not name the address: the client refuses the server.
+    assert connect_error(a, host='127.0.0.2', dbname='postgres', sslmode='verify-full', sslrootcert=a.ca_cert) == (
+        'connection to server at "127.0.0.2", port %d failed: server certificate for "127.0.0.1" does not match '
+        'host name "127.0.0.2"' % a.port)
+    assert refusal(b, state='standby', peer_address='127.0.0.2', peer_port=a.port) == (
+        'cannot rejoin b-cp1 as standby of 127.0.0.2:%d: the TLS connection to it failed (connection to server at '
+        '"127.0.0.2", port %d failed: server certificate for "127.0.0.1" does not match host name "127.0.0.2"). '
+        'With ssl_mode verify-full the peer must serve TLS with a certificate signed by the CA in %s that names '
+        '127.0.0.2; check the peer\'s ssl_cert_file and the ca_cert given here, then run again.'
+        % (a.port, a.port, a.ca_cert))
+    # Something answers there, so it is not taken for a dead primary.
+    assert refusal(b, state='primary', peer_address='127.0.0.2', peer_port=a.port, peer_fenced=True) == (
+        'refusing to promote b-cp1: peer_fenced is true but the peer at 127.0.0.2:%d still answers as unknown, so '
+        'fencing did not take. Check the peer\'s power state through its BMC and fence it again before running '
+        'this.' % a.port)
+
+    # A standby that streams with an older sslmode (as written before TLS) is switched by a reload, no restart.
+    started = b.sql("SELECT pg_postmaster_start_time()", one=True)[0]
+    b.sql("ALTER SYSTEM SET primary_conninfo = '%s'" % datastore.replication_conninfo(
+        '127.0.0.1', a.port, 'replicator', 'require', passfile=b.data_dir + '.pgpass', application_name='b-cp1'))
+    b.sql('SELECT pg_reload_conf()')
+    assert eventually(lambda: receiver_sslmode(b) == ('streaming', 'require')), receiver_sslmode(b)
+    params = dict(state='standby', peer_address='127.0.0.1', peer_port=a.port)
+    checked = datastore.run_datastore(b.params(**params), check_mode=True, diff=True)
+    assert checked['plan'] == ['write_standby_config(%s)' % where(a), 'reload', 'wait_streaming(%s)' % where(a)]
+    assert (checked['diff']['before']['primary_conninfo_sslmode'], checked['diff']['after']['primary_conninfo_sslmode']) == (
+        'require', 'verify-full')
+    assert receiver_sslmode(b) == ('streaming', 'require')  # check mode did nothing
+    result = run(b, **params)
+    assert (result['changed'], result['plan']) == (True, checked['plan'])
+    assert receiver_sslmode(b) == ('streaming', 'verify-full')
+    assert b.sql("SELECT pg_postmaster_start_time()", one=True)[0] == started
+    assert run(b, **params)['changed'] is False
+    seen = info(a, peer_address='127.0.0.1', peer_port=b.port)
+    assert (seen['replication']['mode'], seen['replication']['state']) == ('sync', 'streaming')
+
+
 def test_promote_refused_while_the_primary_answers(pair):
     a, b = pair['a'], pair['b']
     assert refusal(b, state='primary', peer_address='127.0.0.1', peer_port=a.port) == (
@@ -117,7 +189,8 @@ def test_promote_once_fenced_turns_synchronous_off(pair):
 
     checked = datastore.run_datastore(b.params(**params), check_mode=True, diff=True)
     assert (checked['changed'], checked['plan']) == (True, ['set_synchronous(off)', 'promote'])
-    assert checked['diff']['after'] == dict(role='primary', synchronous_standby_names='', primary_conninfo_host=None)
+    assert checked['diff']['after'] == dict(role='primary', synchronous_standby_names='', primary_conninfo_host=None,
+                                            primary_conninfo_sslmode=None)
     assert info(b)['role'] == 'standby'  # check mode did nothing
 
     result = run(b, **params)
@@ -142,7 +215,7 @@ def test_old_primary_that_wrote_alone_rejoins_through_rewind(pair):
                               'wait_streaming(%s)' % where(b)]
     assert (result['rejoin_method'], result['role'], result['timeline']) == ('rewind', 'standby', 2)
     assert result['diff']['before'] == dict(role='primary', synchronous_standby_names='"b-cp1"',
-                                            primary_conninfo_host=None)
+                                            primary_conninfo_host=None, primary_conninfo_sslmode=None)
     assert result['diff']['after']['primary_conninfo_host'] == '127.0.0.1'
     assert eventually(lambda: rows(a) == ['one', 'two']), rows(a)
     assert run(a, state='standby', peer_address='127.0.0.1', peer_port=b.port)['changed'] is False
