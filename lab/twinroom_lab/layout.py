@@ -2,14 +2,10 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The lab's topology as a pure function of its size.
 
-One place decides names, networks, addresses and BMC endpoints of the lab's nodes; the inventory
-plugin turns the result into hosts and groups, and the lab bed writes it out as topology.json for the
+One place decides names, networks, addresses and BMC endpoints of the lab's nodes; the lab's inventory
+(inventory.py) turns the result into hosts and groups, and the lab bed writes it out as topology.json for the
 drill tools. Nothing here touches a container.
 """
-
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import uuid
 
