@@ -32,13 +32,12 @@ def pods(lab_cli):
     api = core()
     api.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=NAMESPACE)), _request_timeout=15)
     try:
+        command = ["sh", "-c", "echo hello-from-$(hostname); exec httpd -f -p 8080 -h /etc"]
         for name, node in PODS.items():
-            api.create_namespaced_pod(NAMESPACE, client.V1Pod(
-                metadata=client.V1ObjectMeta(name=name),
-                spec=client.V1PodSpec(node_name=node, termination_grace_period_seconds=2, containers=[
-                    client.V1Container(name="web", image=workloads.IMAGE, image_pull_policy="Never",
-                                       command=["sh", "-c", "echo hello-from-$(hostname); exec httpd -f -p 8080 -h /etc"])])),
-                _request_timeout=15)
+            container = client.V1Container(name="web", image=workloads.IMAGE, image_pull_policy="Never", command=command)
+            spec = client.V1PodSpec(node_name=node, termination_grace_period_seconds=2, containers=[container])
+            api.create_namespaced_pod(NAMESPACE, client.V1Pod(metadata=client.V1ObjectMeta(name=name), spec=spec),
+                                      _request_timeout=15)
         wait_for(lambda: all(p.status.phase == "Running" and p.status.pod_ip
                              for p in api.list_namespaced_pod(NAMESPACE, _request_timeout=10).items)
                  and len(api.list_namespaced_pod(NAMESPACE, _request_timeout=10).items) == len(PODS),
