@@ -184,7 +184,7 @@ class Stopwatch:
                     resolution_s=self.interval)
 
 
-def room_drill(lost_room, count=10, failback=True, storage_class=None, say=print):
+def room_drill(lost_room, count=10, failback=True, storage_class=None, kwok=False, say=print):
     """One drill on the lab; returns its timeline and checks. Raises DrillError when a step fails.
 
     Steps: deploy ``count`` workloads (half homed in each room) and wait until each runs at home; start a
@@ -211,7 +211,7 @@ def room_drill(lost_room, count=10, failback=True, storage_class=None, say=print
     if storage_class:
         provisioner = StandInProvisioner(KUBECONFIG, ZONE[survivor], storage_class).start()
     try:
-        wanted = workloads.deploy(KUBECONFIG, ZONE[survivor], count, storage_class=storage_class)
+        wanted = workloads.deploy(KUBECONFIG, ZONE[survivor], count, storage_class=storage_class, kwok=kwok)
         workloads.wait_home(KUBECONFIG, ZONE[survivor], wanted, node_room, timeout=600)
     finally:
         if provisioner:

@@ -2,8 +2,9 @@
 
 Each carries the label twinroom.io/home-room and a preferred node affinity for its room's zone, as
 twinroom's workloads do, so that a failover moves the lost room's half and a failback moves it home.
-kwok (the lab's kubelet stand-in) runs their pods. No volumes: the lab has no CSI driver; that is said
-where results are reported.
+Their pods run real containers of the drill image on the kubelet nodes; with ``kwok`` (scale drills) the kwok
+stand-in nodes may take them too. No volumes unless a storage class is given: the lab has no CSI driver, so a
+claim's pod runs on a kwok node and its PV comes from the stand-in provisioner.
 """
 
 import time
@@ -34,9 +35,16 @@ def specs(count):
     return result
 
 
-def _template(name, room):
+def _template(name, room, kwok=False):
+    """A workload's pod: preferred in its home room's zone; on a kubelet node (a real container) unless ``kwok``,
+    where the kwok stand-in nodes may run it too (scale drills beyond what the kubelet nodes hold)."""
     labels = {"app": name, HOME_LABEL: room}
+    required = None
+    if not kwok:
+        required = client.V1NodeSelector(node_selector_terms=[client.V1NodeSelectorTerm(match_expressions=[
+            client.V1NodeSelectorRequirement(key="type", operator="NotIn", values=["kwok"])])])
     affinity = client.V1Affinity(node_affinity=client.V1NodeAffinity(
+        required_during_scheduling_ignored_during_execution=required,
         preferred_during_scheduling_ignored_during_execution=[client.V1PreferredSchedulingTerm(
             weight=100, preference=client.V1NodeSelectorTerm(match_expressions=[
                 client.V1NodeSelectorRequirement(key=ZONE_LABEL, operator="In", values=[ZONES[room]])]))]))
@@ -49,7 +57,7 @@ def _template(name, room):
                                                requests={"cpu": "10m", "memory": "16Mi"}))]))
 
 
-def deploy(kubeconfig, context, count, storage_class=None):
+def deploy(kubeconfig, context, count, storage_class=None, kwok=False):
     """Create what is missing of the ``count`` workloads (existing ones are kept). Returns the specs.
 
     With ``storage_class``, each StatefulSet pod gets a 1Gi ReadWriteOnce claim on it (volumeClaimTemplates);
@@ -69,7 +77,7 @@ def deploy(kubeconfig, context, count, storage_class=None):
             continue
         selector = client.V1LabelSelector(match_labels={"app": name})
         if kind == "StatefulSet":
-            template = _template(name, room)
+            template = _template(name, room, kwok or bool(storage_class))
             claims = None
             if storage_class:
                 claims = [client.V1PersistentVolumeClaim(
@@ -87,7 +95,7 @@ def deploy(kubeconfig, context, count, storage_class=None):
         else:
             apps.create_namespaced_deployment(NAMESPACE, client.V1Deployment(
                 metadata=client.V1ObjectMeta(name=name),
-                spec=client.V1DeploymentSpec(replicas=1, selector=selector, template=_template(name, room))))
+                spec=client.V1DeploymentSpec(replicas=1, selector=selector, template=_template(name, room, kwok))))
     return wanted
 
 
