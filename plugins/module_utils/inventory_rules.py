@@ -473,16 +473,49 @@ STAND_INS = (
             'kubevirt_mode: production'),
 )
 
-# Binaries are fetched to the controller with their checksums enforced (roles/control_plane, roles/kine_datastore).
+# Binaries and operator manifests are fetched to the controller with their checksums enforced (roles/control_plane,
+# roles/kine_datastore, roles/storage_layer, roles/kubevirt).
 CONTROL_PLANE_COMPONENTS = ('kube-apiserver', 'kube-controller-manager', 'kube-scheduler')
 CONTROL_PLANE_BINARY_URL = 'control_plane_binary_url'
 CONTROL_PLANE_BINARY_CHECKSUMS = 'control_plane_binary_checksums'
 CONTROL_PLANE_BINARY_CHECKSUM_URL = 'control_plane_binary_checksum_url'
 KINE_URL = 'kine_datastore_kine_url'
 KINE_CHECKSUM = 'kine_datastore_kine_checksum'
-BINARY_VARIABLES = dict(control_plane=(CONTROL_PLANE_BINARY_URL, CONTROL_PLANE_BINARY_CHECKSUMS,
-                                       CONTROL_PLANE_BINARY_CHECKSUM_URL),
-                        kine_datastore=(KINE_URL, KINE_CHECKSUM))
+
+Download = namedtuple('Download', ['role', 'url', 'checksum', 'name', 'source', 'thing', 'verified', 'where', 'mode',
+                                   'hint'])
+
+# One row per file fetched with a checksum of its own: the role, its URL and checksum variables, how the messages name
+# it, where it is fetched (the control-plane nodes' play, or the controller's), and the (variable, value) of the role
+# mode that fetches it (None: always).
+_MANIFEST_HINT = ' The role has no default for it: pin the sha256sum of the manifest you reviewed.'
+DOWNLOADS = (
+    Download('kine_datastore', KINE_URL, KINE_CHECKSUM, 'kine', 'the kine release binary', 'the kine binary',
+             'the release binary', CONTROL_PLANE, None, ''),
+    Download('storage_layer', 'storage_layer_piraeus_operator_url', 'storage_layer_piraeus_operator_checksum',
+             'the Piraeus operator', "the release's manifest.yaml",
+             'the Piraeus operator manifest', 'the manifest', CONTROLLER, ('storage_layer_mode', 'production'),
+             _MANIFEST_HINT),
+    Download('kubevirt', 'kubevirt_operator_url', 'kubevirt_operator_checksum',
+             'virt-operator', "the KubeVirt release's kubevirt-operator.yaml",
+             'the KubeVirt operator manifest', 'the manifest', CONTROLLER, ('kubevirt_mode', 'production'),
+             _MANIFEST_HINT),
+    Download('kubevirt', 'kubevirt_cdi_operator_url', 'kubevirt_cdi_operator_checksum',
+             'cdi-operator', "the CDI release's cdi-operator.yaml",
+             'the CDI operator manifest', 'the manifest', CONTROLLER, ('kubevirt_mode', 'production'),
+             _MANIFEST_HINT),
+)
+
+
+def _download_variables():
+    names = dict(control_plane=(CONTROL_PLANE_BINARY_URL, CONTROL_PLANE_BINARY_CHECKSUMS,
+                                CONTROL_PLANE_BINARY_CHECKSUM_URL))
+    for row in DOWNLOADS:
+        names[row.role] = names.get(row.role, ()) + (row.url, row.checksum)
+    return names
+
+
+BINARY_VARIABLES = _download_variables()
 # What get_url takes as a checksum: an algorithm and the digest, or the URL of a checksum file (the same pattern
 # roles/kine_datastore asserts).
 _CHECKSUM = re.compile(r'^sha(256|512):([0-9a-fA-F]{64,128}|(https?|file)://.+)$')
@@ -638,41 +671,50 @@ def _check_control_plane_binaries(hosts, site_vars, role_defaults):
     return violations
 
 
-def _check_kine_binary(hosts, site_vars, role_defaults):
+def _check_download(row, hosts, subject, site_vars, role_defaults):
+    """A file fetched with a checksum of its own (a row of DOWNLOADS), on the hosts that fetch it."""
+    def fetches(host):
+        if row.mode is None:
+            return True
+        value, dummy = _setting(site_vars[host], row.mode[0], role_defaults)
+        return value == row.mode[1]
+
+    hosts = [host for host in hosts if fetches(host)]
+
     def source(host):
-        value, from_default = _setting(site_vars[host], KINE_URL, role_defaults)
+        value, from_default = _setting(site_vars[host], row.url, role_defaults)
         if isinstance(value, Unreadable) or not _empty(value):
             return None
-        return 'not set and role kine_datastore has no default' if from_default else 'empty'
+        return 'not set and role %s has no default' % row.role if from_default else 'empty'
 
     def checksum(host):
-        value, from_default = _setting(site_vars[host], KINE_CHECKSUM, role_defaults)
+        value, from_default = _setting(site_vars[host], row.checksum, role_defaults)
         if isinstance(value, Unreadable) or (isinstance(value, str) and _CHECKSUM.match(value.strip())):
             return None
         if _empty(value):
-            what = ('not set, and role kine_datastore has no default checksum' if from_default
+            what = ('not set, and role %s has no default checksum' % row.role if from_default
                     else 'empty (a placeholder to fill in)')
         else:
             what = "'%s', which is not a checksum" % (value,)
         return what
 
     violations = [_violation(
-        'binary-source', _control_plane_subject(selecting, hosts),
-        'kine_datastore_kine_url is %s: kine has no source. Set it in group_vars/all to the kine release binary (the '
-        'upstream one, or your mirror), or remove it so that the role default (the upstream release) applies.' % why)
+        'binary-source', subject(selecting, hosts),
+        '%s is %s: %s has no source. Set it in group_vars/all to %s (the upstream one, or your mirror), or remove it '
+        'so that the role default (the upstream release) applies.' % (row.url, why, row.name, row.source))
         for why, selecting in _group_hosts(hosts, source)]
     violations.extend(_violation(
-        'binary-checksum', _control_plane_subject(selecting, hosts),
-        'kine_datastore_kine_checksum is %s: nothing would verify the kine binary (kine_datastore_kine_url). Set it '
-        'in group_vars/all to the checksum of the release binary you verified, sha256:<hex digest>, or to '
-        'sha256:<URL of its checksum file>.' % what)
+        'binary-checksum', subject(selecting, hosts),
+        '%s is %s: nothing would verify %s (%s). Set it in group_vars/all to the checksum of %s you verified, '
+        'sha256:<hex digest>, or to sha256:<URL of its checksum file>.%s'
+        % (row.checksum, what, row.thing, row.url, row.verified, row.hint))
         for what, selecting in _group_hosts(hosts, checksum))
     return violations
 
 
 def check_site(groups, hostvars, controller_vars=None, role_defaults=None):
     """What the inventory makes the site install: every lab stand-in it selects is declared in twinroom_stand_ins,
-    and every binary has a source and a checksum.
+    and every binary and operator manifest it fetches has a source and a checksum.
 
     ``hostvars``: host -> the variables of :data:`SITE_VARIABLES` it sets (a variable it does not set is absent);
     ``controller_vars``: the same for the controller (localhost), where storage_layer and kubevirt run; ``None`` when
@@ -696,7 +738,13 @@ def check_site(groups, hostvars, controller_vars=None, role_defaults=None):
     violations.extend(_check_stand_ins_declared(layout, site_vars, role_defaults))
     control_plane = [host for host in layout.control_plane if host in site_vars]
     violations.extend(_check_control_plane_binaries(control_plane, site_vars, role_defaults))
-    violations.extend(_check_kine_binary(control_plane, site_vars, role_defaults))
+    controller = [CONTROLLER] if CONTROLLER in site_vars else []
+    for row in DOWNLOADS:
+        if row.where == CONTROL_PLANE:
+            violations.extend(_check_download(row, control_plane, _control_plane_subject, site_vars, role_defaults))
+        else:
+            violations.extend(_check_download(row, controller, lambda selecting, hosts: CONTROLLER, site_vars,
+                                              role_defaults))
     return violations
 
 
