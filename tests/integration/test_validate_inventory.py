@@ -25,10 +25,23 @@ KINE_PLACEHOLDER = (
     "Inventory rule 'binary-checksum' failed for control_plane: kine_datastore_kine_checksum is empty (a placeholder "
     "to fill in): nothing would verify the kine binary (kine_datastore_kine_url). Set it in group_vars/all to the "
     "checksum of the release binary you verified, sha256:<hex digest>, or to sha256:<URL of its checksum file>.")
-# inventories/example as shipped: kine's checksum is a placeholder the operator fills in. Nothing else.
-EXAMPLE_REFUSALS = [KINE_PLACEHOLDER]
-# What the operator fills in (an example digest: validation checks its form, get_url its value).
-EXAMPLE_FILLED = {'kine_datastore_kine_checksum': 'sha256:' + '0' * 64}
+MANIFEST_PLACEHOLDER = (
+    "Inventory rule 'binary-checksum' failed for localhost: %s is empty (a placeholder to fill in): nothing would "
+    "verify the %s operator manifest (%s). Set it in group_vars/all to the checksum of the manifest you verified, "
+    "sha256:<hex digest>, or to sha256:<URL of its checksum file>. The role has no default for it: pin the sha256sum "
+    "of the manifest you reviewed.")
+# inventories/example as shipped: the checksums of kine and of the operator manifests are placeholders the operator
+# fills in. Nothing else.
+EXAMPLE_REFUSALS = [
+    KINE_PLACEHOLDER,
+    MANIFEST_PLACEHOLDER % ('storage_layer_piraeus_operator_checksum', 'Piraeus', 'storage_layer_piraeus_operator_url'),
+    MANIFEST_PLACEHOLDER % ('kubevirt_operator_checksum', 'KubeVirt', 'kubevirt_operator_url'),
+    MANIFEST_PLACEHOLDER % ('kubevirt_cdi_operator_checksum', 'CDI', 'kubevirt_cdi_operator_url'),
+]
+# What the operator fills in (example digests: validation checks their form, get_url their value).
+EXAMPLE_FILLED = dict((name, 'sha256:' + '0' * 64) for name in (
+    'kine_datastore_kine_checksum', 'storage_layer_piraeus_operator_checksum', 'kubevirt_operator_checksum',
+    'kubevirt_cdi_operator_checksum'))
 
 # case -> (extra vars, the one exact message)
 BROKEN = {
