@@ -104,7 +104,8 @@ def test_a_cluster_without_medik8s_is_refused_and_left_alone(tmp_path, api, chec
         "twinroom.ha.node_remediation : Refuse without the MediK8s operators",
         "MediK8s is not installed on this cluster (no CustomResourceDefinition nodehealthchecks.remediation.medik8s.io, "
         "fenceagentsremediationtemplates.fence-agents-remediation.medik8s.io). Install the Node Healthcheck and Fence "
-        "Agents Remediation operators first, or leave node_remediation_enabled false.")]
+        "Agents Remediation operators first (MediK8s ships them as bundles for the Operator Lifecycle Manager, from "
+        "OperatorHub.io; this collection does not install them), or leave node_remediation_enabled false.")]
     assert report["stats"]["localhost"]["changed"] == 0
     assert api.kubectl("get", "namespace", "medik8s", check=False).returncode != 0
     assert "not-a-real-password" not in result.stdout + result.stderr
