@@ -249,3 +249,15 @@ def test_the_rules_know_the_roles_components_and_checksum_pattern():
     assert tuple(components) == inventory_rules.CONTROL_PLANE_COMPONENTS
     # The same checksum pattern as the role's own assert (tasks/kine.yml): what passes here passes there.
     assert inventory_rules._CHECKSUM.pattern in (ROLES / 'kine_datastore' / 'tasks' / 'kine.yml').read_text()
+    assert inventory_rules._CHECKSUM.pattern in (ROLES / 'storage_layer' / 'tasks' / 'operator.yml').read_text()
+    assert inventory_rules._CHECKSUM.pattern in (ROLES / 'kubevirt' / 'vars' / 'main.yml').read_text()
+
+
+def test_the_rules_know_the_operator_manifests_variables():
+    """Each manifest row names variables its role declares, and only production mode fetches."""
+    for row in inventory_rules.DOWNLOADS:
+        with open(ROLES / row.role / 'meta' / 'argument_specs.yml') as stream:
+            options = yaml.safe_load(stream)['argument_specs']['main']['options']
+        assert row.url in options and row.checksum in options, row
+        if row.mode:
+            assert row.mode[0] in options and row.mode[1] in options[row.mode[0]]['choices'], row
