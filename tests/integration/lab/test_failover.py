@@ -16,7 +16,8 @@ from labutil import delete_namespace_and_wait, wait_for
 from playbook import failed_tasks, output, play_recap, run_playbook
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "lab"))
-from twinroom_lab import drill, workloads  # noqa: E402  pylint: disable=wrong-import-position
+from twinroom_lab import drill  # noqa: E402  pylint: disable=wrong-import-position
+from twinroom_lab.workloads import IMAGE  # noqa: E402  pylint: disable=wrong-import-position
 
 pytestmark = pytest.mark.lab
 
@@ -40,7 +41,7 @@ def spread(labels):
 def pod_template(labels):
     return client.V1PodTemplateSpec(
         metadata=client.V1ObjectMeta(labels=labels),
-        spec=client.V1PodSpec(containers=[client.V1Container(name="app", image=workloads.IMAGE)],
+        spec=client.V1PodSpec(containers=[client.V1Container(name="app", image=IMAGE)],
                               topology_spread_constraints=spread(labels)))
 
 

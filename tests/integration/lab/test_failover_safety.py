@@ -22,7 +22,8 @@ from labutil import delete_namespace_and_wait, node_exec, podman, wait_for
 from playbook import failed_tasks, output, run_playbook
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "lab"))
-from twinroom_lab import drill, workloads  # noqa: E402  pylint: disable=wrong-import-position
+from twinroom_lab import drill  # noqa: E402  pylint: disable=wrong-import-position
+from twinroom_lab.workloads import IMAGE  # noqa: E402  pylint: disable=wrong-import-position
 from twinroom_lab.twinwatch import TwinWatch  # noqa: E402  pylint: disable=wrong-import-position
 from twinroom_lab.writer import Writer, ensure_namespace, missing_acknowledged  # noqa: E402  pylint: disable=wrong-import-position
 
@@ -316,7 +317,7 @@ def interrupted_workloads():
             replicas=2, service_name="db", pod_management_policy="Parallel",
             selector=client.V1LabelSelector(match_labels=labels),
             template=client.V1PodTemplateSpec(metadata=client.V1ObjectMeta(labels=labels), spec=client.V1PodSpec(
-                containers=[client.V1Container(name="db", image=workloads.IMAGE)],
+                containers=[client.V1Container(name="db", image=IMAGE)],
                 topology_spread_constraints=spread)))), _request_timeout=15)
     wait_for(lambda: len([p for p in core.list_namespaced_pod(INTERRUPTED, _request_timeout=10).items
                           if p.status.phase == "Running"]) == 2, 120, "both db pods running")
