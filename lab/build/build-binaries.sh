@@ -92,56 +92,41 @@ import (
 EOF
 }
 
-build_kubernetes() {
-  local out="$bin/kubernetes-$KUBERNETES_VERSION"
-  local components=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
-  done_marker "$out" && { log "kubernetes $KUBERNETES_VERSION cached"; write_sums "$out" "${components[@]}"; return; }
+# Build Kubernetes commands from the wrapper module into "$bin/<name>-$KUBERNETES_VERSION".
+# usage: build_k8s NAME COMMAND...
+build_k8s() {
+  local name=$1; shift
+  local out="$bin/$name-$KUBERNETES_VERSION"
+  done_marker "$out" && { log "$name $KUBERNETES_VERSION cached"; write_sums "$out" "$@"; return; }
   local work="$cache/src/k8sbuild-$KUBERNETES_VERSION"
   write_k8s_wrapper "$work"
   mkdir -p "$out"
   (
     cd "$work"
-    log "kubernetes $KUBERNETES_VERSION: resolving modules"
+    log "$name $KUBERNETES_VERSION: resolving modules"
     go mod tidy -e >/dev/null 2>&1 || true
     go mod download
     local ld="-s -w -X k8s.io/component-base/version.gitVersion=$KUBERNETES_VERSION"
     ld="$ld -X k8s.io/component-base/version.gitMajor=1"
     ld="$ld -X k8s.io/component-base/version.gitMinor=$(echo "$KUBERNETES_VERSION" | cut -d. -f2)"
     ld="$ld -X k8s.io/component-base/version.gitTreeState=clean"
-    for cmd in "${components[@]}"; do
-      log "kubernetes $KUBERNETES_VERSION: building $cmd (cold: several minutes)"
+    for cmd in "$@"; do
+      log "$name $KUBERNETES_VERSION: building $cmd (cold: several minutes)"
       go build -trimpath -ldflags "$ld" -o "$out/$cmd" "k8s.io/kubernetes/cmd/$cmd"
     done
   )
-  write_sums "$out" "${components[@]}"
+  write_sums "$out" "$@"
   touch "$out/.complete"
 }
 
-k8s_ldflags() {
-  local ld="-s -w -X k8s.io/component-base/version.gitVersion=$KUBERNETES_VERSION"
-  ld="$ld -X k8s.io/component-base/version.gitMajor=1"
-  ld="$ld -X k8s.io/component-base/version.gitMinor=$(echo "$KUBERNETES_VERSION" | cut -d. -f2)"
-  echo "$ld -X k8s.io/component-base/version.gitTreeState=clean"
+build_kubernetes() {
+  build_k8s kubernetes kube-apiserver kube-controller-manager kube-scheduler kubectl
 }
 
 # The kubelet, from the same wrapper module as the control plane, in its own cache directory so a cache
 # built before the lab ran kubelets stays valid.
 build_kubelet() {
-  local out="$bin/kubelet-$KUBERNETES_VERSION"
-  done_marker "$out" && { log "kubelet $KUBERNETES_VERSION cached"; write_sums "$out" kubelet; return; }
-  local work="$cache/src/k8sbuild-$KUBERNETES_VERSION"
-  write_k8s_wrapper "$work"
-  mkdir -p "$out"
-  (
-    cd "$work"
-    log "kubelet $KUBERNETES_VERSION: resolving modules"
-    go mod tidy -e >/dev/null 2>&1 || true
-    go mod download
-    log "kubelet $KUBERNETES_VERSION: building (cold: several minutes)"
-    go build -trimpath -ldflags "$(k8s_ldflags)" -o "$out/kubelet" k8s.io/kubernetes/cmd/kubelet
-  )
-  write_sums "$out" kubelet
-  touch "$out/.complete"
+  build_k8s kubelet kubelet
 }
 
 build_containerd() {
