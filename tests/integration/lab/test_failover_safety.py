@@ -10,6 +10,7 @@
   again works, and no acknowledged write is lost and no workload runs twice.
 """
 import json
+import socket
 import subprocess
 import sys
 import time
@@ -73,6 +74,17 @@ def failover(room, **extra):
                         timeout=900)
 
 
+def api_port_open(room):
+    """True once the room's API server accepts TCP connections on the address its kubeconfig context names."""
+    server = config.new_client_from_config(config_file=drill.KUBECONFIG, context=drill.ZONE[room]).configuration.host
+    host, port = server.split("://", 1)[1].rsplit(":", 1)
+    try:
+        socket.create_connection((host, int(port)), timeout=2).close()
+        return True
+    except OSError:
+        return False
+
+
 def test_a_room_lost_during_recovery_is_not_taken_over_by_stale_data(lab_restored):  # pylint: disable=unused-argument
     first = drill.primary_room(drill.datastore_roles())
     second = drill.OTHER[first]
@@ -103,8 +115,11 @@ def test_a_room_lost_during_recovery_is_not_taken_over_by_stale_data(lab_restore
         writer.stop()
     acknowledged = len(writer.acked)
 
-    # The first room powers back on, but before its control-plane node rejoins, the second room is lost too.
+    # The first room powers back on, but before its control-plane node rejoins, the second room is lost too. Its
+    # API server must be up (answering without its datastore): one that does not answer at all is refused earlier,
+    # for that reason, and this test is about the stale data (a clean-clone run lost that race once).
     drill.lab("power-on-room", first)
+    wait_for(lambda: api_port_open(first), 180, "%s's API server accepting connections after power-on" % first)
     drill.lab("power-off-room", second, "--bmc", "answering")
     refused = failover(second)
     assert refused.returncode != 0
