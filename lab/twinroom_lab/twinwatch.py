@@ -129,8 +129,8 @@ def live_instances(pods_by_view, running_nodes):
     return live
 
 
-def node_instances(node, sandboxes, running_sandbox_ids, pods_by_uid, replicaset_names):
-    """{identity: {uid: created}} of the pods ``node``'s own runtime runs: a ready sandbox with a running container.
+def node_instances(sandboxes, running_sandbox_ids, pods_by_uid, replicaset_names):
+    """{identity: {uid: created}} of the pods a node's own runtime runs: a ready sandbox with a running container.
 
     ``sandboxes``: crictl's ``items`` of ``crictl pods -o json``; ``running_sandbox_ids``: the podSandboxId of every
     running container; ``pods_by_uid``: {uid: V1Pod} from every API listing of this sample; ``replicaset_names``:
@@ -303,7 +303,7 @@ class TwinWatch:
                 continue
             self.node_reads += 1
             listed = time.time()
-            for key, pods in node_instances(node, runtime[0], runtime[1], pods_by_uid, names).items():
+            for key, pods in node_instances(runtime[0], runtime[1], pods_by_uid, names).items():
                 if self.namespace and not key.startswith(self.namespace + "/"):
                     continue
                 for uid, created in pods.items():

@@ -87,6 +87,16 @@ def base_vars(api):
     return dict(kubeconfig=str(api.kubeconfig), ansible_python_interpreter=sys.executable)
 
 
+def assert_check_mode_rehearses(playbook, extra):
+    """With verified copies on the controller, check mode rehearses the apply (server-side dry run), fetches
+    nothing and finds nothing to change."""
+    result = run_playbook(playbook, INVENTORY, extra, check=True)
+    text = output(result)
+    assert result.returncode == 0, text
+    assert 'check mode: would fetch' not in text
+    assert play_recap(text)['localhost']['changed'] == 0
+
+
 def test_piraeus_operator_check_mode_fetches_nothing_then_installs_then_unchanged(api, tmp_path):
     namespace = 'ot-piraeus-datastore'
     url, digest = serve(tmp_path, 'manifest.yaml', operator_manifest(namespace, 'piraeus-operator-controller-manager'))
@@ -117,12 +127,7 @@ def test_piraeus_operator_check_mode_fetches_nothing_then_installs_then_unchange
 
     assert_settles(PIRAEUS, extra)
 
-    # With a verified copy, check mode rehearses the apply (server-side dry run) and finds nothing to change.
-    result = run_playbook(PIRAEUS, INVENTORY, extra, check=True)
-    text = output(result)
-    assert result.returncode == 0, text
-    assert 'check mode: would fetch' not in text
-    assert play_recap(text)['localhost']['changed'] == 0
+    assert_check_mode_rehearses(PIRAEUS, extra)
 
 
 def test_piraeus_operator_with_a_wrong_checksum_applies_nothing(api, tmp_path):
@@ -201,11 +206,7 @@ def test_kubevirt_operators_check_mode_fetches_nothing_then_install_then_unchang
 
     assert_settles(KUBEVIRT, extra)
 
-    result = run_playbook(KUBEVIRT, INVENTORY, extra, check=True)
-    text = output(result)
-    assert result.returncode == 0, text
-    assert 'check mode: would fetch' not in text
-    assert play_recap(text)['localhost']['changed'] == 0
+    assert_check_mode_rehearses(KUBEVIRT, extra)
 
 
 def test_kubevirt_operators_with_a_wrong_checksum_apply_nothing(api, tmp_path):

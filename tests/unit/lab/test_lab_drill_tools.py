@@ -140,11 +140,11 @@ def test_a_node_runtime_counts_a_pod_the_api_no_longer_lists_by_its_sandbox_labe
              sandbox("s3", "no-owner", "lonely", {}),
              sandbox("s4", "stopped", "db-1", {"statefulset.kubernetes.io/pod-name": "db-1"}),
              sandbox("s5", "notready", "db-2", {"statefulset.kubernetes.io/pod-name": "db-2"}, state="SANDBOX_NOTREADY")]
-    found = twinwatch.node_instances("a-w1", boxes, {"s1", "s2", "s3", "s5"}, {}, {"ns": ["web-5d8", "api-77f"]})
+    found = twinwatch.node_instances(boxes, {"s1", "s2", "s3", "s5"}, {}, {"ns": ["web-5d8", "api-77f"]})
     assert found == {"ns/StatefulSet/db-0": {"gone-uid": 1700000000}, "ns/ReplicaSet/web-5d8": {"gone-rs": 1700000000}}
 
 
 def test_a_node_runtime_pod_the_api_lists_takes_its_api_identity_and_not_while_terminating():
     boxes = [sandbox("s1", "u1", "db-0", {}), sandbox("s2", "u2", "db-1", {})]
     by_uid = {"u1": pod("db-0", "a-w1", "u1"), "u2": pod("db-1", "a-w1", "u2", deleting=True)}
-    assert twinwatch.node_instances("a-w1", boxes, {"s1", "s2"}, by_uid, {}) == {"ns/StatefulSet/db-0": {"u1": 1700000000}}
+    assert twinwatch.node_instances(boxes, {"s1", "s2"}, by_uid, {}) == {"ns/StatefulSet/db-0": {"u1": 1700000000}}
