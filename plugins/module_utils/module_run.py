@@ -7,15 +7,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-
-class TwinroomError(Exception):
-    """The collection's error shape: ``msg`` says what is wrong and what to do; ``details`` (the state
-    that was observed, the steps done) go into the module's result."""
-
-    def __init__(self, msg, **details):
-        super(TwinroomError, self).__init__(msg)
-        self.msg = msg
-        self.details = details
+from ansible_collections.twinroom.ha.plugins.module_utils.rooms import TwinroomError  # noqa: F401 (re-exported)
 
 
 def finish(module, runner, errors, *args, **kwargs):
