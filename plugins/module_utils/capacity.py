@@ -437,7 +437,7 @@ def read_cluster(kubeconfig=None, context=None, timeout=API_TIMEOUT):
     VM lists are empty."""
     from kubernetes import client  # pylint: disable=import-outside-toplevel
 
-    from ansible_collections.twinroom.ha.plugins.module_utils import k8s_client as k8s_client_factory  # pylint: disable=import-outside-toplevel
+    from ansible_collections.twinroom.ha.plugins.module_utils import k8s as k8s_client_factory  # pylint: disable=import-outside-toplevel
     from kubernetes.client.rest import ApiException  # pylint: disable=import-outside-toplevel
 
     where = 'the API server%s' % (' of context %s' % context if context else '')

@@ -24,7 +24,7 @@ __metaclass__ = type
 
 import time
 
-from ansible_collections.twinroom.ha.plugins.module_utils import k8s_client as k8s_client_factory
+from ansible_collections.twinroom.ha.plugins.module_utils import k8s as k8s_client_factory
 from ansible_collections.twinroom.ha.plugins.module_utils.module_run import TwinroomError
 
 try:

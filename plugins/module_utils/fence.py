@@ -41,7 +41,7 @@ import threading
 import time
 
 from ansible_collections.twinroom.ha.plugins.module_utils import bmc_identity
-from ansible_collections.twinroom.ha.plugins.module_utils import k8s_client as k8s_client_factory
+from ansible_collections.twinroom.ha.plugins.module_utils import k8s as k8s_client_factory
 from ansible_collections.twinroom.ha.plugins.module_utils.inventory_rules import BMC_DEFAULT_PORTS
 from ansible_collections.twinroom.ha.plugins.module_utils.module_run import TwinroomError
 

@@ -297,9 +297,9 @@ def read_cluster(kubeconfig=None, context=None, timeout=10):
 
     from kubernetes import client  # pylint: disable=import-outside-toplevel
 
-    from ansible_collections.twinroom.ha.plugins.module_utils import k8s_client  # pylint: disable=import-outside-toplevel
+    from ansible_collections.twinroom.ha.plugins.module_utils import k8s as k8s_access  # pylint: disable=import-outside-toplevel
 
-    api_client = k8s_client.api_client(kubeconfig, context)
+    api_client = k8s_access.api_client(kubeconfig, context)
     core = client.CoreV1Api(api_client)
     coordination = client.CoordinationV1Api(api_client)
     before = time.time()

@@ -1,4 +1,4 @@
-"""k8s_client.while_initializing: a read is asked again while the API server answers 429 (its watch cache
+"""k8s.while_initializing: a read is asked again while the API server answers 429 (its watch cache
 is filling), within a budget; every other error goes up at once.
 
 Seen on the lab: `room_capacity_info` failed site.yml with "429 storage is (re)initializing" right after
@@ -7,7 +7,7 @@ the KubeVirt CRDs were established, and again after a room's control-plane node 
 import pytest
 from kubernetes.client.rest import ApiException
 
-from ansible_collections.twinroom.ha.plugins.module_utils.k8s_client import while_initializing
+from ansible_collections.twinroom.ha.plugins.module_utils.k8s import while_initializing
 
 
 class Clock:
