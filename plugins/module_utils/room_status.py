@@ -1,9 +1,12 @@
 # Copyright: twinroom contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Per-room status, and whether a failover of one room is justified - pure functions of observed state.
+"""Per-room status, whether a room's nodes are Ready, and whether a failover of one room is justified - pure
+functions of observed state.
 
 Observations come from the API server of a room that still answers (Nodes and their Leases, Pods) and
 optionally from the fence module's BMC readings; nothing here does I/O.
+
+Layer 3 (plan): the runner that observes and acts is room_info_runner.py.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -11,15 +14,20 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import re
-import time
 
-ROOMS = ('room_a', 'room_b')
-OUT_OF_SERVICE_TAINT = 'node.kubernetes.io/out-of-service'
-FENCED_ANNOTATION = 'twinroom.io/fenced'
+from ansible_collections.twinroom.ha.plugins.module_utils.rooms import (  # noqa: F401 (ROOMS re-exported)
+    FENCED_ANNOTATION,
+    OUT_OF_SERVICE_TAINT_KEY,
+    ROOMS,
+    ZONE_LABEL,
+    TwinroomError,
+    join_words,
+    other_room,
+)
 
 
-class RoomStatusError(ValueError):
-    pass
+class RoomStatusError(TwinroomError):
+    """A refusal of room_info: a failover that is not justified, clocks that cannot be trusted, nodes not Ready."""
 
 
 def node_summary(node, now, stale_after=10):
@@ -35,11 +43,11 @@ def node_summary(node, now, stale_after=10):
     lease_age = round(now - renewed, 1) if renewed is not None else None
     return {
         'name': meta.get('name'),
-        'zone': meta.get('labels', {}).get('topology.kubernetes.io/zone'),
+        'zone': meta.get('labels', {}).get(ZONE_LABEL),
         'ready': ready,
         'alive': ready and lease_age is not None and lease_age < stale_after,
         'lease_age': lease_age,
-        'out_of_service': OUT_OF_SERVICE_TAINT in taints,
+        'out_of_service': OUT_OF_SERVICE_TAINT_KEY in taints,
         'fenced': FENCED_ANNOTATION in (meta.get('annotations') or {}),
     }
 
@@ -67,11 +75,6 @@ def _alive(node):
     return node.get('alive', node.get('ready'))
 
 
-def _join(names):
-    names = list(names)
-    return names[0] if len(names) == 1 else '%s and %s' % (', '.join(names[:-1]), names[-1])
-
-
 def check_failover(lost_room, status, force=False):
     """Refuse a failover that is not justified; returns the surviving room's name.
 
@@ -91,7 +94,7 @@ def check_failover(lost_room, status, force=False):
     """
     if lost_room not in ROOMS:
         raise RoomStatusError("Unknown room '%s': choose room_a or room_b." % (lost_room,))
-    survivor = ROOMS[1] if lost_room == ROOMS[0] else ROOMS[0]
+    survivor = other_room(lost_room)
     lost, alive = status[lost_room], status[survivor]
     not_ready = [n['name'] for n in alive['nodes'] if not n.get('ready')]
     if not_ready and not force:
@@ -111,8 +114,8 @@ def check_failover(lost_room, status, force=False):
             "link, or its kubelets stopped. Refusing to fail it over without force: true. Check the link between "
             "the rooms and the %s of %s; run again with force: true only to power %s off through the %s and "
             "fail %s over anyway."
-            % (lost_room, words['bmc'], _join(running), words['reports'], words['it'], words['lease'],
-               words['kubelet'], _join(running), words['it'], words['bmc'], lost_room))
+            % (lost_room, words['bmc'], join_words(running), words['reports'], words['it'], words['lease'],
+               words['kubelet'], join_words(running), words['it'], words['bmc'], lost_room))
     up = [n['name'] for n in lost['nodes'] if _alive(n) and n.get('power_state') != 'off']
     if up and len(up) < len(lost['nodes']):
         down = [n['name'] for n in lost['nodes'] if n['name'] not in up]
@@ -120,8 +123,8 @@ def check_failover(lost_room, status, force=False):
             "%s is not lost: %s still %s (down: %s). A room is failed over only when every node of it is down - "
             "its lease stale, or its BMC reporting it off: refusing to fail it over without force: true. Bring %s "
             "back, or run again with force: true to fence the whole room, the running %s included."
-            % (lost_room, _join(up), 'renews its lease' if len(up) == 1 else 'renew their leases', ', '.join(down),
-               _join(down), 'node' if len(up) == 1 else 'nodes'))
+            % (lost_room, join_words(up), 'renews its lease' if len(up) == 1 else 'renew their leases', ', '.join(down),
+               join_words(down), 'node' if len(up) == 1 else 'nodes'))
     if lost['state'] == 'healthy' and up:
         raise RoomStatusError(
             "%s looks healthy (%s Ready): refusing to fail it over. If it must be failed over anyway, "
@@ -129,6 +132,7 @@ def check_failover(lost_room, status, force=False):
     return survivor
 
 
+API_ANSWERS = 'answers'            # it answered
 API_DOWN = 'down'                  # nothing answers at the API server's address
 API_NO_DATASTORE = 'no_datastore'  # the API server answers, but not from its datastore (it times out or 5xx)
 API_ERROR = 'error'                # it answers and refuses (credentials, certificates, a bad request)
@@ -226,7 +230,7 @@ def check_clocks(status, skew, max_skew, context=None):
             "%s renew%s %s lease from a clock running ahead of the API server's (%s), by more than max_clock_skew "
             "(%d s): a lease from such a clock looks fresh after the node has stopped. Synchronise the clocks "
             "(chrony or NTP on every node), then run again."
-            % (_join([name for name, _age in ahead]), 's' if len(ahead) == 1 else '', 'its' if len(ahead) == 1 else 'their',
+            % (join_words([name for name, _age in ahead]), 's' if len(ahead) == 1 else '', 'its' if len(ahead) == 1 else 'their',
                ', '.join('%s by %.1f s' % item for item in ahead), max_skew))
 
 
@@ -269,50 +273,58 @@ def status_table(status):
     return lines
 
 
-def read_rooms(read_api, read_bmcs=None):
-    """Ask the API server and the BMCs at the same time; (read_api's answer or None, api_error, bmc_observed).
+# --- are a room's nodes Ready ------------------------------------------------------------------------------------
+# A readiness predicate for a waiter: pure, of the Node objects as the API returns them. The shared watch-based
+# waiter of k8s.py takes it as it is; until then room_info_runner.py polls with a bounded loop.
 
-    ``read_api()`` returns ``(nodes, pods_by_node, skew)`` (see :func:`read_cluster`); ``read_bmcs()`` the fence
-    module's observations, or None when no BMC is to be asked. An API server whose datastore primary was in
-    the lost room answers only with its timeout; the BMCs' answer is what the failover needs then, so it is
-    read in parallel rather than after. An API failure is returned (the exception); a BMC failure is raised.
-    """
-    from ansible_collections.twinroom.ha.plugins.module_utils.fence import run_parallel  # pylint: disable=import-outside-toplevel
+def node_readiness(node):
+    """(ready, why not) for one Node object (dict as the API returns it), or for None - no such node.
 
-    calls = [read_api] + ([read_bmcs] if read_bmcs is not None else [])
-    results = run_parallel(calls, lambda call: call())
-    cluster, api_error = results[0], None
-    if isinstance(cluster, Exception):  # the caller tells the failures apart with classify_api_error
-        cluster, api_error = None, cluster
-    observed = results[1] if read_bmcs is not None else None
-    if isinstance(observed, Exception):
-        raise observed
-    return cluster, api_error, observed
+    Ready is the node's Ready condition being True, as the scheduler sees it; ``why not`` says what the
+    operator should look at."""
+    if node is None:
+        return False, 'not registered with the API server (its kubelet has not joined)'
+    conditions = dict((c.get('type'), c) for c in (node.get('status') or {}).get('conditions') or [])
+    ready = conditions.get('Ready')
+    if ready is None:
+        return False, 'no Ready condition yet (its kubelet has not reported)'
+    if ready.get('status') == 'True':
+        return True, None
+    details = ' - '.join(part for part in (ready.get('reason'), ready.get('message')) if part)
+    return False, 'Ready is %s%s' % (ready.get('status') or 'not set', ' (%s)' % details if details else '')
 
 
-def read_cluster(kubeconfig=None, context=None, timeout=10):
-    """Nodes (with their Lease renew time, epoch seconds), pod counts per node, and the API server's clock
-    against the controller's (:func:`api_skew`), from one API server."""
-    import calendar  # pylint: disable=import-outside-toplevel
+def readiness(nodes, names):
+    """Which of ``names`` are Ready among ``nodes`` (Node objects): {'ready': [...], 'not_ready': {name: why}}.
 
-    from kubernetes import client  # pylint: disable=import-outside-toplevel
+    Both in the order of ``names``; a name without a Node object is not Ready."""
+    by_name = dict(((n.get('metadata') or {}).get('name'), n) for n in nodes)
+    state = dict(ready=[], not_ready={})
+    for name in names:
+        ready, why = node_readiness(by_name.get(name))
+        if ready:
+            state['ready'].append(name)
+        else:
+            state['not_ready'][name] = why
+    return state
 
-    from ansible_collections.twinroom.ha.plugins.module_utils import k8s as k8s_access  # pylint: disable=import-outside-toplevel
 
-    api_client = k8s_access.api_client(kubeconfig, context)
-    core = client.CoreV1Api(api_client)
-    coordination = client.CoordinationV1Api(api_client)
-    before = time.time()
-    node_list, _status, headers = core.list_node_with_http_info(_request_timeout=timeout)
-    skew = api_skew(before, time.time(), (headers or {}).get('Date'))
-    nodes = api_client.sanitize_for_serialization(node_list)['items']
-    leases = dict((lease.metadata.name, lease.spec.renew_time)
-                  for lease in coordination.list_namespaced_lease('kube-node-lease', _request_timeout=timeout).items)
-    for node in nodes:
-        renewed = leases.get(node['metadata']['name'])
-        node['lease_renewed'] = calendar.timegm(renewed.utctimetuple()) + renewed.microsecond / 1e6 if renewed else None
-    pods_by_node = {}
-    for pod in core.list_pod_for_all_namespaces(_request_timeout=timeout).items:
-        if pod.spec.node_name and pod.status.phase in ('Pending', 'Running'):
-            pods_by_node[pod.spec.node_name] = pods_by_node.get(pod.spec.node_name, 0) + 1
-    return nodes, pods_by_node, skew
+def wait_names(room_nodes, wait_rooms):
+    """The nodes of ``wait_rooms`` (a list of rooms of ``room_nodes``, {room: [names]}), in that order."""
+    unknown = [room for room in wait_rooms if room not in room_nodes]
+    if unknown:
+        raise RoomStatusError('wait_ready names %s, not a room of rooms (%s).'
+                              % (join_words(unknown), join_words(sorted(room_nodes))))
+    names = []
+    for room in wait_rooms:
+        names.extend(name for name in room_nodes[room] if name not in names)
+    return names
+
+
+def not_ready_message(state, waited, timeout, context=None):
+    """What an operator reads when nodes did not become Ready within ``timeout`` s (``state`` from readiness)."""
+    lines = ['%s: %s' % (name, why) for name, why in state['not_ready'].items()]
+    return ('%s not Ready after %.0f s (wait_timeout %d s%s): %s. Ready: %s.'
+            % (join_words(list(state['not_ready'])), waited, timeout,
+               ', context %s' % context if context else '', '; '.join(lines),
+               join_words(state['ready']) or 'none'))

@@ -31,6 +31,8 @@ description:
   - When the API cannot be read, the failure says how (C(api_state)). With O(lost_room), an API server that
     does not answer at all is refused whatever O(force) says, since the surviving room serves the cluster through
     it after the takeover, and fencing the other room would leave no cluster at all.
+  - With O(wait_ready), first waits up to O(wait_timeout) seconds until every node of those rooms is Ready (its
+    Ready condition True), and on timeout fails naming the nodes that are not Ready and why (result C(wait)).
   - Never changes anything.
 extends_documentation_fragment:
   - twinroom.ha.fence_bmc
@@ -70,6 +72,18 @@ options:
         are not trusted. Keep it below O(stale_after).
     type: int
     default: 5
+  wait_ready:
+    description:
+      - Rooms (keys of O(rooms)) whose nodes must all be Ready before the rooms are read; the nodes are read
+        again every 2 s. An API server that does not answer yet is asked again; one that refuses fails at once.
+      - Without it nothing is waited for.
+    type: list
+    elements: str
+    default: []
+  wait_timeout:
+    description: Seconds to wait for O(wait_ready). On timeout the module fails with the partial state.
+    type: int
+    default: 120
 """
 
 EXAMPLES = r"""
@@ -91,6 +105,13 @@ EXAMPLES = r"""
     context: room-b
     rooms: {room_a: "{{ groups['room_a'] }}", room_b: "{{ groups['room_b'] }}"}
     lost_room: room_a
+
+- name: Wait until every node of room_a is Ready (after power-on), for up to 4 minutes
+  twinroom.ha.room_info:
+    context: room-a
+    rooms: {room_a: "{{ groups['room_a'] }}", room_b: "{{ groups['room_b'] }}"}
+    wait_ready: [room_a]
+    wait_timeout: 240
 
 - name: Also ask room_a's BMCs for their power state, while the API is read
   twinroom.ha.room_info:
@@ -135,6 +156,15 @@ api_state:
       timed out or answered 5xx, so its datastore primary is unreachable) or V(error) (it refused the request).
   returned: always
   type: str
+wait:
+  description:
+    - With O(wait_ready) - the nodes that are Ready (C(ready)), those that are not with why (C(not_ready), empty
+      once all are Ready) and how long it waited (C(waited_s)). On timeout it is in the failure's result, with
+      C(api_state) when the API server did not answer at the last try.
+  returned: when wait_ready is given
+  type: dict
+  sample: {ready: [a-cp1], not_ready: {a-w1: 'Ready is Unknown (NodeStatusUnknown - Kubelet stopped posting node status.)'},
+           waited_s: 120.1}
 clock_skew:
   description:
     - The API server's clock minus the controller's, in seconds (C(offset_s)), and how far that figure may be off
@@ -144,11 +174,9 @@ clock_skew:
   sample: {offset_s: 0.12, uncertainty_s: 0.51}
 """
 
-import time
-
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.twinroom.ha.plugins.module_utils import fence, room_status
+from ansible_collections.twinroom.ha.plugins.module_utils import fence, module_run, room_info_runner, room_status
 
 try:
     import kubernetes  # noqa: F401  pylint: disable=unused-import
@@ -165,53 +193,15 @@ def main():
         stale_after=dict(type='int', default=10),
         api_timeout=dict(type='int', default=10, aliases=['timeout']),
         max_clock_skew=dict(type='int', default=5),
+        wait_ready=dict(type='list', elements='str', default=[]),
+        wait_timeout=dict(type='int', default=120),
     )
     argument_spec['nodes']['required'] = False
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     if not HAS_KUBERNETES:
         module.fail_json(msg=missing_required_lib('kubernetes'))
-    params = module.params
-    agents = None
-    if params['nodes']:
-        try:
-            fence.check_bmc_settings(params)
-        except fence.FenceError as exc:
-            module.fail_json(msg=exc.msg)
-        agents = fence.make_agents(params)
-
-    def read_api():
-        return room_status.read_cluster(params['kubeconfig'], params['context'], params['api_timeout'])
-
-    def read_bmcs():
-        return fence.observe(params, None, agents)[0]
-
-    try:
-        cluster, api_error, observed = room_status.read_rooms(read_api, read_bmcs if agents else None)
-    except fence.FenceError as exc:
-        module.fail_json(msg='cannot read the BMCs: %s' % exc.msg)
-    power = room_status.bmc_power(observed or [])
-    result = dict(changed=False, api_state='answers')
-    if agents:
-        result['bmc'] = power
-    if api_error is not None:
-        result['api_state'] = room_status.classify_api_error(api_error)
-        module.fail_json(msg=room_status.api_failure_message(params['context'], api_error, result['api_state'],
-                                                             params['lost_room']), **result)
-    nodes, pods_by_node, skew = cluster
-    if skew is not None:
-        result['clock_skew'] = dict(offset_s=skew[0], uncertainty_s=skew[1])
-    # Lease ages on the API server's clock: the controller's own clock does not decide.
-    now = time.time() + (skew[0] if skew is not None else 0.0)
-    summaries = dict((n['metadata']['name'], room_status.node_summary(n, now, params['stale_after'])) for n in nodes)
-    status = room_status.power_summary(room_status.rooms_status(params['rooms'], summaries, pods_by_node), power)
-    result.update(rooms=status, table=room_status.status_table(status))
-    if params['lost_room'] is not None:
-        try:
-            room_status.check_clocks(status, skew, params['max_clock_skew'], params['context'])
-            result['survivor'] = room_status.check_failover(params['lost_room'], status, params['force'])
-        except room_status.RoomStatusError as exc:
-            module.fail_json(msg=str(exc), **result)
-    module.exit_json(**result)
+    module_run.finish(module, room_info_runner.run_room_info, (room_status.RoomStatusError, fence.FenceError),
+                      module.params)
 
 
 if __name__ == '__main__':

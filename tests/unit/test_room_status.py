@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ansible_collections.twinroom.ha.plugins.module_utils import room_status
+from ansible_collections.twinroom.ha.plugins.module_utils import room_info_runner, room_status
 
 CASES = yaml.safe_load((Path(__file__).parent / "fixtures" / "room_status" / "failover.yml").read_text())
 
@@ -107,7 +107,7 @@ def test_the_bmcs_are_asked_while_the_api_server_hangs():
         bmc_asked.set()
         return [{"name": "a-w1", "power_state": "on", "bmc_reachable": True, "bmc_error": None}]
 
-    cluster, api_error, observed = room_status.read_rooms(read_api, read_bmcs)
+    cluster, api_error, observed = room_info_runner.read_rooms(read_api, read_bmcs)
     assert cluster is None
     assert str(api_error) == "read timed out"
     assert room_status.classify_api_error(api_error) == room_status.API_NO_DATASTORE
@@ -119,8 +119,8 @@ def test_a_bmc_failure_is_raised_and_no_bmc_means_none_observed():
         raise RuntimeError("fence_redfish is not installed")
 
     with pytest.raises(RuntimeError, match="fence_redfish is not installed"):
-        room_status.read_rooms(lambda: ([], {}), failing_bmcs)
-    assert room_status.read_rooms(lambda: (["n"], {}), None) == ((["n"], {}), None, None)
+        room_info_runner.read_rooms(lambda: ([], {}), failing_bmcs)
+    assert room_info_runner.read_rooms(lambda: (["n"], {}), None) == ((["n"], {}), None, None)
 
 
 # --- how an API read failed --------------------------------------------------------------------------------------
