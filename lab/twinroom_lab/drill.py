@@ -271,7 +271,7 @@ def room_drill(lost_room, count=10, failback=True, storage_class=None, kwok=Fals
             len(wanted), survivor, "" if not late else " (%d replaced again after failover.yml ended, running %.1f s "
             "later: %s)" % (len(late), result["late"]["seconds"], ", ".join(sorted(late)[:10]))))
         recover = run_playbook("playbooks/recover.yml",
-                               extra_vars={"room": lost_room, "failback": failback, "failback_batch": 5},
+                               extra_vars={"lost_room": lost_room, "failback": failback, "failback_batch": 5},
                                timeout=1800)
         if recover.returncode != 0:
             raise DrillError("recover.yml failed:\n%s" % (recover.stdout + recover.stderr)[-4000:])

@@ -73,11 +73,12 @@ def _observe(params, access, clock):
     try:
         leases, skew = access.list(params['namespace'])
     except Exception as exc:  # every failure of the read is reported the same way, with how it failed
+        api_state = room_status.classify_api_error(exc)
         raise leader_lease.LeaderLeaseError(
-            'cannot read the leases of namespace %s through context %s (%s): %s'
-            % (params['namespace'], params['context'], room_status.classify_api_error(exc),
-               str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__),
-            api_state=room_status.classify_api_error(exc))
+            'cannot read the leases of namespace %s%s (%s): %s'
+            % (params['namespace'], ' through context %s' % params['context'] if params['context'] else '',
+               api_state, room_status.failure_text(exc)),
+            api_state=api_state)
     # Ages on the API server's clock when it sent one: the controller's own clock does not decide.
     now = clock() + (skew[0] if skew is not None else 0.0)
     judged = leader_lease.plan(leases, now, params['names'], params['margin'])

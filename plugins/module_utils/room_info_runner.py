@@ -81,7 +81,8 @@ def wait_ready(read, names, timeout, context=None, clock=time.monotonic, sleep=t
 
     Returns {'ready': [...], 'not_ready': {}, 'waited_s': s}. On timeout raises RoomStatusError with the partial
     state (which nodes are Ready, which not and why) in its details as ``wait``. An API server that does not
-    answer yet (down, or without its datastore) is asked again; one that refuses the request fails at once.
+    answer yet (down, without its datastore, or still initializing) is asked again; one that refuses the request
+    (credentials, certificates) fails at once.
 
     A bounded poll on a monotonic clock, with room_status.readiness as its predicate: the shared watch-based
     waiter of k8s.py (issue 11, branch i11-vocab) replaces this loop and keeps the predicate.
@@ -90,14 +91,18 @@ def wait_ready(read, names, timeout, context=None, clock=time.monotonic, sleep=t
     state, api_note = dict(ready=[], not_ready=dict((name, 'not read yet') for name in names)), None
     while True:
         try:
-            state, api_note = room_status.readiness(read(), names), None
+            state = room_status.readiness(read(), names)
         except Exception as exc:  # the API's failures, told apart by classify_api_error
-            api_state = room_status.classify_api_error(exc)
-            text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            if api_state == room_status.API_ERROR:  # it refuses (credentials, certificates): waiting will not help
-                raise room_status.RoomStatusError('cannot read the Nodes through context %s: %s' % (context, text),
-                                                  wait=dict(state, waited_s=round(clock() - start, 1)))
-            api_note = '%s (%s)' % (api_state, text)
+            api_state, api_error = room_status.classify_api_error(exc), room_status.failure_text(exc)
+            # It refuses (credentials, certificates, no such context): waiting will not help. A 429 past
+            # while_initializing's budget is a server still starting, as is one not answering (down, no datastore).
+            if api_state == room_status.API_ERROR and getattr(exc, 'status', None) != k8s.INITIALIZING_STATUS:
+                raise room_status.RoomStatusError(
+                    'cannot read the Nodes%s: %s' % (' through context %s' % context if context else '', api_error),
+                    wait=dict(state, waited_s=round(clock() - start, 1), api_state=api_state, api_error=api_error))
+            api_note = dict(api_state=api_state, api_error=api_error)
+        else:
+            api_note = None
         waited = clock() - start
         if not state['not_ready']:
             return dict(state, waited_s=round(waited, 1))
@@ -105,8 +110,9 @@ def wait_ready(read, names, timeout, context=None, clock=time.monotonic, sleep=t
             partial = dict(state, waited_s=round(waited, 1))
             message = room_status.not_ready_message(state, waited, timeout, context)
             if api_note:
-                partial['api_state'] = api_note
-                message += ' The API server did not answer at the last try: %s.' % api_note
+                partial.update(api_note)
+                message += ' The API server did not answer at the last try (%s): %s.' % (api_note['api_state'],
+                                                                                          api_note['api_error'])
             raise room_status.RoomStatusError(message, wait=partial)
         sleep(interval)
 

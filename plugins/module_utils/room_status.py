@@ -176,17 +176,20 @@ def api_failure_message(context, error, state, lost_room=None):
         return ('refusing to fail %s over: the API server of the surviving room does not answer through context %s '
                 '(%s). After the takeover the cluster is served through it, so fencing %s now would leave no cluster '
                 'at all. Start the API server of the surviving room (and its kine), then run again. Nothing was powered '
-                'off.' % (lost_room, context, _connect_failure(error), lost_room))
+                'off.' % (lost_room, context, failure_text(error), lost_room))
     return 'cannot read the cluster through context %s: %s' % (context, text)
 
 
-def _connect_failure(error):
-    """The text of the connection failure in ``error``'s cause chain, without urllib3's object repr."""
+def failure_text(error):
+    """The text of the connection failure in ``error``'s cause chain, without urllib3's object repr; else the
+    first line of the error's own text."""
     for cause in _causes(error):
         if type(cause).__name__ in _NOT_CONNECTED:
             # urllib3 names the connection first: '<...HTTPSConnection object at 0x..>: ' or 'HTTPSConnection(host=..): '.
             text = re.sub(r'^(<[^>]*>|\w+\([^)]*\)):\s*', '', str(cause)).strip()
             return text or type(cause).__name__
+    if isinstance(getattr(error, 'status', None), int):  # an ApiException: its first line is only '(403)'
+        return ('%d %s' % (error.status, getattr(error, 'reason', None) or '')).strip()
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__
 

@@ -160,7 +160,7 @@ wait:
   description:
     - With O(wait_ready) - the nodes that are Ready (C(ready)), those that are not with why (C(not_ready), empty
       once all are Ready) and how long it waited (C(waited_s)). On timeout it is in the failure's result, with
-      C(api_state) when the API server did not answer at the last try.
+      C(api_state) and C(api_error) when the API server did not answer at the last try.
   returned: when wait_ready is given
   type: dict
   sample: {ready: [a-cp1], not_ready: {a-w1: 'Ready is Unknown (NodeStatusUnknown - Kubelet stopped posting node status.)'},

@@ -100,20 +100,21 @@ def test_an_api_server_that_stays_down_is_named_in_the_timeout():
 
     with pytest.raises(room_status.RoomStatusError) as raised:
         room_info_runner.wait_ready(read, ["a-w1"], 5, clock=clock, sleep=clock.sleep)
-    assert raised.value.msg.endswith("The API server did not answer at the last try: down (connection refused).")
-    assert raised.value.details["wait"]["not_ready"] == {"a-w1": "not read yet"}
+    assert raised.value.msg.endswith("The API server did not answer at the last try (down): connection refused.")
+    assert raised.value.details["wait"] == {"ready": [], "not_ready": {"a-w1": "not read yet"}, "waited_s": 4.0,
+                                            "api_state": "down", "api_error": "connection refused"}
 
 
 def test_an_api_server_that_refuses_fails_at_once():
     clock = FakeClock()
 
     class Forbidden(Exception):
-        status = 403
+        status, reason = 403, "Forbidden"
 
     def read():
         raise Forbidden("Forbidden")
 
-    with pytest.raises(room_status.RoomStatusError, match="cannot read the Nodes through context room-a: Forbidden"):
+    with pytest.raises(room_status.RoomStatusError, match="cannot read the Nodes through context room-a: 403 Forbidden"):
         room_info_runner.wait_ready(read, ["a-w1"], 60, context="room-a", clock=clock, sleep=clock.sleep)
     assert clock.now == 100.0
 
@@ -143,3 +144,20 @@ def test_room_info_reports_how_the_api_failed():
         room_info_runner.run_room_info(dict(PARAMS, wait_ready=[], lost_room="room_b"), read_api=read_api)
     assert raised.value.details["api_state"] == "no_datastore"
     assert raised.value.msg == "cannot read the cluster through context room-a: read timed out"
+
+
+def test_an_api_server_still_initializing_is_asked_again():
+    clock = FakeClock()
+
+    class TooManyRequests(Exception):
+        status = 429
+
+    answers = iter([TooManyRequests("storage is (re)initializing"), [node("a-w1", "True")]])
+
+    def read():
+        answer = next(answers)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    assert room_info_runner.wait_ready(read, ["a-w1"], 60, clock=clock, sleep=clock.sleep)["waited_s"] == 2.0

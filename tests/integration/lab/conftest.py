@@ -64,7 +64,7 @@ def restore_lab():
     # A room powered back on needs recover.yml even when nothing fenced it: its PostgreSQL does not start at boot,
     # so while it held the synchronous standby every write of the cluster waits for it.
     for room in sorted(set(_marked_rooms(rooms)) | set(powered)):
-        result = run_playbook("playbooks/recover.yml", drill.INVENTORY, extra_vars={"room": room})
+        result = run_playbook("playbooks/recover.yml", drill.INVENTORY, extra_vars={"lost_room": room})
         done.append("recover.yml %s: rc %d" % (room, result.returncode))
         if result.returncode != 0:
             done.append(failed_tasks(result))

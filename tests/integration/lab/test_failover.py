@@ -102,7 +102,7 @@ def test_failover_and_recover_a_room(workloads, lab_cli, lab_restored):  # pylin
     changed = {h: c["changed"] for h, c in play_recap(output(again)).items() if c["changed"]}
     assert changed in ({}, {"localhost": 1}), "second failover changed more than its report: %s" % changed
 
-    recover = run_playbook("playbooks/recover.yml", drill.INVENTORY, extra_vars={"room": lost})
+    recover = run_playbook("playbooks/recover.yml", drill.INVENTORY, extra_vars={"lost_room": lost})
     assert recover.returncode == 0, failed_tasks(recover)
     roles = drill.datastore_roles()
     assert [mode for role, mode in roles.values() if role == "primary"] == ["sync"], roles

@@ -71,7 +71,7 @@ def test_a_room_fails_over_and_recovers_through_ipmi(lost_room_behind_ipmi, lab_
         assert {(f["method"], f["power_state"]) for f in report["fenced"].values()} == {("bmc", "off")}, report
         print("failover through IPMI: RTO %.1f s, phases %s" % (report["rto_s"], report["phases"]))
 
-        recover = run_playbook("playbooks/recover.yml", drill.INVENTORY, extra_vars=dict(IPMI_VARS, room=lost))
+        recover = run_playbook("playbooks/recover.yml", drill.INVENTORY, extra_vars=dict(IPMI_VARS, lost_room=lost))
         assert recover.returncode == 0, failed_tasks(recover)
         assert {container_state(n["container"]) for n in nodes} == {"running"}
         assert all("Chassis Power is on" in ipmitool(n, "chassis", "power", "status").stdout for n in nodes)

@@ -62,7 +62,7 @@ def stopped_at(container):
 
 
 def recover(room):
-    result = run_playbook("playbooks/recover.yml", drill.INVENTORY, extra_vars={"room": room})
+    result = run_playbook("playbooks/recover.yml", drill.INVENTORY, extra_vars={"lost_room": room})
     assert result.returncode == 0, failed_tasks(result)
 
 

@@ -133,7 +133,7 @@ def test_a_room_lost_during_recovery_is_not_taken_over_by_stale_data(lab_restore
     # The second room holds the newest data: once it is back, the datastore is its, with every write acknowledged.
     drill.lab("power-on-room", second)
     for room in (second, first):
-        recovered = run_playbook("playbooks/recover.yml", drill.INVENTORY, extra_vars={"room": room})
+        recovered = run_playbook("playbooks/recover.yml", drill.INVENTORY, extra_vars={"lost_room": room})
         assert recovered.returncode == 0, failed_tasks(recovered)
     roles = drill.datastore_roles()
     assert roles == {CP[second]: ("primary", "sync"), CP[first]: ("standby", "none")} or \
@@ -359,7 +359,7 @@ def test_power_lost_again_in_the_middle_of_recovery(interrupted_workloads, lab_r
         log = tmp_path / "recover.log"
         with open(log, "w") as sink:
             recovery = subprocess.Popen(
-                ["ansible-playbook", "-i", drill.INVENTORY, "playbooks/recover.yml", "-e", "room=%s" % lost],
+                ["ansible-playbook", "-i", drill.INVENTORY, "playbooks/recover.yml", "-e", "lost_room=%s" % lost],
                 cwd=str(drill.REPO), stdout=sink, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
             try:
                 wait_for(lambda: "PLAY [Rejoin the datastore pair]" in log.read_text() or recovery.poll() is not None,

@@ -164,7 +164,7 @@ def test_a_vm_fails_over_to_the_other_room_and_never_runs_twice(vms, lab_restore
     vm = custom.get_namespaced_custom_object("kubevirt.io", "v1", NAMESPACE, "virtualmachines", moved)
     assert vm["status"].get("printableStatus") == "Running", vm["status"]
 
-    recover = run_playbook("playbooks/recover.yml", drill.INVENTORY, extra_vars={"room": lost})
+    recover = run_playbook("playbooks/recover.yml", drill.INVENTORY, extra_vars={"lost_room": lost})
     assert recover.returncode == 0, failed_tasks(recover)
     site = run_playbook("playbooks/site.yml", drill.INVENTORY)
     assert site.returncode == 0, failed_tasks(site)
