@@ -111,8 +111,7 @@ def wait_ready(read, names, timeout, context=None, clock=time.monotonic, sleep=t
             message = room_status.not_ready_message(state, waited, timeout, context)
             if api_note:
                 partial.update(api_note)
-                message += ' The API server did not answer at the last try (%s): %s.' % (api_note['api_state'],
-                                                                                          api_note['api_error'])
+                message += ' The API server did not answer at the last try (%(api_state)s): %(api_error)s.' % api_note
             raise room_status.RoomStatusError(message, wait=partial)
         sleep(interval)
 
@@ -143,7 +142,7 @@ def run_room_info(params, read_api=None, read_node_list=None, make_agents=None, 
     try:
         cluster, api_error, observed = read_rooms(read_api, read_bmcs)
     except fence.FenceError as exc:
-        raise fence.FenceError('cannot read the BMCs: %s' % exc.msg, **result)
+        raise fence.FenceError('cannot read the BMCs: %s' % exc.msg)
     power = room_status.bmc_power(observed or [])
     if read_bmcs is not None:
         result['bmc'] = power
