@@ -33,7 +33,7 @@ sanity:
 	$(ENV) && tests/sanity/run.sh
 
 integration:
-	$(ENV) && python -m pytest tests/integration -q $(PYTEST_OPTS)
+	$(ENV) && python -m pytest tests/integration -q --durations=25 $(PYTEST_OPTS)
 
 # Fast checks first so a broken commit fails in seconds; then a fresh lab (caches stay warm), so the
 # result never depends on what a previous run or drill left behind; then the tests on it.
