@@ -9,7 +9,7 @@ __metaclass__ = type
 
 class ModuleDocFragment(object):
     # The modules that apply one Kubernetes object through plugins/module_utils/piraeus_k8s.py
-    # (linstor_cluster, linstor_node_connection, linstor_satellite_configuration, vm_storage_class), with
+    # (piraeus_cluster, piraeus_node_connection, piraeus_satellite_configuration, vm_storage_class), with
     # kubernetes.core.k8s_auth_options. Matches their state and labels options.
     DOCUMENTATION = r'''
 options:

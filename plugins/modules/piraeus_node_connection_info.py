@@ -7,35 +7,29 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 DOCUMENTATION = r"""
-module: linstor_satellite_configuration_info
-short_description: Read the Piraeus LinstorSatelliteConfigurations - never changes anything
+module: piraeus_node_connection_info
+short_description: Read the Piraeus LinstorNodeConnections - never changes anything
 version_added: 0.1.0
 author: twinroom developers (@twinroom)
 description:
-  - Returns the C(piraeus.io/v1) C(LinstorSatelliteConfiguration) objects (node selector, storage pools, properties)
-    as the API server has them, without changing anything; the read-only twin of
-    M(twinroom.ha.linstor_satellite_configuration).
+  - Returns the C(piraeus.io/v1) C(LinstorNodeConnection) objects (selector, paths, DRBD properties)
+    as the API server has them, without changing anything; the read-only twin of M(twinroom.ha.piraeus_node_connection).
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - twinroom.ha.piraeus_k8s.info
 options:
   name:
-    description: Return only the object of this name. Without it, every LinstorSatelliteConfiguration is returned.
+    description: Return only the object of this name. Without it, every LinstorNodeConnection is returned.
     type: str
 seealso:
-  - module: twinroom.ha.linstor_satellite_configuration
+  - module: twinroom.ha.piraeus_node_connection
 """
 
 EXAMPLES = r"""
-- name: Storage pools configured for room A
-  twinroom.ha.linstor_satellite_configuration_info:
+- name: Every node connection
+  twinroom.ha.piraeus_node_connection_info:
     kubeconfig: /etc/twinroom/admin.kubeconfig
-    name: twinroom-room-a
-  register: room_a
-
-- name: Show them
-  ansible.builtin.debug:
-    msg: "{{ room_a.resources[0].spec.storagePools | default([]) }}"
+  register: connections
 """
 
 RETURN = r"""
@@ -55,8 +49,7 @@ def main():
         name=dict(type='str'),
         label_selectors=dict(type='list', elements='str'),
     ))
-    finish(module, piraeus_k8s.run_info, piraeus.PiraeusError, module, 'LinstorSatelliteConfiguration',
-           piraeus.API_VERSION)
+    finish(module, piraeus_k8s.run_info, piraeus.PiraeusError, module, 'LinstorNodeConnection', piraeus.API_VERSION)
 
 
 if __name__ == '__main__':
