@@ -82,3 +82,15 @@ options:
     type: str
     default: topology.kubernetes.io/zone
 '''
+
+    # The read-only LINSTOR modules (linstor_*_info): which nodes are in which room, and the attributes of a module
+    # that only reads - it has nothing to show in diff mode.
+    INFO = ROOMS + r'''
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
+'''

@@ -25,9 +25,12 @@ requirements:
   - The C(kubernetes) Python library where the module runs
 '''
 
-    # Their read-only twins (piraeus_k8s.run_info), besides the name option, which names the kind.
+    # Their read-only twins (piraeus_k8s.run_info).
     INFO = r'''
 options:
+  name:
+    description: Return only the object of this name. Without it, every object of the module's kind is returned.
+    type: str
   label_selectors:
     description: Return only objects with these labels (C(key=value), C(key!=value), ...).
     type: list

@@ -12,6 +12,7 @@ DOCUMENTATION = r'''
 module: linstor_quorum_override
 short_description: Let the surviving room's DRBD resources run without quorum once the other room is fenced, and undo it
 version_added: 0.1.0
+author: twinroom developers (@twinroom)
 description:
   - With two diskful replicas (one per room) and a diskless tiebreaker, the room that still sees the tiebreaker
     keeps I/O when the other is lost. When the tiebreaker was in the lost room, or there is none, the surviving
@@ -89,8 +90,6 @@ notes:
 seealso:
   - module: twinroom.ha.linstor_resource_info
   - module: twinroom.ha.fence
-author:
-  - twinroom developers (@twinroom)
 '''
 
 EXAMPLES = r'''

@@ -12,6 +12,7 @@ DOCUMENTATION = r'''
 module: operation_lock
 short_description: Take or release the controller's lock that keeps two failovers (or recoveries) apart
 version_added: 0.1.0
+author: twinroom developers (@twinroom)
 description:
   - A lock file on the controller, so that two operations on the rooms - two failovers, or a failover and a
     recovery - never run at once. Playbooks take it as their first task after validation and release it at
@@ -91,8 +92,6 @@ notes:
     processes - a lock left by a controller that died needs O(break_lock=true).
 seealso:
   - module: twinroom.ha.operation_lock_info
-author:
-  - twinroom developers (@twinroom)
 '''
 
 EXAMPLES = r'''

@@ -12,6 +12,7 @@ DOCUMENTATION = r'''
 module: vm
 short_description: KubeVirt VirtualMachines with two-room defaults - home room, anti-affinity, replicated RWX disk
 version_added: 0.1.0
+author: twinroom developers (@twinroom)
 description:
   - Creates, updates, starts, stops and deletes a KubeVirt C(VirtualMachine) with the defaults a two-room
     cluster needs. A new VM gets C(runStrategy Always) (it comes back after a room loss),
@@ -164,8 +165,6 @@ seealso:
     link: https://kubevirt.io/user-guide/compute/run_strategies/
 requirements:
   - kubernetes >= 24.2.0 (Python)
-author:
-  - twinroom developers (@twinroom)
 '''
 
 EXAMPLES = r'''

@@ -12,6 +12,7 @@ DOCUMENTATION = r'''
 module: vm_info
 short_description: KubeVirt VirtualMachines with their room - where each runs, and whether that is its home room
 version_added: 0.1.0
+author: twinroom developers (@twinroom)
 description:
   - Reads VirtualMachines, each one's VirtualMachineInstance and the Node it runs on, and reports per VM its
     run strategy, status, VMI phase, node, room (the node's C(topology.kubernetes.io/zone)), home room
@@ -54,8 +55,6 @@ seealso:
   - module: kubevirt.core.kubevirt_vm_info
 requirements:
   - kubernetes >= 24.2.0 (Python)
-author:
-  - twinroom developers (@twinroom)
 '''
 
 EXAMPLES = r'''
