@@ -215,8 +215,8 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.twinroom.ha.plugins.module_utils.module_run import finish
 from ansible_collections.twinroom.ha.plugins.module_utils.operation_lock import (
+    ERRORS,
     OPERATIONS,
-    OperationLockError,
     run_operation_lock,
 )
 
@@ -234,7 +234,7 @@ def main():
         required_if=[('state', 'present', ('operation',))],
         supports_check_mode=True,
     )
-    finish(module, run_operation_lock, OperationLockError, module.params, check_mode=module.check_mode,
+    finish(module, run_operation_lock, ERRORS, module.params, check_mode=module.check_mode,
            diff=module._diff)
 
 

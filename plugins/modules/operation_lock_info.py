@@ -96,14 +96,14 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.twinroom.ha.plugins.module_utils.module_run import finish
 from ansible_collections.twinroom.ha.plugins.module_utils.operation_lock import (
-    OperationLockError,
+    ERRORS,
     run_operation_lock_info,
 )
 
 
 def main():
     module = AnsibleModule(argument_spec=dict(path=dict(type='path', required=True)), supports_check_mode=True)
-    finish(module, run_operation_lock_info, OperationLockError, module.params)
+    finish(module, run_operation_lock_info, ERRORS, module.params)
 
 
 if __name__ == '__main__':
