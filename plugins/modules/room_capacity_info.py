@@ -180,7 +180,7 @@ table:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.twinroom.ha.plugins.module_utils.capacity import (
+from ansible_collections.twinroom.ha.plugins.module_utils.room_capacity import (
     DEFAULT_VM_MEMORY_OVERHEAD,
     HAS_KUBERNETES,
     CapacityError,

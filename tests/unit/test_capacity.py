@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ansible_collections.twinroom.ha.plugins.module_utils import capacity
+from ansible_collections.twinroom.ha.plugins.module_utils import capacity, room_capacity
 
 FIXTURES = sorted((Path(__file__).parent / "fixtures" / "capacity").glob("*.yml"))
 CASES = [yaml.safe_load(path.read_text()) for path in FIXTURES]
@@ -165,11 +165,11 @@ def test_fail_on_shortfall_raises_with_the_result():
     params = dict(rooms=case["rooms"], kubeconfig=None, context=None, fail_on_shortfall=True,
                   vm_memory_overhead="256Mi")
     with pytest.raises(capacity.CapacityError) as raised:
-        capacity.run_capacity_info(params, reader=lambda kubeconfig, context: objects)
+        room_capacity.run_capacity_info(params, reader=lambda kubeconfig, context: objects)
     assert raised.value.msg == case["expect"]["message"]
     assert raised.value.details["fits"] is False
     assert raised.value.details["table"] == case["expect"]["table"]
-    report = capacity.run_capacity_info(dict(params, fail_on_shortfall=False),
+    report = room_capacity.run_capacity_info(dict(params, fail_on_shortfall=False),
                                         reader=lambda kubeconfig, context: objects)
     assert report["changed"] is False and report["fits"] is False
 
@@ -177,7 +177,7 @@ def test_fail_on_shortfall_raises_with_the_result():
 def test_bad_overhead_is_refused():
     params = dict(rooms={}, fail_on_shortfall=False, vm_memory_overhead="lots")
     with pytest.raises(capacity.CapacityError) as raised:
-        capacity.run_capacity_info(params, reader=lambda kubeconfig, context: ([], [], [], []))
+        room_capacity.run_capacity_info(params, reader=lambda kubeconfig, context: ([], [], [], []))
     assert raised.value.msg == "vm_memory_overhead 'lots' is not a Kubernetes quantity (for example 256Mi)."
 
 
