@@ -257,7 +257,7 @@ diff:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.twinroom.ha.plugins.module_utils.kubevirt_vm import (
+from ansible_collections.twinroom.ha.plugins.module_utils.vm_runner import (
     HAS_KUBERNETES_CORE,
     VmError,
     run_vm,

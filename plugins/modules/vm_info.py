@@ -131,7 +131,7 @@ api_found:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.twinroom.ha.plugins.module_utils.kubevirt_vm import HAS_KUBERNETES_CORE, VmError, run_vm_info
+from ansible_collections.twinroom.ha.plugins.module_utils.vm_runner import HAS_KUBERNETES_CORE, VmError, run_vm_info
 from ansible_collections.twinroom.ha.plugins.module_utils.module_run import finish
 
 try:
