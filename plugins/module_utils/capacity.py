@@ -21,7 +21,7 @@ __metaclass__ = type
 import math
 
 from ansible_collections.twinroom.ha.plugins.module_utils.quantities import (
-    add, cpu_milli, format_cpu, format_memory, formatted, memory_bytes, resources, sub)
+    add, cpu_milli, formatted, memory_bytes, resources, sub)
 from ansible_collections.twinroom.ha.plugins.module_utils.rooms import ROOMS, TwinroomError
 
 # A VM whose launcher pod does not exist yet: its memory request is estimated as the guest memory, plus

@@ -5,8 +5,8 @@
 
 The plan, pure (no I/O; unit-tested): :func:`build_vm` turns the module's options (and the VM as it is, when it
 exists) into the VirtualMachine to send; :func:`decide_run_strategy` maps ``state`` to ``spec.runStrategy``;
-:func:`check_home_room` refuses a room the cluster does not have; :func:`compare` (object_diff.py) tells a real
-change from API bookkeeping; :func:`vm_summary` is what ``vm_info`` reports. The runner, vm_runner.py, reads and
+:func:`check_home_room` refuses a room the cluster does not have; object_diff.py tells a real change from API
+bookkeeping; :func:`vm_summary` is what ``vm_info`` reports. The runner, vm_runner.py, reads and
 writes through kubernetes.core.
 
 Two-room choices, in words (docs/vms.md has the why):
@@ -29,7 +29,6 @@ __metaclass__ = type
 
 import copy
 
-from ansible_collections.twinroom.ha.plugins.module_utils.object_diff import compare  # noqa: F401 (what a change is)
 from ansible_collections.twinroom.ha.plugins.module_utils.rooms import (
     ANTI_AFFINITY_LABEL, HOME_ROOM_LABEL, VM_LABEL, ZONE_LABEL, TwinroomError, join_words)
 

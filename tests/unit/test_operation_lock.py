@@ -15,10 +15,12 @@ import threading
 import pytest
 
 try:
-    from ansible_collections.twinroom.ha.plugins.module_utils import operation_lock as lock, operation_lock_plan, processes as proc_access
+    from ansible_collections.twinroom.ha.plugins.module_utils import operation_lock as lock, operation_lock_plan
+    from ansible_collections.twinroom.ha.plugins.module_utils import processes as proc_access
 except ImportError:  # not run through ansible-test: find the collection where devenv.sh links it
     sys.path[:0] = [p for p in os.environ.get('ANSIBLE_COLLECTIONS_PATH', '').split(os.pathsep) if p]
-    from ansible_collections.twinroom.ha.plugins.module_utils import operation_lock as lock, operation_lock_plan, processes as proc_access
+    from ansible_collections.twinroom.ha.plugins.module_utils import operation_lock as lock, operation_lock_plan
+    from ansible_collections.twinroom.ha.plugins.module_utils import processes as proc_access
 
 from ansible_collections.twinroom.ha.plugins.module_utils.module_run import TwinroomError
 
