@@ -58,18 +58,10 @@ options:
       - O(state=absent) - restore quorum even where a returning replica is not UpToDate (a warning names each).
     type: bool
     default: false
-  resource_group:
-    description:
-      - Only the resources of this resource group.
-    type: str
-  resources:
-    description:
-      - Only these resources (resource definition names).
-    type: list
-    elements: str
 extends_documentation_fragment:
   - twinroom.ha.linstor_api
   - twinroom.ha.linstor_api.rooms
+  - twinroom.ha.linstor_api.resources
   - twinroom.ha.kubeconfig
   - ansible.builtin.action_common_attributes
 attributes:

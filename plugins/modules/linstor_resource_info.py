@@ -23,19 +23,10 @@ description:
     (the tiebreaker, and any diskless resource that is not a DRBD client). Inactive and deleted resources do not
     vote.
   - Changes nothing.
-options:
-  resource_group:
-    description:
-      - Only the resources of this resource group.
-    type: str
-  resources:
-    description:
-      - Only these resources (resource definition names). A name that does not exist fails the module.
-    type: list
-    elements: str
 extends_documentation_fragment:
   - twinroom.ha.linstor_api
   - twinroom.ha.linstor_api.info
+  - twinroom.ha.linstor_api.resources
   - ansible.builtin.action_common_attributes
 seealso:
   - module: twinroom.ha.linstor_quorum_override

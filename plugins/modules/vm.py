@@ -168,11 +168,11 @@ requirements:
 '''
 
 EXAMPLES = r'''
-- name: A VM at home in room A, on a replicated disk imported from an image
+- name: A pair of VMs, one at home in each room, on replicated disks imported from an image; the group keeps them apart
   twinroom.ha.vm:
-    name: db-1
+    name: "{{ item.name }}"
     namespace: prod
-    home_room: room-a
+    home_room: "{{ item.home_room }}"
     anti_affinity_group: db
     cpu_cores: 2
     memory: 4Gi
@@ -181,19 +181,9 @@ EXAMPLES = r'''
       type: http
       url: https://images.example.com/debian-12.qcow2
     kubeconfig: /etc/twinroom/admin.kubeconfig
-
-- name: Its partner, at home in room B; the group keeps the pair in different rooms
-  twinroom.ha.vm:
-    name: db-2
-    namespace: prod
-    home_room: room-b
-    anti_affinity_group: db
-    cpu_cores: 2
-    memory: 4Gi
-    disk_size: 40Gi
-    source:
-      type: http
-      url: https://images.example.com/debian-12.qcow2
+  loop:
+    - {name: db-1, home_room: room-a}
+    - {name: db-2, home_room: room-b}
 
 - name: Stop a VM (runStrategy Halted); its spec is left as it is
   twinroom.ha.vm:
