@@ -97,9 +97,9 @@ options:
     elements: str
 '''
 
-    # The read-only LINSTOR modules (linstor_*_info): which nodes are in which room, and the attributes of a module
-    # that only reads - it has nothing to show in diff mode.
-    INFO = ROOMS + r'''
+    # The read-only LINSTOR modules (linstor_*_info), with ROOMS: the attributes of a module that only reads - it has
+    # nothing to show in diff mode.
+    INFO = r'''
 attributes:
   check_mode:
     support: full

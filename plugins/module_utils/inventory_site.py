@@ -93,7 +93,7 @@ BINARY_VARIABLES = _download_variables()
 _CHECKSUM = re.compile(r'^sha(256|512):([0-9a-fA-F]{64,128}|(https?|file)://.+)$')
 
 SITE_VARIABLES = tuple(model.unique([STAND_INS_VARIABLE] + [row.variable for row in STAND_INS]
-                               + [name for names in BINARY_VARIABLES.values() for name in names]))
+                                    + [name for names in BINARY_VARIABLES.values() for name in names]))
 
 
 def role_default_names():

@@ -94,7 +94,7 @@ def place_file(path, data):
                 pass
     except OSError as exc:
         raise LockFileError('cannot write the operation lock %s: %s' % (path, exc.strerror or exc),
-                                 lock_file=path)
+                            lock_file=path)
     _fsync_directory(directory)
     return True
 
@@ -112,7 +112,7 @@ def remove_if_unchanged(path, raw):
         if exc.errno == errno.ENOENT:
             return False
         raise LockFileError('cannot remove the operation lock %s: %s' % (path, exc.strerror or exc),
-                                 lock_file=path)
+                            lock_file=path)
     try:
         with open(aside, 'rb') as stream:
             found = stream.read()
@@ -122,7 +122,7 @@ def remove_if_unchanged(path, raw):
             return True
     except OSError as exc:
         raise LockFileError('cannot remove the operation lock %s (moved aside to %s): %s'
-                                 % (path, aside, exc.strerror or exc), lock_file=path)
+                            % (path, aside, exc.strerror or exc), lock_file=path)
     if not place_file(path, found):
         raise LockFileError(
             'the operation lock %s changed while this run replaced it: another run\'s lock is left at %s and yet '

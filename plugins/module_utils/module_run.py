@@ -7,7 +7,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.twinroom.ha.plugins.module_utils.rooms import TwinroomError  # noqa: F401 (re-exported)
+from ansible_collections.twinroom.ha.plugins.module_utils.rooms import TwinroomError  # noqa: F401 (re-exported) pylint: disable=unused-import
 
 
 def finish(module, runner, errors, *args, **kwargs):

@@ -14,7 +14,7 @@ import os
 
 from ansible_collections.twinroom.ha.plugins.module_utils.lock_file import (
     LockFileError, place_file, read_bytes, remove_if_unchanged)
-from ansible_collections.twinroom.ha.plugins.module_utils.operation_lock_plan import (  # noqa: F401 (OPERATIONS)
+from ansible_collections.twinroom.ha.plugins.module_utils.operation_lock_plan import (  # noqa: F401 (OPERATIONS) pylint: disable=unused-import
     OPERATIONS, OperationLockError, assess, decide, parse_record, serialize)
 from ansible_collections.twinroom.ha.plugins.module_utils.processes import (
     PLAYBOOK_PROGRAMS, PROC, alive_for, make_holder, this_place)

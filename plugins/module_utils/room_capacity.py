@@ -13,7 +13,7 @@ __metaclass__ = type
 import json
 
 from ansible_collections.twinroom.ha.plugins.module_utils import k8s
-from ansible_collections.twinroom.ha.plugins.module_utils.capacity import (  # noqa: F401 (the module's default)
+from ansible_collections.twinroom.ha.plugins.module_utils.capacity import (  # noqa: F401 pylint: disable=unused-import
     DEFAULT_VM_MEMORY_OVERHEAD, CapacityError, capacity_table, plan_rooms, shortfall_message)
 from ansible_collections.twinroom.ha.plugins.module_utils.quantities import HAS_KUBERNETES, memory_bytes
 

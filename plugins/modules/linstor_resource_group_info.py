@@ -26,6 +26,7 @@ options:
     type: str
 extends_documentation_fragment:
   - twinroom.ha.linstor_api
+  - twinroom.ha.linstor_api.rooms
   - twinroom.ha.linstor_api.info
   - ansible.builtin.action_common_attributes
 seealso:

@@ -25,6 +25,7 @@ description:
   - Changes nothing.
 extends_documentation_fragment:
   - twinroom.ha.linstor_api
+  - twinroom.ha.linstor_api.rooms
   - twinroom.ha.linstor_api.info
   - twinroom.ha.linstor_api.resources
   - ansible.builtin.action_common_attributes

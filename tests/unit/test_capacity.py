@@ -170,7 +170,7 @@ def test_fail_on_shortfall_raises_with_the_result():
     assert raised.value.details["fits"] is False
     assert raised.value.details["table"] == case["expect"]["table"]
     report = room_capacity.run_capacity_info(dict(params, fail_on_shortfall=False),
-                                        reader=lambda kubeconfig, context: objects)
+                                             reader=lambda kubeconfig, context: objects)
     assert report["changed"] is False and report["fits"] is False
 
 

@@ -210,14 +210,14 @@ def test_every_stand_in_is_found_and_declared_by_its_name():
             assert found == [('stand-in-declared', ', '.join(where))], row
             declared = dict((host, dict(values, twinroom_stand_ins=[row.name])) for host, values in selected.items())
             assert inventory_site.check_site(case['groups'], declared, dict(controller, twinroom_stand_ins=[row.name]),
-                                              case['role_defaults']) == []
+                                             case['role_defaults']) == []
 
 
 def test_unreadable_controller_variable_is_reported():
     case = load(pathlib.Path(__file__).parent / 'fixtures' / 'inventory_site' / 'valid-real-site.yml')
     controller = dict(case['controller'], storage_layer_mode=inventory_rules.Unreadable("'mode' is undefined"))
     assert [v.message for v in inventory_site.check_site(case['groups'], case['hostvars'], controller,
-                                                          case['role_defaults'])] == [
+                                                         case['role_defaults'])] == [
         "Inventory rule 'variable-evaluates' failed for localhost: storage_layer_mode cannot be evaluated: "
         "'mode' is undefined. Define what it refers to, or give it a plain value."]
 
