@@ -82,3 +82,29 @@ options:
     type: str
     default: topology.kubernetes.io/zone
 '''
+
+    # Which resources a module reads or changes (linstor_resource_info, linstor_quorum_override).
+    RESOURCES = r'''
+options:
+  resource_group:
+    description:
+      - Only the resources of this resource group.
+    type: str
+  resources:
+    description:
+      - Only these resources (resource definition names). A name that does not exist fails the module.
+    type: list
+    elements: str
+'''
+
+    # The read-only LINSTOR modules (linstor_*_info), with ROOMS: the attributes of a module that only reads - it has
+    # nothing to show in diff mode.
+    INFO = r'''
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
+'''
