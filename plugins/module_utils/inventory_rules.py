@@ -19,6 +19,9 @@ from collections import namedtuple
 
 from ansible.module_utils.parsing.convert_bool import boolean
 
+# The BMC port when twinroom_bmc_port is not set (Redfish over HTTPS; IPMI over LAN, UDP): the BMC access layer's.
+from ansible_collections.twinroom.ha.plugins.module_utils.bmc import BMC_DEFAULT_PORTS
+
 ROOMS = ('room_a', 'room_b')
 CONTROL_PLANE = 'control_plane'
 WORKERS = 'workers'
@@ -30,8 +33,6 @@ FENCE_METHODS_WITH_BMC = ('redfish', 'ipmi')
 # operator's typed confirmation (failover.yml -e confirm_room_down=true).
 FENCE_METHOD_NONE = 'none'
 REDFISH_SYSTEMS_PREFIX = '/redfish/v1/Systems/'
-# The BMC port when twinroom_bmc_port is not set (Redfish over HTTPS; IPMI over LAN, UDP).
-BMC_DEFAULT_PORTS = dict(redfish=443, ipmi=623)
 
 # The inventory variables the rules read; nothing else (secrets in particular) is ever evaluated.
 VARIABLES = (
