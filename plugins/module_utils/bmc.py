@@ -134,6 +134,7 @@ def agent_message(stdout, stderr):
 # I/O: the BMC through the fence agent
 # ---------------------------------------------------------------------------------------------
 
+
 def run_process(argv, stdin, timeout):
     """(rc, stdout, stderr); rc None when the process did not finish within ``timeout`` (it is killed)."""
     try:
@@ -333,6 +334,7 @@ def read_power(names, agents, bindings=None):
 # ---------------------------------------------------------------------------------------------
 # I/O: what a BMC says it is, and the bindings file on the controller
 # ---------------------------------------------------------------------------------------------
+
 
 def _usable_uuid(value):
     """Whether ``value`` holds a usable UUID (32 hex digits, not all zeros or all F), as bmc_identity.normalize

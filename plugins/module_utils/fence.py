@@ -47,6 +47,7 @@ ERRORS = (FenceError, BmcError, NodeApiError)
 # What an API read or write fails with (FenceError too: a recorder may say it so).
 API_ERRORS = (NodeApiError, FenceError)
 
+
 def watch_leases(recorder, names, limit, clock=time.monotonic, sleep=time.sleep, interval=1.0, want_fresh=False):
     """Read the Leases of ``names`` until none is fresh (or, with ``want_fresh``, none is stale) or ``limit``
     seconds have passed.
@@ -87,7 +88,6 @@ def _request(params):
                 release_pods=params.get('release_pods') is not False)
 
 
-
 def observe(params, recorder, agents, with_bmc=True):
     """(observations, api_error): the BMCs in parallel (bounded), then the API (``recorder`` None: not asked).
 
@@ -122,10 +122,10 @@ def _diff_view(node):
     return dict(power_state=node.get('power_state'), tainted=node.get('tainted'), record=node.get('record'))
 
 
-
 def run_fence(params, check_mode=False, diff=False, recorder=None, executor=None, probe=None,
               clock=time.monotonic, sleep=time.sleep):
-    """Read state, decide, and (unless ``check_mode``) apply. Returns the module result.
+    """Read state, decide, and (unless ``check_mode``) apply. Returns the module result. ``params['state']``:
+    fenced, unfenced, or on (powered on through the BMC only; see _run_power_on).
 
     ``recorder`` (a :class:`NodeRecorder`), ``executor`` and ``probe`` (see :class:`FenceAgent`) can be
     replaced in tests.
@@ -133,8 +133,7 @@ def run_fence(params, check_mode=False, diff=False, recorder=None, executor=None
     started = clock()
     request = _request(params)
     if request['state'] == 'on':
-        return _run_power_on(params, request, check_mode, diff, bmc.make_agents(params, executor, probe), clock,
-                             sleep, started)
+        return _run_power_on(params, request, check_mode, diff, executor, probe, clock, sleep, started)
     fencing = request['state'] == 'fenced'
     if fencing:
         check_bmc_settings(params)
@@ -289,10 +288,11 @@ def run_fence(params, check_mode=False, diff=False, recorder=None, executor=None
     return result
 
 
-def _run_power_on(params, request, check_mode, diff, agents, clock, sleep, started):
+def _run_power_on(params, request, check_mode, diff, executor, probe, clock, sleep, started):
     """state=on: read every BMC, power on the nodes it reports off, wait until it reports them on. The API is
     neither read nor written: the out-of-service taint and the record stay until state=unfenced."""
     check_bmc_settings(params)
+    agents = bmc.make_agents(params, executor, probe)
     observed, _api_error = observe(params, None, agents)
     try:
         plans = decide(observed, request)
@@ -363,7 +363,6 @@ def release_pods(recorder, names, settle=2.0, limit=15.0, clock=time.monotonic, 
         if (not found and elapsed >= settle) or elapsed >= limit:
             return released
         sleep(0.5)
-
 
 
 def run_fence_info(params, recorder=None, executor=None, probe=None):

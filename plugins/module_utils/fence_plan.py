@@ -255,7 +255,7 @@ def decide(observed, request):
             '%s: refusing to fence %s, since a node is tainted only once its BMC reports its power off. Check '
             'the BMC credentials and systems URI.' % (
                 join_words('BMC %s of node %s answers but its power state cannot be read (%s)'
-                      % (node['bmc'], node['name'], node['bmc_error'] or 'no error text') for node in unreadable),
+                           % (node['bmc'], node['name'], node['bmc_error'] or 'no error text') for node in unreadable),
                 target))
     if problems:
         raise FenceError(' '.join(problems))

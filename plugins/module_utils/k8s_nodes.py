@@ -56,6 +56,7 @@ class NodeApiError(TwinroomError):
 # The taint and the record, as the Node carries them
 # ---------------------------------------------------------------------------------------------
 
+
 def parse_record(value):
     """The annotation's value as a dict; None when absent. Text that is not a JSON object is kept as ``raw``."""
     if value is None or value == '':
@@ -78,12 +79,11 @@ def with_fence_taint(taints, added_at):
     if any(is_fence_taint(t) for t in taints):
         return taints
     return taints + [dict(key=OUT_OF_SERVICE_TAINT_KEY, value=OUT_OF_SERVICE_TAINT_VALUE,
-                           effect=OUT_OF_SERVICE_TAINT_EFFECT, timeAdded=added_at)]
+                          effect=OUT_OF_SERVICE_TAINT_EFFECT, timeAdded=added_at)]
 
 
 def without_fence_taint(taints):
     return [dict(t) for t in taints or () if not is_fence_taint(t)]
-
 
 
 def _api_error(exc):

@@ -1,11 +1,10 @@
 # -*- coding: utf-8 -*-
 # Copyright: twinroom developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The LINSTOR quorum decisions, pure functions on REST-shaped dicts (linstor_rest.py reads them):
-:func:`desired_resource_group` / :func:`resource_group_plan` (the two-room settings of a resource group),
-:func:`placement_summary` (per resource: the room of each diskful replica, its disk state, the tiebreaker, and
-whether the other room keeps quorum when a room is lost), :func:`check_other_room_fenced` (the override's refusal)
-and :func:`override_plan` / :func:`restore_plan`.
+"""The LINSTOR quorum decisions, pure functions on REST-shaped dicts (linstor_rest.py reads them): the two-room
+settings of a resource group (:func:`desired_resource_group`, :func:`resource_group_plan`), per resource the room,
+disk state and quorum of each replica (:func:`placement_summary`), and the quorum override's refusal and plans
+(:func:`check_other_room_fenced`, :func:`override_plan`, :func:`restore_plan`).
 
 The override, in words: DRBD's ``quorum majority`` with two diskful replicas (one per room) and a diskless
 tiebreaker keeps I/O in the half that still sees the tiebreaker. When the tiebreaker was in the lost room (or there
@@ -56,6 +55,7 @@ class LinstorQuorumError(TwinroomError):
 
 # --- Pure decisions: rooms ---
 
+
 def zone_property(zone_label):
     """The LINSTOR node property that carries the Kubernetes zone label (Piraeus sets it as an Aux property)."""
     return 'Aux/' + zone_label
@@ -93,6 +93,7 @@ def node_rooms(nodes, rooms, zone_label=ZONE_LABEL):
 
 
 # --- Pure decisions: the resource group ---
+
 
 def desired_resource_group(witness, zone_label=ZONE_LABEL, on_no_quorum='suspend-io', place_count=2,
                            storage_pools=None):
@@ -198,6 +199,7 @@ def witness_warnings(witness, placement, rooms):
 
 # --- Pure decisions: where a resource's replicas are, and who keeps quorum ---
 
+
 def _disk_states(resource):
     volumes = sorted(resource.get('volumes') or [], key=lambda v: v.get('volume_number', 0))
     return [((volume.get('state') or {}).get('disk_state') or 'Unknown') for volume in volumes]
@@ -290,6 +292,7 @@ def placement_summary(definition, resources, placement, rooms):
 
 
 # --- Pure decisions: the quorum override ---
+
 
 def parse_override_record(value):
     """The Aux/twinroom.io/quorum-override property as a dict (text that is not a JSON object kept as ``raw``)."""

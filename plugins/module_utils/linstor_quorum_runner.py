@@ -128,7 +128,6 @@ def run_resource_info(params, api=None):
     return dict(changed=False, rooms=dict(params['rooms']), nodes=placement, resources=summaries)
 
 
-
 @_reported
 def run_quorum_override(params, check_mode=False, diff=False, api=None, fence_records=None, clock=time.monotonic,
                         sleep=time.sleep):

@@ -96,7 +96,7 @@ class LinstorApi(object):
             return
         if not HAS_LINSTOR:
             raise LinstorApiError('python-linstor is not installed where this module runs (pip install '
-                                     'python-linstor, or Debian python3-linstor).')
+                                  'python-linstor, or Debian python3-linstor).')
         secure = self.url.startswith(('https://', 'linstor+ssl://'))
         if secure and params.get('validate_certs', True) and not params.get('ca_file'):
             raise LinstorApiError(

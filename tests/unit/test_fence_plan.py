@@ -255,7 +255,7 @@ def test_agent_gets_no_option_on_its_command_line():
 def test_status_when_bmc_does_not_answer_does_not_run_the_agent():
     bmcs = FakeBMCs({})
     agent = bmc.FenceAgent('redfish', BMC, executor=bmcs,
-                             probe=lambda a, p, t: (False, '[Errno 111] Connection refused'), agent_path='x')
+                           probe=lambda a, p, t: (False, '[Errno 111] Connection refused'), agent_path='x')
     assert agent.status() == dict(reachable=False, power_state='unknown', error='[Errno 111] Connection refused')
     assert bmcs.calls == []
 
@@ -270,7 +270,7 @@ def test_status_wrong_password_is_unreadable_not_dark():
 
 def test_status_agent_hanging_counts_as_not_answering():
     agent = bmc.FenceAgent('redfish', BMC, executor=lambda argv, stdin, timeout: (None, '', ''),
-                             probe=always_answers, agent_path='x', bmc_timeout=2)
+                           probe=always_answers, agent_path='x', bmc_timeout=2)
     assert agent.status() == dict(reachable=False, power_state='unknown', error='no answer within 11s')
 
 
@@ -292,7 +292,7 @@ def test_missing_agent_is_named(monkeypatch):
 
 def test_run_process_passes_stdin_and_is_bounded():
     rc, out, _err = bmc.run_process([sys.executable, '-c', 'import sys; print(sys.stdin.read().upper())'],
-                                      'password=x\n', 10)
+                                    'password=x\n', 10)
     assert (rc, out) == (0, 'PASSWORD=X\n\n')
     rc, _out, _err = bmc.run_process([sys.executable, '-c', 'import time; time.sleep(5)'], '', 0.5)
     assert rc is None
@@ -798,7 +798,7 @@ RENEWED = datetime.datetime(2026, 11, 21, 17, 0, 0, 250000, tzinfo=datetime.time
 def test_recorder_reads_the_lease_age_against_lease_stale_after(now, age, fresh):
     epoch = k8s_nodes.epoch_seconds(RENEWED)
     recorder = k8s_nodes.NodeRecorder(api=object(), leases=FakeLeaseApi({'a-w1': RENEWED}), stale_after=10,
-                                  now=lambda: epoch + now)
+                                      now=lambda: epoch + now)
     assert recorder.lease('a-w1') == dict(lease_age=age, lease_fresh=fresh, lease_error=None)
     assert recorder.leases.asked == [('kube-node-lease', 'a-w1')]
 
@@ -861,7 +861,7 @@ def test_a_bmc_reporting_off_for_another_machine_does_not_count_as_fenced():
 def test_a_bmc_that_cannot_say_which_machine_it_is_is_refused():
     with pytest.raises(fence.FenceError) as caught:
         fence_plan.decide([bound_node("a-w1", {"error": "GET /redfish/v1/Systems/1 failed: HTTP Error 404"})],
-                     dict(state="fenced", room="room_a"))
+                          dict(state="fenced", room="room_a"))
     assert caught.value.msg.startswith("The BMC 127.77.1.11:8443 of node a-w1 does not say which machine it controls "
                                        "(GET /redfish/v1/Systems/1 failed: HTTP Error 404)")
 
@@ -913,3 +913,98 @@ def test_unfence_refuses_a_node_that_stays_stale_and_changes_nothing(lab):
         run_with_leases(lab, params_for(['a-w2'], state='unfenced'), {'a-w2': [130.0]})
     assert caught.value.msg.startswith('refusing to clear the out-of-service taint of a-w2 (lease last renewed ')
     assert [entry for entry in lab['log'] if entry[0] != 'lease'] == []
+
+
+# --- state: on - power fenced nodes on again (recover.yml's first step); the API is never asked --------------------
+
+class NoAPI(object):
+    """A recorder that fails the test if state: on asks the API server anything."""
+
+    def __getattr__(self, name):
+        raise AssertionError('state on asked the API: %s' % name)
+
+
+def power_on(lab, names, check_mode=False, diff=False, probe=always_answers, **extra):
+    return fence.run_fence(params_for(names, state='on', **extra), check_mode=check_mode, diff=diff, recorder=NoAPI(),
+                           executor=lab['bmcs'], probe=probe, sleep=lambda s: None)
+
+
+def test_power_on_powers_on_what_is_off_and_a_second_run_changes_nothing(lab):
+    lab['bmcs'].power['127.77.1.12'] = 'off'
+    result = power_on(lab, ['a-w1', 'a-w2'], diff=True)
+    assert result['changed'] is True
+    assert result['nodes']['a-w1'] == dict(fenced=None, method=None, power_state='on', changed=False, plan=[],
+                                           fenced_at=None, seconds=None, released=[])
+    node = result['nodes']['a-w2']
+    assert (node['power_state'], node['changed'], node['plan']) == ('on', True, ['power_on', 'verify_on'])
+    assert node['seconds'] is not None
+    assert lab['log'] == [('on', '127.77.1.12')]
+    assert result['diff'] == dict(before={'a-w1': dict(power_state='on'), 'a-w2': dict(power_state='off')},
+                                  after={'a-w1': dict(power_state='on'), 'a-w2': dict(power_state='on')})
+    again = power_on(lab, ['a-w1', 'a-w2'])
+    assert again['changed'] is False
+    assert len(lab['log']) == 1
+
+
+def test_power_on_in_check_mode_reads_only(lab):
+    lab['bmcs'].power['127.77.1.11'] = 'off'
+    result = power_on(lab, ['a-w1'], check_mode=True, diff=True)
+    assert result['changed'] is True
+    assert result['nodes']['a-w1']['plan'] == ['power_on', 'verify_on']
+    assert result['nodes']['a-w1']['power_state'] == 'on'  # predicted
+    assert set(lab['bmcs'].actions()) == {'status'}
+    assert lab['bmcs'].power['127.77.1.11'] == 'off'
+    assert result['diff']['before']['a-w1'] == dict(power_state='off')
+
+
+def test_power_on_refuses_a_dark_bmc_and_powers_nothing_on(lab):
+    lab['bmcs'].power.update({'127.77.1.11': 'off', '127.77.1.12': 'off'})
+
+    def dark_a_w2(address, port, timeout):
+        return (False, 'timed out') if address == '127.77.1.12' else (True, None)
+
+    with pytest.raises(fence.FenceError) as caught:
+        power_on(lab, ['a-w1', 'a-w2'], probe=dark_a_w2)
+    assert caught.value.msg == ('BMC 127.77.1.12:8443 of node a-w2 does not answer: cannot power on room_a. Check that '
+                                'the BMC has power and network. Nothing was powered on.')
+    assert caught.value.details['nodes']['a-w2']['bmc_error'] == 'timed out'
+    assert set(lab['bmcs'].actions()) == {'status'}
+
+
+def test_power_on_refuses_an_unknown_power_state(lab):
+    lab['bmcs'].password = 'another password'
+    with pytest.raises(fence.FenceError) as caught:
+        power_on(lab, ['a-w1'])
+    assert caught.value.msg.startswith('BMC 127.77.1.11:8443 of node a-w1 answers but its power state cannot be read '
+                                       '(Failed: Unable to get PowerState')
+    assert caught.value.msg.endswith('refusing to power on room_a. Check the BMC credentials and systems URI. Nothing '
+                                     'was powered on.')
+    assert set(lab['bmcs'].actions()) == {'status'}
+
+
+def test_power_on_that_does_not_take_fails_naming_the_node(lab, monkeypatch):
+    lab['bmcs'].power['127.77.1.11'] = 'off'
+    bmcs = lab['bmcs']
+
+    def stays_off(argv, stdin, timeout):
+        if parse_stdin(stdin)['action'] == 'on':
+            return 1, '', 'Failed: Timed out waiting to power ON\n'
+        return bmcs(argv, stdin, timeout)
+
+    with pytest.raises(fence.FenceError) as caught:
+        fence.run_fence(params_for(['a-w1'], state='on', timeout=1), recorder=NoAPI(), executor=stays_off,
+                        probe=always_answers, sleep=lambda s: None)
+    assert caught.value.msg == (
+        'power-on of node a-w1 was sent to BMC 127.77.1.11:8443 (agent said: Failed: Timed out waiting to power ON) '
+        'but it still reports power OFF after 1s. Check the node and its BMC.')
+    assert caught.value.details['nodes']['a-w1']['power_state'] == 'off'
+    assert caught.value.details['changed'] is True
+
+
+def test_power_on_needs_the_bmc_settings(lab):
+    params = params_for(['a-w1'], state='on')
+    params['nodes'][0]['bmc_systems_uri'] = None
+    with pytest.raises(fence.FenceError) as caught:
+        fence.run_fence(params, recorder=NoAPI(), executor=lab['bmcs'], probe=always_answers)
+    assert caught.value.msg == ('BMC settings missing for a-w1 (bmc_systems_uri, inventory twinroom_bmc_systems_uri): '
+                                'every node to fence needs them.')

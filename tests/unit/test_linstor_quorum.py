@@ -370,7 +370,7 @@ def test_runner_refuses_without_writing(check_mode):
     api = fake_api()
     with pytest.raises(lq.LinstorQuorumError) as caught:
         linstor_quorum_runner.run_quorum_override(override_params(), check_mode=check_mode, api=api,
-                               fence_records=FakeRecords({'a-w1': FENCED, 'a-w2': dict(tainted=True, record=None)}))
+                                                  fence_records=FakeRecords({'a-w1': FENCED, 'a-w2': dict(tainted=True, record=None)}))
     assert caught.value.msg.startswith('Refusing quorum override while the other room is not fenced: room_a a-w2 ')
     assert api.writes == []
 
@@ -378,7 +378,7 @@ def test_runner_refuses_without_writing(check_mode):
 def test_runner_check_mode_plans_without_writing():
     api = fake_api()
     result = linstor_quorum_runner.run_quorum_override(override_params(), check_mode=True, diff=True, api=api,
-                                    fence_records=FakeRecords({'a-w1': FENCED, 'a-w2': FENCED}))
+                                                       fence_records=FakeRecords({'a-w1': FENCED, 'a-w2': FENCED}))
     assert result['changed'] is True
     assert [(c['resource'], c['node']) for c in result['changes']] == [('r', 'b-w1')]
     assert result['fenced_nodes'] == ['a-w1', 'a-w2']
