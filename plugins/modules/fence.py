@@ -49,7 +49,7 @@ description:
     machine than the one C(twinroom.ha.bmc_binding) bound to the node refuses the whole request before anything
     is powered on. The API server is neither read nor written - the out-of-service taint and the record stay
     until O(state=unfenced), which C(recover.yml) runs only once the datastore and the storage are whole again.
-    In YAML, quote the value (V("on")); a bare C(on) is read as a boolean.
+    YAML reads a bare C(on) as a boolean; the module takes it back as V(on), but quoting it reads better.
 options:
   state:
     description:
@@ -277,7 +277,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    if not HAS_KUBERNETES:
+    if module.params['state'] != 'on' and not HAS_KUBERNETES:  # state on asks the BMCs only
         module.fail_json(msg=missing_required_lib('kubernetes'))
     finish(module, run_fence, ERRORS, module.params, check_mode=module.check_mode, diff=module._diff)
 
