@@ -362,4 +362,3 @@ def check_bmc_settings(params):
                 missing.append('%s (bmc_%s, inventory twinroom_bmc_%s)' % (node['name'], key, key))
     if missing:
         raise FenceError('BMC settings missing for %s: every node to fence needs them.' % join_words(missing))
-
