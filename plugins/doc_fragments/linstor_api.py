@@ -9,7 +9,7 @@ __metaclass__ = type
 
 class ModuleDocFragment(object):
     # How the LINSTOR modules reach the controller's REST API (through python-linstor).
-    # Matches _LINSTOR_SPEC in plugins/module_utils/linstor_quorum.py.
+    # Matches _LINSTOR_SPEC in plugins/module_utils/linstor_rest.py.
     DOCUMENTATION = r'''
 options:
   controller_url:

@@ -22,7 +22,7 @@ from ansible.module_utils.parsing.convert_bool import boolean
 from ansible_collections.twinroom.ha.plugins.module_utils import inventory_model as model
 from ansible_collections.twinroom.ha.plugins.module_utils.inventory_model import (
     ALL_ROOM_NODES, CONTROL_PLANE, WITNESS, WORKERS, Unreadable)
-from ansible_collections.twinroom.ha.plugins.module_utils.rooms import ROOMS, join_words
+from ansible_collections.twinroom.ha.plugins.module_utils.rooms import BMC_DEFAULT_PORTS, ROOMS, join_words
 
 FENCE_METHODS = ('redfish', 'ipmi')
 FENCE_METHODS_WITH_BMC = ('redfish', 'ipmi')
@@ -31,8 +31,6 @@ FENCE_METHODS_WITH_BMC = ('redfish', 'ipmi')
 # operator's typed confirmation (failover.yml -e confirm_room_down=true).
 FENCE_METHOD_NONE = 'none'
 REDFISH_SYSTEMS_PREFIX = '/redfish/v1/Systems/'
-# The BMC port when twinroom_bmc_port is not set (Redfish over HTTPS; IPMI over LAN, UDP).
-BMC_DEFAULT_PORTS = dict(redfish=443, ipmi=623)
 
 # The inventory variables the rules read; nothing else (secrets in particular) is ever evaluated.
 VARIABLES = (

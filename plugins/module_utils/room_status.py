@@ -277,7 +277,7 @@ def read_rooms(read_api, read_bmcs=None):
     the lost room answers only with its timeout; the BMCs' answer is what the failover needs then, so it is
     read in parallel rather than after. An API failure is returned (the exception); a BMC failure is raised.
     """
-    from ansible_collections.twinroom.ha.plugins.module_utils.fence import run_parallel  # pylint: disable=import-outside-toplevel
+    from ansible_collections.twinroom.ha.plugins.module_utils.bmc import run_parallel  # pylint: disable=import-outside-toplevel
 
     calls = [read_api] + ([read_bmcs] if read_bmcs is not None else [])
     results = run_parallel(calls, lambda call: call())

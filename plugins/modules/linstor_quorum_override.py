@@ -155,8 +155,8 @@ diff:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.twinroom.ha.plugins.module_utils.fence import HAS_KUBERNETES
-from ansible_collections.twinroom.ha.plugins.module_utils.linstor_quorum import (
+from ansible_collections.twinroom.ha.plugins.module_utils.k8s import HAS_KUBERNETES
+from ansible_collections.twinroom.ha.plugins.module_utils.linstor_quorum_runner import (
     HAS_LINSTOR,
     LinstorQuorumError,
     linstor_argument_spec,

@@ -148,7 +148,7 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.twinroom.ha.plugins.module_utils import fence, room_status
+from ansible_collections.twinroom.ha.plugins.module_utils import bmc, fence_plan, room_status
 
 try:
     import kubernetes  # noqa: F401  pylint: disable=unused-import
@@ -158,7 +158,7 @@ except ImportError:
 
 
 def main():
-    argument_spec = fence.fence_argument_spec(
+    argument_spec = bmc.fence_argument_spec(
         rooms=dict(type='dict', required=True),
         lost_room=dict(type='str'),
         force=dict(type='bool', default=False),
@@ -174,20 +174,20 @@ def main():
     agents = None
     if params['nodes']:
         try:
-            fence.check_bmc_settings(params)
-        except fence.FenceError as exc:
+            fence_plan.check_bmc_settings(params)
+        except fence_plan.FenceError as exc:
             module.fail_json(msg=exc.msg)
-        agents = fence.make_agents(params)
+        agents = bmc.make_agents(params)
 
     def read_api():
         return room_status.read_cluster(params['kubeconfig'], params['context'], params['api_timeout'])
 
     def read_bmcs():
-        return fence.observe(params, None, agents)[0]
+        return bmc.read_power([node['name'] for node in params['nodes']], agents)
 
     try:
         cluster, api_error, observed = room_status.read_rooms(read_api, read_bmcs if agents else None)
-    except fence.FenceError as exc:
+    except bmc.BmcError as exc:
         module.fail_json(msg='cannot read the BMCs: %s' % exc.msg)
     power = room_status.bmc_power(observed or [])
     result = dict(changed=False, api_state='answers')

@@ -167,8 +167,8 @@ def test_one_bmc_address_for_every_node_is_named_once():
 
 
 def test_fence_uses_the_inventory_default_bmc_ports():
-    from ansible_collections.twinroom.ha.plugins.module_utils import fence
-    assert fence.DEFAULT_PORTS is inventory_rules.BMC_DEFAULT_PORTS
+    from ansible_collections.twinroom.ha.plugins.module_utils import bmc
+    assert bmc.DEFAULT_PORTS is inventory_rules.BMC_DEFAULT_PORTS
 
 
 # What the site installs (check_site): lab stand-ins declared, binaries with a source and a checksum.
