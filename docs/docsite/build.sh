@@ -59,4 +59,18 @@ python docs/docsite/offline_inventory.py "$site/rst" "$site/conf/ansible_devel.i
 
 # 4. Build: a warning, a broken reference or a broken link fails it.
 sphinx-build -M html "$site/rst" "$site/build" -q -c "$site/conf" -W --keep-going
+
+# 5. Every module, role and playbook has its page.
+python - "$site/build/html" <<'PY'
+import pathlib, sys
+html = pathlib.Path(sys.argv[1])
+missing = ['%s_module.html' % p.stem for p in sorted(pathlib.Path('plugins/modules').glob('*.py'))
+           if p.stem != '__init__' and not (html / ('%s_module.html' % p.stem)).is_file()]
+missing += ['%s_role.html' % r.name for r in sorted(pathlib.Path('roles').iterdir())
+            if (r / 'meta' / 'argument_specs.yml').is_file() and not (html / ('%s_role.html' % r.name)).is_file()]
+playbooks = (html / 'docsite' / 'playbooks.html').read_text()
+missing += ['playbook %s' % p.name for p in sorted(pathlib.Path('playbooks').glob('*.yml')) if p.name not in playbooks]
+if missing:
+    sys.exit('docs site: no page for ' + ', '.join(missing))
+PY
 echo "docs site: $site/build/html/index.html"
