@@ -175,9 +175,9 @@ def all_commands():
 
 
 def test_the_pages_have_commands():
-    pages = {str(page) for page, _, _ in all_commands()}
+    pages = {str(command[0]) for command in all_commands()}
     assert pages == {'README.md', 'docs/runbook.md'}
-    texts = ' '.join(text for _, _, text in all_commands())
+    texts = ' '.join(command[2] for command in all_commands())
     for expected in ('make lab', 'make test', 'playbooks/failover.yml', 'playbooks/recover.yml', 'twinroom-lab drill'):
         assert expected in texts
 
@@ -214,5 +214,5 @@ def test_commands_are_read_from_shell_blocks_only():
 
 def test_a_synthetic_page_with_a_wrong_command_fails():
     markdown = '```sh\nansible-playbook -i inventories/lab playbooks/recover.yml -e rooom=room_a\n```\n'
-    problems = [problem for _, text in shell_commands(markdown) for problem in check_command(text)]
+    problems = [problem for command in shell_commands(markdown) for problem in check_command(command[1])]
     assert problems == ['playbooks/recover.yml does not read -e rooom']

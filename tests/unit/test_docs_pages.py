@@ -43,7 +43,7 @@ def broken_links(page, markdown, read=lambda path: path.read_text()):
         for target in _LINK.findall(line):
             if re.match(r'^(https?|mailto):', target):
                 continue
-            path, _, anchor = target.partition('#')
+            path, anchor = (target.split('#', 1) + [''])[:2]
             resolved = (page.parent / path).resolve() if path else page
             if resolved != page and not resolved.exists():
                 problems.append('%s: %s does not exist' % (page.name, target))
