@@ -44,7 +44,7 @@ EXAMPLES = r'''
   ansible.builtin.debug:
     msg: >-
       {{ operation_lock.lock.operation }} of {{ operation_lock.lock.room }} by
-      {{ operation_lock.lock.user }}@{{ operation_lock.lock.host }} since {{ operation_lock.lock.started }}
+      {{ operation_lock.lock.user }} on {{ operation_lock.lock.host }} since {{ operation_lock.lock.started }}
   when: operation_lock.state in ['held', 'unknown']
 '''
 
