@@ -1,6 +1,6 @@
 # The two commands of the README:
 #   make lab   - bring the lab bed up on this machine and run the main job (site.yml) against it
-#   make test  - unit tests, lint, sanity, then the lab's integration and end-to-end tests
+#   make test  - unit tests, lint, sanity, the docs site, then the lab's integration and end-to-end tests
 SHELL := /bin/bash
 .SHELLFLAGS := -eo pipefail -c
 ENV := source scripts/devenv.sh
@@ -8,7 +8,7 @@ ENV := source scripts/devenv.sh
 LAB := -i inventories/lab
 PYTEST_OPTS ?=
 
-.PHONY: lab lab-fresh site lab-down test unit integration lint sanity deps
+.PHONY: lab lab-fresh site lab-down test unit integration lint sanity docs deps
 
 deps:
 	scripts/install-system-deps.sh
@@ -32,12 +32,16 @@ lint:
 sanity:
 	$(ENV) && tests/sanity/run.sh
 
+# The collection's docs site (antsibull-docs + Sphinx, offline); warnings and broken links fail it.
+docs:
+	$(ENV) && docs/docsite/build.sh
+
 integration:
-	$(ENV) && python -m pytest tests/integration -q $(PYTEST_OPTS)
+	$(ENV) && python -m pytest tests/integration -q --durations=25 $(PYTEST_OPTS)
 
 # Fast checks first so a broken commit fails in seconds; then a fresh lab (caches stay warm), so the
 # result never depends on what a previous run or drill left behind; then the tests on it.
-test: deps unit lint sanity lab-fresh integration
+test: deps unit lint sanity docs lab-fresh integration
 
 lab-fresh: deps
 	$(ENV) && ansible-playbook $(LAB) playbooks/lab_down.yml -e lab_bed_confirm_destroy=true

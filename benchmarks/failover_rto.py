@@ -1,8 +1,8 @@
 """Failover RTO on the lab: repeated room drills, growing the number of workloads.
 
 Each run is `twinroom-lab drill ROOM` (lab/twinroom_lab/drill.py): deploy N single-pod workloads (half
-homed in each room; StatefulSets and Deployments; real containers on the kubelet nodes, or with --kwok on the
-kwok stand-in nodes too), power a room off with its BMCs
+homed in each room; StatefulSets and Deployments; real containers on the kubelet nodes, or with --kwok only on the
+kwok stand-in nodes), power a room off with its BMCs
 answering, run playbooks/failover.yml, verify, run playbooks/recover.yml with failback, and wait until every
 workload runs at home again - with a never-twice watch (both API servers and the containers, every second)
 and an acknowledged-write check throughout. Rooms alternate run by run, so a series of runs is also the
@@ -45,7 +45,7 @@ def main():
     parser.add_argument("--json", help="write every drill's result to this file")
     parser.add_argument("--storage-class", help="StatefulSet pods get a claim on this class (stand-in provisioner)")
     parser.add_argument("--kwok", action="store_true",
-                        help="let the workloads run on the kwok stand-in nodes too (default: kubelet nodes only, real containers)")
+                        help="run the workloads on the kwok stand-in nodes only, for scale (default: kubelet nodes, real containers)")
     parser.add_argument("--no-site-check", action="store_true", help="skip the final site.yml changed=0 check")
     args = parser.parse_args()
     if args.runs < 1 or any(n < 1 for n in args.workloads):

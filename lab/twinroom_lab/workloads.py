@@ -2,8 +2,8 @@
 
 Each carries the label twinroom.io/home-room and a preferred node affinity for its room's zone, as
 twinroom's workloads do, so that a failover moves the lost room's half and a failback moves it home.
-Their pods run real containers of the drill image on the kubelet nodes; with ``kwok`` (scale drills) the kwok
-stand-in nodes may take them too. No volumes unless a storage class is given: the lab has no CSI driver, so a
+Their pods run real containers of the drill image on the kubelet nodes; with ``kwok`` (scale drills) only the kwok
+stand-in nodes run them. No volumes unless a storage class is given: the lab has no CSI driver, so a
 claim's pod runs on a kwok node and its PV comes from the stand-in provisioner.
 """
 
@@ -36,13 +36,12 @@ def specs(count):
 
 
 def _template(name, room, kwok=False):
-    """A workload's pod: preferred in its home room's zone; on a kubelet node (a real container) unless ``kwok``,
-    where the kwok stand-in nodes may run it too (scale drills beyond what the kubelet nodes hold)."""
+    """A workload's pod: preferred in its home room's zone; on a kubelet node (a real container), or with ``kwok``
+    only on the kwok stand-in nodes: a scale drill measures the control plane and the failover at a count of pods
+    that two cores cannot start as real containers (500 real pod sandboxes made the lab's kubelets NotReady)."""
     labels = {"app": name, HOME_LABEL: room}
-    required = None
-    if not kwok:
-        required = client.V1NodeSelector(node_selector_terms=[client.V1NodeSelectorTerm(match_expressions=[
-            client.V1NodeSelectorRequirement(key="type", operator="NotIn", values=["kwok"])])])
+    required = client.V1NodeSelector(node_selector_terms=[client.V1NodeSelectorTerm(match_expressions=[
+        client.V1NodeSelectorRequirement(key="type", operator="In" if kwok else "NotIn", values=["kwok"])])])
     affinity = client.V1Affinity(node_affinity=client.V1NodeAffinity(
         required_during_scheduling_ignored_during_execution=required,
         preferred_during_scheduling_ignored_during_execution=[client.V1PreferredSchedulingTerm(

@@ -14,7 +14,7 @@ from ansible.errors import AnsibleError
 from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.twinroom.ha.plugins.module_utils import inventory_rules
+from ansible_collections.twinroom.ha.plugins.module_utils import inventory_model, inventory_rules, inventory_site
 
 ARGUMENT_SPEC = {
     'required_vars': {'type': 'list', 'elements': 'str', 'default': []},
@@ -51,13 +51,20 @@ def read_hostvars(hostvars, hosts, names):
             try:
                 values[name] = _plain(host_vars[name])
             except AnsibleError as error:
-                values[name] = inventory_rules.Unreadable(_first_line(error))
+                values[name] = inventory_model.Unreadable(_first_line(error))
         result[host] = values
     return result
 
 
 # The collection's roles, beside plugins/.
 ROLES_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), 'roles')
+
+
+def variables_to_read(required_vars=()):
+    """The variables the rules read on the room nodes: the model's, the site's and the required ones; nothing else
+    (secrets in particular) is ever evaluated."""
+    return tuple(inventory_model.unique(list(inventory_rules.VARIABLES) + list(inventory_site.SITE_VARIABLES)
+                                        + list(required_vars or ())))
 
 
 def read_role_defaults(names, roles_dir=ROLES_DIR):
@@ -96,16 +103,16 @@ class ActionModule(ActionBase):
 
         groups = dict((str(name), [str(host) for host in hosts])
                       for name, hosts in (task_vars.get('groups') or {}).items())
-        hosts = inventory_rules.relevant_hosts(groups)
+        hosts = inventory_model.relevant_hosts(groups)
         all_hostvars = task_vars.get('hostvars') or {}
-        hostvars = read_hostvars(all_hostvars, hosts, inventory_rules.variables_to_read(required_vars))
+        hostvars = read_hostvars(all_hostvars, hosts, variables_to_read(required_vars))
         # storage_layer and kubevirt run on the controller: what they install follows localhost's variables.
-        controller_vars = read_hostvars(all_hostvars, [inventory_rules.CONTROLLER],
-                                        inventory_rules.SITE_VARIABLES)[inventory_rules.CONTROLLER]
-        role_defaults = read_role_defaults(inventory_rules.role_default_names())
+        controller_vars = read_hostvars(all_hostvars, [inventory_model.CONTROLLER],
+                                        inventory_site.SITE_VARIABLES)[inventory_model.CONTROLLER]
+        role_defaults = read_role_defaults(inventory_site.role_default_names())
 
         violations = inventory_rules.check_inventory(groups, hostvars, required_vars)
-        violations.extend(inventory_rules.check_site(groups, hostvars, controller_vars, role_defaults))
+        violations.extend(inventory_site.check_site(groups, hostvars, controller_vars, role_defaults))
         result['changed'] = False
         result['violations'] = [violation._asdict() for violation in violations]
         if violations:

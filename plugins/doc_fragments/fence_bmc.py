@@ -9,7 +9,7 @@ __metaclass__ = type
 
 class ModuleDocFragment(object):
     # The nodes to fence and how to reach their BMCs through the fence agents.
-    # Matches the BMC part of fence_argument_spec() in plugins/module_utils/fence.py.
+    # Matches the BMC part of fence_argument_spec() in plugins/module_utils/bmc.py.
     DOCUMENTATION = r'''
 options:
   nodes:

@@ -10,7 +10,7 @@ __metaclass__ = type
 class ModuleDocFragment(object):
     # Which API server the module talks to. A small fragment of ours rather than kubernetes.core's
     # k8s_auth_options: that one brings host, api_key, proxy, ... and its validate_certs would clash with the
-    # BMC's. Matches the kubeconfig part of fence_argument_spec() in plugins/module_utils/fence.py.
+    # BMC's. Matches the kubeconfig part of fence_argument_spec() in plugins/module_utils/bmc.py.
     DOCUMENTATION = r'''
 options:
   kubeconfig:

@@ -9,7 +9,7 @@ __metaclass__ = type
 
 class ModuleDocFragment(object):
     # How the LINSTOR modules reach the controller's REST API (through python-linstor).
-    # Matches _LINSTOR_SPEC in plugins/module_utils/linstor_quorum.py.
+    # Matches _LINSTOR_SPEC in plugins/module_utils/linstor_rest.py.
     DOCUMENTATION = r'''
 options:
   controller_url:
@@ -81,4 +81,30 @@ options:
       - The node label that names the zone; the LINSTOR node property is C(Aux/) followed by it.
     type: str
     default: topology.kubernetes.io/zone
+'''
+
+    # Which resources a module reads or changes (linstor_resource_info, linstor_quorum_override).
+    RESOURCES = r'''
+options:
+  resource_group:
+    description:
+      - Only the resources of this resource group.
+    type: str
+  resources:
+    description:
+      - Only these resources (resource definition names). A name that does not exist fails the module.
+    type: list
+    elements: str
+'''
+
+    # The read-only LINSTOR modules (linstor_*_info), with ROOMS: the attributes of a module that only reads - it has
+    # nothing to show in diff mode.
+    INFO = r'''
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
 '''

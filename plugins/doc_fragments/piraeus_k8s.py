@@ -9,7 +9,7 @@ __metaclass__ = type
 
 class ModuleDocFragment(object):
     # The modules that apply one Kubernetes object through plugins/module_utils/piraeus_k8s.py
-    # (linstor_cluster, linstor_node_connection, linstor_satellite_configuration, vm_storage_class), with
+    # (piraeus_cluster, piraeus_node_connection, piraeus_satellite_configuration, vm_storage_class), with
     # kubernetes.core.k8s_auth_options. Matches their state and labels options.
     DOCUMENTATION = r'''
 options:
@@ -25,9 +25,12 @@ requirements:
   - The C(kubernetes) Python library where the module runs
 '''
 
-    # Their read-only twins (piraeus_k8s.run_info), besides the name option, which names the kind.
+    # Their read-only twins (piraeus_k8s.run_info).
     INFO = r'''
 options:
+  name:
+    description: Return only the object of this name. Without it, every object of the module's kind is returned.
+    type: str
   label_selectors:
     description: Return only objects with these labels (C(key=value), C(key!=value), ...).
     type: list

@@ -54,7 +54,7 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.twinroom.ha.plugins.module_utils.datastore import hba_rules
+from ansible_collections.twinroom.ha.plugins.module_utils.datastore_formats import hba_rules
 
 
 def datastore_hba(addresses, database, user, replication_user):

@@ -14,7 +14,7 @@ description:
   - Builds, from the inventory's room nodes, the objects the C(twinroom.ha.node_remediation) role applies - a
     C(FenceAgentsRemediationTemplate) for C(fence_redfish) with each node's C(--ip), C(--ipport) and
     C(--systems-uri), the BMC credentials as Secrets, and C(NodeHealthCheck) objects (one per room by default) -
-    and the reasons it must not, in RV(_value.errors).
+    and the reasons it must not, in C(errors) of RV(_value).
   - A C(min_healthy) given as a percentage is refused - NodeHealthCheck rounds it up, and with one control-plane
     node per room 51% of 2 nodes is 2, so the first failure would block all remediation. So is a number at least
     as large as the nodes a check selects.

@@ -9,20 +9,17 @@ own UUID (SMBIOS, ``/sys/class/dmi/id/product_uuid`` on the node) is recorded by
 reported the same UUID (Redfish ``System.UUID``; IPMI ``Get System GUID``), and fencing refuses a BMC that
 reports another machine.
 
-Pure comparison here, plus the two reads (Redfish over HTTPS, IPMI through ipmitool).
+Pure comparison here (layer 2: the machine identity, shared by the fence plan and the bmc_binding runner); the
+reads (Redfish over HTTPS, IPMI through ipmitool) and the bindings file are the BMC access layer's, bmc.py.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import json
-import os
 import re
-import subprocess
-import tempfile
 
-from ansible_collections.twinroom.ha.plugins.module_utils.module_run import TwinroomError
+from ansible_collections.twinroom.ha.plugins.module_utils.rooms import TwinroomError
 
 _HEX = re.compile(r'^[0-9a-f]{32}$')
 
@@ -115,78 +112,3 @@ def check_fence_target(name, recorded, reported, where):
                 'machine\'s BMC. Check twinroom_bmc_address of %s' % (
                     where, name, pretty(reported.get('uuid')), name, pretty(recorded), name))
     return None
-
-
-# ---------------------------------------------------------------------------------------------
-# I/O: what a BMC says it is
-# ---------------------------------------------------------------------------------------------
-
-def redfish_identity(address, port, systems_uri, username, password, validate_certs=True, timeout=10):
-    """{'uuid': ...} from the Redfish System resource, or {'error': text}."""
-    from ansible.module_utils.urls import open_url  # pylint: disable=import-outside-toplevel
-
-    host = '[%s]' % address if ':' in address and not address.startswith('[') else address
-    url = 'https://%s:%s%s' % (host, port, systems_uri)
-    try:
-        response = open_url(url, method='GET', url_username=username, url_password=password,
-                            force_basic_auth=True, validate_certs=validate_certs, timeout=timeout,
-                            headers={'Accept': 'application/json'})
-        system = json.loads(response.read().decode('utf-8'))
-    except Exception as exc:  # pylint: disable=broad-except  # any failure: no identity, with its reason
-        return dict(error='GET %s failed: %s' % (systems_uri, exc))
-    if not normalize(system.get('UUID')):
-        return dict(error='%s has no UUID' % systems_uri)
-    return dict(uuid=system.get('UUID'), serial=system.get('SerialNumber'))
-
-
-_GUID_LINE = re.compile(r'System GUID\s*:\s*([0-9a-fA-F-]{32,36})')
-
-
-def ipmi_identity(address, port, username, password, timeout=10, ipmitool='ipmitool'):
-    """{'uuid': ...} from IPMI Get System GUID (ipmitool mc guid; the password through the environment)."""
-    argv = [ipmitool, '-I', 'lanplus', '-H', address, '-p', str(port), '-U', username, '-E', '-N', '2', '-R', '1',
-            'mc', 'guid']
-    env = dict(os.environ, IPMI_PASSWORD=password or '', LANG='C', LC_ALL='C')
-    try:
-        proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False, env=env)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return dict(error='ipmitool mc guid: %s' % (exc,))
-    match = _GUID_LINE.search(proc.stdout)
-    if proc.returncode != 0 or not match or not normalize(match.group(1)):
-        text = (proc.stderr or proc.stdout).strip().splitlines()
-        return dict(error='ipmitool mc guid failed (exit %s): %s' % (proc.returncode, text[-1] if text else 'no output'))
-    return dict(uuid=match.group(1))
-
-
-def read_identity(method, bmc, timeout):
-    """What the BMC of one node (fence's bmc settings dict) says it is."""
-    if method == 'ipmi':
-        return ipmi_identity(bmc['address'], bmc['port'], bmc['username'], bmc['password'], timeout)
-    return redfish_identity(bmc['address'], bmc['port'], bmc['systems_uri'], bmc['username'], bmc['password'],
-                            bmc['validate_certs'], timeout)
-
-
-# ---------------------------------------------------------------------------------------------
-# I/O: the bindings file on the controller
-# ---------------------------------------------------------------------------------------------
-
-def read_record(path):
-    if not path or not os.path.exists(path):
-        return {}
-    try:
-        with open(path) as stream:
-            return json.load(stream)
-    except ValueError as exc:
-        raise BmcIdentityError('the BMC bindings in %s are not valid JSON (%s): run site.yml to record them '
-                               'again' % (path, exc))
-
-
-def write_record(path, record):
-    directory = os.path.dirname(path) or '.'
-    if not os.path.isdir(directory):
-        os.makedirs(directory, 0o700)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix='.bmc-bindings.')
-    with os.fdopen(fd, 'w') as stream:
-        json.dump(record, stream, indent=1, sort_keys=True)
-    os.chmod(tmp, 0o600)
-    os.rename(tmp, path)

@@ -3,20 +3,15 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Could one room take over the other's workloads? Requests against allocatable, room by room.
 
-Two layers:
+The plan (:func:`plan_rooms`), pure: Nodes, Pods, VirtualMachines and VirtualMachineInstances as the API returns
+them (plain dicts) plus the room of every node give, for each room R, whether the other room could absorb every
+workload now in R: what moves (pods without the DaemonSet and static ones, and VMs named as VMs), what each
+surviving node has free (allocatable minus the requests of the pods already on it), and a first-fit-decreasing
+placement of the moving workloads onto those nodes - per node, not on the room's sum, because a 16 GiB VM does not
+fit into two nodes with 8 GiB free each. No I/O; unit-tested with YAML fixtures.
 
-* **Pure decisions** (:func:`plan_rooms`): Nodes, Pods, VirtualMachines and VirtualMachineInstances as the API
-  returns them (plain dicts) plus the room of every node give, for each room R, whether the other room could
-  absorb every workload now in R: what moves (pods without the DaemonSet and static ones, and VMs named as
-  VMs), what each surviving node has free (allocatable minus the requests of the pods already on it), and a
-  first-fit-decreasing placement of the moving workloads onto those nodes - per node, not on the room's
-  sum, because a 16 GiB VM does not fit into two nodes with 8 GiB free each. No I/O; unit-tested with YAML
-  fixtures.
-* **I/O**: :func:`read_cluster` lists the objects from one API server; :func:`run_capacity_info` is what the
-  module calls.
-
-Units inside: CPU in millicores, memory in bytes, both integers rounded up, as the scheduler counts.
-Quantities are parsed with the kubernetes library's ``parse_quantity``.
+The runner (reading the cluster) is plugins/module_utils/room_capacity.py; quantities are counted as in
+quantities.py: CPU in millicores, memory in bytes.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -25,19 +20,10 @@ __metaclass__ = type
 
 import math
 
-from ansible_collections.twinroom.ha.plugins.module_utils.module_run import TwinroomError
-from ansible_collections.twinroom.ha.plugins.module_utils.room_status import ROOMS
+from ansible_collections.twinroom.ha.plugins.module_utils.quantities import (
+    add, cpu_milli, formatted, memory_bytes, resources, sub)
+from ansible_collections.twinroom.ha.plugins.module_utils.rooms import ROOMS, TwinroomError
 
-try:
-    from kubernetes.utils.quantity import parse_quantity
-    HAS_KUBERNETES = True
-except ImportError:  # pragma: no cover - depends on the host
-    parse_quantity = None
-    HAS_KUBERNETES = False
-
-API_TIMEOUT = 20                      # seconds for each API request
-KUBEVIRT_GROUP = 'kubevirt.io'
-KUBEVIRT_VERSION = 'v1'
 # A VM whose launcher pod does not exist yet: its memory request is estimated as the guest memory, plus
 # 1/512 of it for page tables, plus this (virt-launcher, virtqemud, virtlogd, QEMU itself; KubeVirt 1.6
 # computes about 220-250 MiB for a VM with one or two vCPUs).
@@ -51,53 +37,6 @@ MIRROR_ANNOTATION = 'kubernetes.io/config.mirror'
 
 class CapacityError(TwinroomError):
     """The check itself could not be done, or (with fail_on_shortfall) a room would not fit."""
-
-
-# ---------------------------------------------------------------------------------------------
-# Quantities
-# ---------------------------------------------------------------------------------------------
-
-def cpu_milli(value):
-    """'500m', '2', '1.5', 2 -> millicores, rounded up like the API server does; None/'' -> 0."""
-    if value in (None, ''):
-        return 0
-    return int(math.ceil(parse_quantity(value) * 1000))
-
-
-def memory_bytes(value):
-    """'1Gi', '512M', '1e3', 1024 -> bytes, rounded up; None/'' -> 0."""
-    if value in (None, ''):
-        return 0
-    return int(math.ceil(parse_quantity(value)))
-
-
-def format_cpu(milli):
-    """2000 -> '2', 2500 -> '2500m', -500 -> '-500m'."""
-    return str(milli // 1000) if milli % 1000 == 0 else '%dm' % milli
-
-
-def format_memory(value):
-    """Bytes in the largest binary unit that divides them exactly: 17179869184 -> '16Gi', 1000 -> '1000'."""
-    for unit, size in (('Ti', 1 << 40), ('Gi', 1 << 30), ('Mi', 1 << 20), ('Ki', 1 << 10)):
-        if value and value % size == 0:
-            return '%d%s' % (value // size, unit)
-    return str(value)
-
-
-def resources(cpu=0, memory=0):
-    return {'cpu': cpu, 'memory': memory}
-
-
-def _formatted(res):
-    return {'cpu': format_cpu(res['cpu']), 'memory': format_memory(res['memory'])}
-
-
-def _add(a, b):
-    return resources(a['cpu'] + b['cpu'], a['memory'] + b['memory'])
-
-
-def _sub(a, b):
-    return resources(a['cpu'] - b['cpu'], a['memory'] - b['memory'])
 
 
 def _requests(container):
@@ -118,17 +57,17 @@ def pod_requests(pod):
     for container in spec.get('initContainers') or ():
         req = _requests(container)
         if container.get('restartPolicy') == 'Always':
-            sidecars = _add(sidecars, req)
+            sidecars = add(sidecars, req)
             step = sidecars
         else:
-            step = _add(sidecars, req)
+            step = add(sidecars, req)
         init_peak = resources(max(init_peak['cpu'], step['cpu']), max(init_peak['memory'], step['memory']))
     running = sidecars
     for container in spec.get('containers') or ():
-        running = _add(running, _requests(container))
+        running = add(running, _requests(container))
     total = resources(max(running['cpu'], init_peak['cpu']), max(running['memory'], init_peak['memory']))
     overhead = spec.get('overhead') or {}
-    return _add(total, resources(cpu_milli(overhead.get('cpu')), memory_bytes(overhead.get('memory'))))
+    return add(total, resources(cpu_milli(overhead.get('cpu')), memory_bytes(overhead.get('memory'))))
 
 
 def vm_estimate(domain, memory_overhead=DEFAULT_VM_MEMORY_OVERHEAD):
@@ -301,8 +240,8 @@ def free_per_node(nodes, names, placed):
         requested = resources()
         for item in placed:
             if item['node'] == name:
-                requested = _add(requested, item['requests'])
-        result[name] = {'allocatable': allocatable, 'requested': requested, 'free': _sub(allocatable, requested),
+                requested = add(requested, item['requests'])
+        result[name] = {'allocatable': allocatable, 'requested': requested, 'free': sub(allocatable, requested),
                         'taints': blocking_taints(node)}
     return result
 
@@ -322,7 +261,7 @@ def first_fit_decreasing(moving, free):
             if not all(tolerates(item['tolerations'], taint) for taint in free[name]['taints']):
                 continue
             if left[name]['cpu'] >= req['cpu'] and left[name]['memory'] >= req['memory']:
-                left[name] = _sub(left[name], req)
+                left[name] = sub(left[name], req)
                 placement[name].append(_label(item))
                 break
         else:
@@ -333,7 +272,7 @@ def first_fit_decreasing(moving, free):
 def _total(items, field=None):
     total = resources()
     for item in items:
-        total = _add(total, item[field] if field else item)
+        total = add(total, item[field] if field else item)
     return total
 
 
@@ -371,20 +310,20 @@ def plan_rooms(room_nodes, nodes, pods, vms, vmis, memory_overhead=DEFAULT_VM_ME
             'survivor': survivor,
             'fits': not misfits,
             'moving': len(moving),
-            'needs': _formatted(_total(moving, 'requests')),
-            'free': _formatted(free_total),
-            'headroom': _formatted(_total([_clamped(left[name]) for name in open_nodes])),
-            'shortfall': _formatted(_total(misfits, 'requests')),
+            'needs': formatted(_total(moving, 'requests')),
+            'free': formatted(free_total),
+            'headroom': formatted(_total([_clamped(left[name]) for name in open_nodes])),
+            'shortfall': formatted(_total(misfits, 'requests')),
             'not_fitting': [dict(kind=w['kind'], namespace=w['namespace'], name=w['name'], node=w['node'],
-                                 requests=_formatted(w['requests']), source=w['source']) for w in misfits],
+                                 requests=formatted(w['requests']), source=w['source']) for w in misfits],
             'placement': dict((name, labels) for name, labels in placement.items() if labels),
-            'nodes': dict((name, dict(allocatable=_formatted(info['allocatable']),
-                                      requested=_formatted(info['requested']), free=_formatted(info['free']),
-                                      after=_formatted(left[name]),
+            'nodes': dict((name, dict(allocatable=formatted(info['allocatable']),
+                                      requested=formatted(info['requested']), free=formatted(info['free']),
+                                      after=formatted(left[name]),
                                       taints=['%s:%s' % (t.get('key'), t.get('effect')) for t in info['taints']]))
                           for name, info in free.items()),
         }
-    unplaced = [dict(kind=w['kind'], namespace=w['namespace'], name=w['name'], requests=_formatted(w['requests']))
+    unplaced = [dict(kind=w['kind'], namespace=w['namespace'], name=w['name'], requests=formatted(w['requests']))
                 for w in sorted(unplaced, key=lambda w: (w['namespace'], w['name']))]
     return result, unplaced, warnings
 
@@ -426,78 +365,3 @@ def shortfall_message(result):
         return None
     return ('Not enough capacity for a room failover: %s. Add capacity to the surviving room or lower these '
             'requests; run without fail_on_shortfall to only report it.' % '; '.join(parts))
-
-
-# ---------------------------------------------------------------------------------------------
-# I/O
-# ---------------------------------------------------------------------------------------------
-
-def read_cluster(kubeconfig=None, context=None, timeout=API_TIMEOUT):
-    """Nodes, Pods, VirtualMachines and VirtualMachineInstances as plain dicts. Without KubeVirt's CRDs the
-    VM lists are empty."""
-    from kubernetes import client  # pylint: disable=import-outside-toplevel
-
-    from ansible_collections.twinroom.ha.plugins.module_utils import k8s as k8s_client_factory  # pylint: disable=import-outside-toplevel
-    from kubernetes.client.rest import ApiException  # pylint: disable=import-outside-toplevel
-
-    where = 'the API server%s' % (' of context %s' % context if context else '')
-    try:
-        api_client = k8s_client_factory.api_client(kubeconfig, context)
-    except Exception as exc:  # the loader raises several types for a bad or missing file
-        raise CapacityError('cannot load kubeconfig %s%s: %s' % (
-            kubeconfig or '(default)', ' (context %s)' % context if context else '', exc))
-    core = client.CoreV1Api(api_client)
-    custom = client.CustomObjectsApi(api_client)
-    retry = k8s_client_factory.while_initializing  # a CRD just installed, a server just started: 429 for a while
-    try:
-        nodes = api_client.sanitize_for_serialization(
-            retry(core.list_node, _request_timeout=timeout))['items']
-        pods = api_client.sanitize_for_serialization(
-            retry(core.list_pod_for_all_namespaces, _request_timeout=timeout))['items']
-    except Exception as exc:  # ApiException, connection refused, timeout
-        raise CapacityError('cannot list Nodes and Pods on %s: %s' % (where, _api_error(exc)))
-    kubevirt = []
-    for plural in ('virtualmachines', 'virtualmachineinstances'):
-        try:
-            kubevirt.append(retry(custom.list_cluster_custom_object, KUBEVIRT_GROUP, KUBEVIRT_VERSION, plural,
-                                  _request_timeout=timeout).get('items') or [])
-        except ApiException as exc:
-            if exc.status != 404:
-                raise CapacityError('cannot list %s on %s: %s' % (plural, where, _api_error(exc)))
-            kubevirt.append([])
-        except Exception as exc:
-            raise CapacityError('cannot list %s on %s: %s' % (plural, where, _api_error(exc)))
-    return nodes, pods, kubevirt[0], kubevirt[1]
-
-
-def _api_error(exc):
-    status = getattr(exc, 'status', None)
-    if status:
-        import json  # pylint: disable=import-outside-toplevel
-        try:
-            body = json.loads(getattr(exc, 'body', None) or '{}')
-        except ValueError:
-            body = {}
-        return '%s %s' % (status, body.get('message') or getattr(exc, 'reason', ''))
-    return str(exc) or exc.__class__.__name__
-
-
-def run_capacity_info(params, reader=read_cluster):
-    """The module's work: read, plan, and (with fail_on_shortfall) refuse a shortfall."""
-    if not HAS_KUBERNETES:
-        raise CapacityError('the kubernetes Python library is not installed where this module runs '
-                            '(pip install kubernetes, or Debian python3-kubernetes).')
-    try:
-        memory_bytes(params['vm_memory_overhead'])
-    except (ValueError, TypeError, ArithmeticError):
-        raise CapacityError("vm_memory_overhead '%s' is not a Kubernetes quantity (for example 256Mi)."
-                            % params['vm_memory_overhead'])
-    nodes, pods, vms, vmis = reader(params.get('kubeconfig'), params.get('context'))
-    rooms, unplaced, warnings = plan_rooms(params['rooms'], nodes, pods, vms, vmis, params['vm_memory_overhead'])
-    result = dict(changed=False, rooms=rooms, unplaced=unplaced, table=capacity_table(rooms),
-                  fits=all(info['fits'] for info in rooms.values()), warnings=warnings)
-    if params.get('fail_on_shortfall'):
-        message = shortfall_message(rooms)
-        if message:
-            raise CapacityError(message, rooms=rooms, unplaced=unplaced, table=result['table'], fits=False)
-    return result

@@ -3,15 +3,11 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """KubeVirt VirtualMachines with two-room defaults.
 
-Two layers, as in fence.py:
-
-* **Pure decisions**: :func:`build_vm` turns the module's options (and the VM as it is, when it exists)
-  into the VirtualMachine to send; :func:`decide_run_strategy` maps ``state`` to ``spec.runStrategy``;
-  :func:`check_home_room` refuses a room the cluster does not have; :func:`compare` tells a real change
-  from API bookkeeping; :func:`vm_summary` is what ``vm_info`` reports. No I/O; unit-tested.
-* **I/O**: :func:`run_vm` and :func:`run_vm_info` read through kubernetes.core's client and write
-  through its ``runner.perform_action`` (server-side dry run in check mode). Nothing of kubernetes.core
-  or kubevirt.core is copied or patched.
+The plan, pure (no I/O; unit-tested): :func:`build_vm` turns the module's options (and the VM as it is, when it
+exists) into the VirtualMachine to send; :func:`decide_run_strategy` maps ``state`` to ``spec.runStrategy``;
+:func:`check_home_room` refuses a room the cluster does not have; object_diff.py tells a real change from API
+bookkeeping; :func:`vm_summary` is what ``vm_info`` reports. The runner, vm_runner.py, reads and
+writes through kubernetes.core.
 
 Two-room choices, in words (docs/vms.md has the why):
 
@@ -33,33 +29,9 @@ __metaclass__ = type
 
 import copy
 
-from ansible_collections.twinroom.ha.plugins.module_utils.module_run import TwinroomError
+from ansible_collections.twinroom.ha.plugins.module_utils.rooms import (
+    ANTI_AFFINITY_LABEL, HOME_ROOM_LABEL, VM_LABEL, ZONE_LABEL, TwinroomError, join_words)
 
-try:
-    from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
-    from ansible_collections.kubernetes.core.plugins.module_utils.k8s.exceptions import CoreException
-    from ansible_collections.kubernetes.core.plugins.module_utils.k8s.runner import perform_action
-    from ansible_collections.kubernetes.core.plugins.module_utils.k8s.service import K8sService
-    HAS_KUBERNETES_CORE = True
-except ImportError:  # pragma: no cover - depends on the controller
-    HAS_KUBERNETES_CORE = False
-
-    class CoreException(Exception):
-        """Stand-in so the except clauses below stay valid without kubernetes.core."""
-
-try:
-    from kubernetes.dynamic.exceptions import ForbiddenError, NotFoundError
-except ImportError:  # pragma: no cover - depends on the host
-    class NotFoundError(Exception):
-        """Stand-in when the kubernetes library is missing (the module fails earlier)."""
-
-    class ForbiddenError(Exception):
-        """Stand-in when the kubernetes library is missing (the module fails earlier)."""
-
-ZONE_LABEL = 'topology.kubernetes.io/zone'
-ANTI_AFFINITY_LABEL = 'twinroom.io/anti-affinity-group'
-HOME_ROOM_LABEL = 'twinroom.io/home-room'
-VM_LABEL = 'twinroom.io/vm'  # on the VMI's pods, so a VM's anti-affinity can leave its own pods out
 DEFAULT_STORAGE_CLASS = 'twinroom-vm-replicated'
 API_VERSION = 'kubevirt.io/v1'
 ROOT_DISK = 'rootdisk'
@@ -85,64 +57,9 @@ CREATE_DEFAULTS = dict(
 # Options that shape devices and disks: written when the VM is created, never patched afterwards.
 CREATE_ONLY = ('disk_size', 'storage_class', 'source', 'cloud_init_user_data')
 
-# Fields the API server or KubeVirt keeps up to date by themselves; never a change of ours.
-IGNORED_METADATA = ('resourceVersion', 'generation', 'managedFields', 'creationTimestamp', 'uid')
-
-# VM conditions kubernetes.core's waiter checks (the ones kubevirt.core's kubevirt_vm waits for too).
-WAIT_READY = dict(type='Ready', status=True)
-WAIT_STOPPED = dict(type='Ready', status=False, reason='VMINotExists')
-
-_SOURCE_SPEC = dict(
-    type=dict(type='str', default='blank', choices=list(SOURCE_TYPES)),
-    url=dict(type='str'),
-    name=dict(type='str'),
-    namespace=dict(type='str'),
-)
-
-VM_SPEC = dict(
-    name=dict(type='str', required=True),
-    namespace=dict(type='str', required=True),
-    state=dict(type='str', default='present', choices=list(STATES)),
-    run_strategy=dict(type='str', choices=list(RUN_STRATEGIES)),
-    cpu_cores=dict(type='int'),
-    memory=dict(type='str'),
-    eviction_strategy=dict(type='str', choices=list(EVICTION_STRATEGIES)),
-    home_room=dict(type='str'),
-    rooms=dict(type='list', elements='str'),
-    anti_affinity_group=dict(type='str'),
-    anti_affinity_required=dict(type='bool', default=False),
-    labels=dict(type='dict', default={}),
-    annotations=dict(type='dict', default={}),
-    disk_size=dict(type='str'),
-    storage_class=dict(type='str'),
-    source=dict(type='dict', options=_SOURCE_SPEC),
-    cloud_init_user_data=dict(type='str'),
-    wait=dict(type='bool', default=False),
-    wait_sleep=dict(type='int', default=5),
-    wait_timeout=dict(type='int', default=120),
-)
-
-
-def vm_argument_spec(auth_spec):
-    """The module's options plus kubernetes.core's AUTH_ARG_SPEC (deep-copied)."""
-    spec = copy.deepcopy(VM_SPEC)
-    spec.update(copy.deepcopy(auth_spec))
-    return spec
-
 
 class VmError(TwinroomError):
     """A refusal or failure of the vm modules."""
-
-
-# ---------------------------------------------------------------------------------------------
-# Pure decisions
-# ---------------------------------------------------------------------------------------------
-
-def _join(words):
-    words = list(words)
-    if len(words) <= 1:
-        return ''.join(words)
-    return '%s and %s' % (', '.join(words[:-1]), words[-1])
 
 
 def vm_ref(params):
@@ -172,7 +89,7 @@ def check_home_room(home_room, known, source, ref):
             "Unknown home room '%s' for %s: no Node carries the label %s, so the cluster has no rooms yet. "
             "Label the nodes (site.yml does) or give the rooms option." % (home_room, ref, ZONE_LABEL))
     raise VmError("Unknown home room '%s' for %s: the known rooms are %s (from %s)."
-                  % (home_room, ref, _join(known), where))
+                  % (home_room, ref, join_words(known), where))
 
 
 def effective_run_strategy(vm):
@@ -405,47 +322,6 @@ def creation_only_drift(params, existing):
     return drift
 
 
-def _clean(obj):
-    """A copy without status and the metadata the API server maintains; what a change is judged on."""
-    obj = copy.deepcopy(obj or {})
-    obj.pop('status', None)
-    meta = obj.get('metadata')
-    if isinstance(meta, dict):
-        for key in IGNORED_METADATA:
-            meta.pop(key, None)
-    return obj
-
-
-def _recursive_diff(before, after):
-    """(before-only, after-only) parts of two dicts, or None when equal - nested dicts by key, the rest whole."""
-    if before == after:
-        return None
-    if not (isinstance(before, dict) and isinstance(after, dict)):
-        return before, after
-    left, right = {}, {}
-    for key in set(before) | set(after):
-        if key not in after:
-            left[key] = before[key]
-        elif key not in before:
-            right[key] = after[key]
-        else:
-            sub = _recursive_diff(before[key], after[key])
-            if sub is not None:
-                left[key], right[key] = sub
-    return left, right
-
-
-def compare(before, after):
-    """(changed, diff) between the VM as read and as the API server returned it after the write.
-
-    status, resourceVersion, generation, managedFields, uid and creationTimestamp are ignored: KubeVirt's
-    controllers and the API server change them without any change of ours."""
-    diff = _recursive_diff(_clean(before), _clean(after))
-    if diff is None:
-        return False, {'before': {}, 'after': {}}
-    return True, {'before': diff[0], 'after': diff[1]}
-
-
 def home_room_of(vm):
     """The home room a VM was given: its twinroom.io/home-room label, else its preferred zone affinity."""
     labels = ((vm or {}).get('metadata') or {}).get('labels') or {}
@@ -492,123 +368,3 @@ def vm_summary(vm, vmi, node_zones):
         'eviction_strategy': (((spec.get('template') or {}).get('spec') or {}).get('evictionStrategy')),
         'migration': vmi_status.get('migrationState'),
     }
-
-
-# ---------------------------------------------------------------------------------------------
-# I/O (kubernetes.core's client, service and runner)
-# ---------------------------------------------------------------------------------------------
-
-def _get(svc, kind, api_version, name=None, namespace=None, **params):
-    """The object (dict) or None when it does not exist; a list's items when name is None."""
-    resource = svc.find_resource(kind, api_version, fail=True)
-    try:
-        found = svc.client.get(resource, name=name, namespace=namespace, **params)
-    except NotFoundError:
-        return None
-    found = found.to_dict()
-    return found.get('items', []) if name is None else found
-
-
-def _known_rooms(svc, params):
-    if params.get('rooms') is not None:
-        return list(params['rooms']), 'rooms'
-    try:
-        nodes = _get(svc, 'Node', 'v1')
-    except ForbiddenError as exc:
-        raise VmError("Cannot list Nodes to learn the rooms (%s): give the rooms option instead."
-                      % (getattr(exc, 'reason', None) or exc,))
-    return known_rooms_from_nodes(nodes), 'nodes'
-
-
-def _action_params(module, state, run_strategy):
-    """What perform_action and kubernetes.core's waiter read (the waiter reads module.params)."""
-    if run_strategy in RUNNING_STRATEGIES:
-        module.params['wait_condition'] = WAIT_READY
-    elif run_strategy == 'Halted':
-        module.params['wait_condition'] = WAIT_STOPPED
-    else:
-        module.params['wait_condition'] = None  # Manual, Once: nothing to wait for but the object
-    return dict(state=state, wait=module.params['wait'], wait_sleep=module.params['wait_sleep'],
-                wait_timeout=module.params['wait_timeout'], hidden_fields=['metadata.managedFields'])
-
-
-def run_vm(module):
-    """Read the VM, decide, write through perform_action; returns the module's result."""
-    params = module.params
-    ref = vm_ref(params)
-    try:
-        svc = K8sService(get_api_client(module), module)
-        existing = _get(svc, 'VirtualMachine', API_VERSION, params['name'], params['namespace'])
-        if params['state'] == 'absent':
-            return _absent(module, svc, existing)
-        if params.get('home_room'):
-            known, source = _known_rooms(svc, params)
-            check_home_room(params['home_room'], known, source, ref)
-        definition = build_vm(params, existing)
-        warnings = []
-        drift = creation_only_drift(params, existing)
-        if drift:
-            warnings.append('%s only apply when the VM is created; %s has other values and keeps them.'
-                            % (_join(drift), ref))
-        run_strategy = decide_run_strategy(params['state'], params.get('run_strategy'), existing)
-        result = perform_action(svc, definition, _action_params(module, params['state'], run_strategy))
-    except CoreException as exc:
-        raise VmError('%s: %s' % (ref, exc))
-    after = result.get('result') or {}
-    changed, diff = compare(existing, after) if existing is not None else (True, {'before': {}, 'after': _clean(after)})
-    out = dict(changed=changed, result=after, method=result.get('method'), run_strategy=run_strategy,
-               home_room=home_room_of(after) if after else params.get('home_room'),
-               warnings=warnings + list(result.get('warnings') or []))
-    if 'duration' in result:
-        out['duration'] = result['duration']
-    if module._diff:
-        out['diff'] = diff
-    return out
-
-
-def _absent(module, svc, existing):
-    out = dict(changed=existing is not None, result={}, method='delete', run_strategy=None, home_room=None)
-    if existing is not None:
-        definition = {'apiVersion': API_VERSION, 'kind': 'VirtualMachine',
-                      'metadata': {'name': module.params['name'], 'namespace': module.params['namespace']}}
-        result = perform_action(svc, definition, _action_params(module, 'absent', None))
-        out['result'] = result.get('result') or {}
-        if 'duration' in result:
-            out['duration'] = result['duration']
-    if module._diff:
-        out['diff'] = {'before': _clean(existing) if existing else {}, 'after': {}}
-    return out
-
-
-def run_vm_info(module):
-    """VMs as kubernetes.core's K8sService.find returns them (the call kubevirt.core's info modules make),
-    each with its VMI and the room of the node it runs on."""
-    params = module.params
-    try:
-        svc = K8sService(get_api_client(module), module)
-        found = svc.find(
-            kind='VirtualMachine', api_version=params['api_version'], name=params['name'],
-            namespace=params['namespace'], label_selectors=params['label_selectors'],
-            field_selectors=params['field_selectors'], wait=params['wait'], wait_sleep=params['wait_sleep'],
-            wait_timeout=params['wait_timeout'], condition=WAIT_READY, hidden_fields=['metadata.managedFields'])
-        vms = found.get('resources') or []
-        vmis = {}
-        for vm in vms:
-            meta = vm.get('metadata') or {}
-            vmis[(meta.get('namespace'), meta.get('name'))] = _get(
-                svc, 'VirtualMachineInstance', params['api_version'], meta.get('name'), meta.get('namespace'))
-        warnings = []
-        node_zones = {}
-        if any(((vmi or {}).get('status') or {}).get('nodeName') for vmi in vmis.values()):
-            try:
-                for node in _get(svc, 'Node', 'v1') or []:
-                    node_zones[node['metadata']['name']] = (node['metadata'].get('labels') or {}).get(ZONE_LABEL)
-            except ForbiddenError:
-                warnings.append('Cannot list Nodes: the room of each running VM is unknown (room: null).')
-    except CoreException as exc:
-        raise VmError(str(exc))
-    summaries = []
-    for vm in vms:
-        meta = vm.get('metadata') or {}
-        summaries.append(vm_summary(vm, vmis.get((meta.get('namespace'), meta.get('name'))), node_zones))
-    return dict(changed=False, vms=summaries, api_found=found.get('api_found', True), warnings=warnings)

@@ -1,20 +1,10 @@
 # -*- coding: utf-8 -*-
 # Copyright: twinroom developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""LINSTOR through its REST API (python-linstor) for what the Piraeus CRs do not cover: DRBD quorum and tiebreaker
-settings of a resource group, where each resource's replicas are, and the failover-time quorum override.
-
-Two layers:
-
-* **Pure decisions** - :func:`desired_resource_group` (the two-room settings), :func:`resource_group_plan`
-  (what to change on a resource group), :func:`placement_summary` (per resource: the room of each diskful
-  replica, its disk state, the tiebreaker, and whether the other room keeps quorum when a room is lost),
-  :func:`check_other_room_fenced` (the override's refusal) and :func:`override_plan` / :func:`restore_plan`.
-  No I/O; unit-tested with parametrized cases.
-* **I/O** - :class:`LinstorApi` (python-linstor's ``Linstor`` client: ``node_list``, ``resource_group_list_raise``,
-  ``resource_group_create`` / ``resource_group_modify``, ``resource_dfn_list``, ``volume_list``
-  (``GET /v1/view/resources``) and ``resource_modify``) and :class:`FenceRecords` (reads the Nodes of the other
-  room and their fencing records through the Kubernetes API, with twinroom.ha.fence's reader).
+"""The LINSTOR quorum decisions, pure functions on REST-shaped dicts (linstor_rest.py reads them): the two-room
+settings of a resource group (:func:`desired_resource_group`, :func:`resource_group_plan`), per resource the room,
+disk state and quorum of each replica (:func:`placement_summary`), and the quorum override's refusal and plans
+(:func:`check_other_room_fenced`, :func:`override_plan`, :func:`restore_plan`).
 
 The override, in words: DRBD's ``quorum majority`` with two diskful replicas (one per room) and a diskless
 tiebreaker keeps I/O in the half that still sees the tiebreaker. When the tiebreaker was in the lost room (or there
@@ -22,9 +12,11 @@ is none), the surviving replica suspends I/O. The override sets ``DrbdOptions/Re
 surviving room's resources of exactly those resource definitions - a resource-level property, which LINSTOR's
 satellite puts first when it writes that node's DRBD configuration, so the lost room's replicas keep their quorum
 setting - and records the value it replaced in the same resource's ``Aux/twinroom.io/quorum-override`` property.
-It is refused unless every node of the other room is recorded fenced (twinroom.ha.fence's ``twinroom.io/fenced``
-annotation and the ``node.kubernetes.io/out-of-service`` taint): with quorum off on both sides of a cut link, both
-would write. ``state: absent`` puts the recorded values back and removes the records.
+It is refused unless every node of the other room is recorded fenced (the ``twinroom.io/fenced`` annotation and
+the out-of-service taint): with quorum off on both sides of a cut link, both would write. ``state: absent`` puts
+the recorded values back and removes the records.
+
+Layer 3 (plan). See docs/architecture.md.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -32,29 +24,10 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import copy
-import datetime
 import json
-import time
 
-from ansible.module_utils.basic import env_fallback
-
-from ansible_collections.twinroom.ha.plugins.module_utils.module_run import TwinroomError
-from ansible_collections.twinroom.ha.plugins.module_utils.fence import (
-    ANNOTATION as FENCE_ANNOTATION,
-    TAINT_KEY as FENCE_TAINT_KEY,
-    FenceError,
-    NodeRecorder,
-)
-
-try:
-    import linstor
-    HAS_LINSTOR = True
-except ImportError:  # pragma: no cover - depends on the host
-    linstor = None
-    HAS_LINSTOR = False
-
-ZONE_LABEL = 'topology.kubernetes.io/zone'
-DEFAULT_ROOMS = {'room_a': 'room-a', 'room_b': 'room-b'}
+from ansible_collections.twinroom.ha.plugins.module_utils.rooms import (
+    FENCED_ANNOTATION, OUT_OF_SERVICE_TAINT_KEY, ZONE_LABEL, TwinroomError, join_words, other_room)
 
 QUORUM = 'DrbdOptions/Resource/quorum'
 ON_NO_QUORUM = 'DrbdOptions/Resource/on-no-quorum'
@@ -75,57 +48,12 @@ FLAGS_GONE = ('DELETE', 'DRBD_DELETE')
 
 SELECT_FILTER_KEYS = ('place_count', 'x_replicas_on_different_map', 'storage_pool_list')
 
-# ---------------------------------------------------------------------------------------------
-# Shared argument specs (documented by the doc fragments twinroom.ha.linstor_api and twinroom.ha.kubeconfig)
-# ---------------------------------------------------------------------------------------------
-
-_LINSTOR_SPEC = dict(
-    controller_url=dict(type='str', required=True, fallback=(env_fallback, ['LS_CONTROLLERS'])),
-    username=dict(type='str'),
-    password=dict(type='str', no_log=True),
-    auth_token=dict(type='str', no_log=True),
-    ca_file=dict(type='path'),
-    client_cert=dict(type='path'),
-    client_key=dict(type='path', no_log=False),
-    validate_certs=dict(type='bool', default=True),
-    allow_insecure_auth=dict(type='bool', default=False),
-    timeout=dict(type='int', default=30),
-)
-
-_ROOMS_SPEC = dict(
-    rooms=dict(type='dict', default=DEFAULT_ROOMS),
-    zone_label=dict(type='str', default=ZONE_LABEL),
-)
-
-_KUBECONFIG_SPEC = dict(
-    kubeconfig=dict(type='path'),
-    context=dict(type='str'),
-)
-
-
-def linstor_argument_spec(kubernetes=False, **extra):
-    """The controller connection and room options (deep-copied), the Kubernetes ones if asked, and the module's."""
-    spec = copy.deepcopy(_LINSTOR_SPEC)
-    spec.update(copy.deepcopy(_ROOMS_SPEC))
-    if kubernetes:
-        spec.update(copy.deepcopy(_KUBECONFIG_SPEC))
-    spec.update(copy.deepcopy(extra))
-    return spec
-
 
 class LinstorQuorumError(TwinroomError):
     """A refusal or failure of the LINSTOR modules."""
 
 
-# ---------------------------------------------------------------------------------------------
-# Pure decisions: rooms
-# ---------------------------------------------------------------------------------------------
-
-def _join(words):
-    words = list(words)
-    if len(words) <= 1:
-        return ''.join(words)
-    return '%s and %s' % (', '.join(words[:-1]), words[-1])
+# --- Pure decisions: rooms ---
 
 
 def zone_property(zone_label):
@@ -143,11 +71,13 @@ def check_rooms(rooms):
         raise LinstorQuorumError('rooms %s: each room needs its own zone label value.' % json.dumps(rooms, sort_keys=True))
 
 
-def other_room(rooms, room):
+def lost_room(rooms, surviving_room):
+    """The room that is not ``surviving_room`` (``rooms``: {room: zone})."""
     check_rooms(rooms)
-    if room not in rooms:
-        raise LinstorQuorumError('surviving_room %s is not one of the rooms %s.' % (room, _join(sorted(rooms))))
-    return [name for name in sorted(rooms) if name != room][0]
+    try:
+        return other_room(surviving_room, rooms)
+    except TwinroomError as exc:
+        raise LinstorQuorumError('surviving_room %s' % exc.msg)
 
 
 def node_rooms(nodes, rooms, zone_label=ZONE_LABEL):
@@ -162,9 +92,8 @@ def node_rooms(nodes, rooms, zone_label=ZONE_LABEL):
     return result
 
 
-# ---------------------------------------------------------------------------------------------
-# Pure decisions: the resource group
-# ---------------------------------------------------------------------------------------------
+# --- Pure decisions: the resource group ---
+
 
 def desired_resource_group(witness, zone_label=ZONE_LABEL, on_no_quorum='suspend-io', place_count=2,
                            storage_pools=None):
@@ -261,16 +190,15 @@ def witness_warnings(witness, placement, rooms):
         warnings.append(
             'witness is true but no LINSTOR node has a zone outside %s: the tiebreaker cannot be placed, so losing '
             'a room suspends I/O until twinroom.ha.linstor_quorum_override. Register the witness as a LINSTOR '
-            'satellite with its own zone label.' % _join('%s (%s)' % (room, rooms[room]) for room in sorted(rooms)))
+            'satellite with its own zone label.' % join_words('%s (%s)' % (room, rooms[room]) for room in sorted(rooms)))
     if unzoned:
         warnings.append('LINSTOR nodes %s have no zone property: the one-replica-per-room rule does not cover them, '
-                        'so both replicas could land in one room.' % _join(unzoned))
+                        'so both replicas could land in one room.' % join_words(unzoned))
     return warnings
 
 
-# ---------------------------------------------------------------------------------------------
-# Pure decisions: where a resource's replicas are, and who keeps quorum
-# ---------------------------------------------------------------------------------------------
+# --- Pure decisions: where a resource's replicas are, and who keeps quorum ---
+
 
 def _disk_states(resource):
     volumes = sorted(resource.get('volumes') or [], key=lambda v: v.get('volume_number', 0))
@@ -338,14 +266,14 @@ def placement_summary(definition, resources, placement, rooms):
     for room in room_names:
         if len(by_room[room]) > 1:
             problems.append('%d diskful replicas in %s (%s): one room holds both copies.'
-                            % (len(by_room[room]), room, _join(by_room[room])))
+                            % (len(by_room[room]), room, join_words(by_room[room])))
     missing = [room for room in room_names if not by_room[room]]
     if missing and diskful:
-        problems.append('no diskful replica in %s.' % _join(missing))
+        problems.append('no diskful replica in %s.' % join_words(missing))
     outside = [d['node'] for d in diskful if d['room'] is None]
     if outside:
         problems.append('diskful replicas on %s are in no room (zone %s).'
-                        % (_join(outside), _join(sorted(set(str(d['zone']) for d in diskful if d['room'] is None)))))
+                        % (join_words(outside), join_words(sorted(set(str(d['zone']) for d in diskful if d['room'] is None)))))
     if tiebreaker is None and not any(d['voter'] for d in diskless):
         problems.append('no tiebreaker: losing either room suspends I/O until the quorum override.')
     keeps = dict((room, keeps_quorum(voters, room)) for room in room_names)
@@ -363,9 +291,8 @@ def placement_summary(definition, resources, placement, rooms):
     )
 
 
-# ---------------------------------------------------------------------------------------------
-# Pure decisions: the quorum override
-# ---------------------------------------------------------------------------------------------
+# --- Pure decisions: the quorum override ---
+
 
 def parse_override_record(value):
     """The Aux/twinroom.io/quorum-override property as a dict (text that is not a JSON object kept as ``raw``)."""
@@ -396,9 +323,9 @@ def check_other_room_fenced(lost_room, zone, kube_nodes, linstor_nodes, zone_lab
         reasons = []
         record = node.get('record')
         if not record or 'raw' in record:
-            reasons.append('no %s record' % FENCE_ANNOTATION)
+            reasons.append('no %s record' % FENCED_ANNOTATION)
         if not node.get('tainted'):
-            reasons.append('no %s taint' % FENCE_TAINT_KEY)
+            reasons.append('no %s taint' % OUT_OF_SERVICE_TAINT_KEY)
         if reasons:
             problems.append('%s (%s)' % (name, ' and '.join(reasons)))
     for name in sorted(set(linstor_nodes) - set(kube_nodes)):
@@ -409,7 +336,7 @@ def check_other_room_fenced(lost_room, zone, kube_nodes, linstor_nodes, zone_lab
     if problems:
         raise LinstorQuorumError(
             'Refusing quorum override while the other room is not fenced: %s %s. Fence %s first '
-            '(twinroom.ha.fence with state fenced), then run this again.' % (lost_room, _join(problems), lost_room),
+            '(twinroom.ha.fence with state fenced), then run this again.' % (lost_room, join_words(problems), lost_room),
             fenced=False)
     return sorted(kube_nodes)
 
@@ -495,16 +422,16 @@ def check_restore(behind, waited, allow_outdated=False):
     them: quorum comes back only once the returning room's replicas have resynced."""
     if not behind:
         return []
-    named = ['%s (replica on %s)' % (name, _join(nodes)) for name, nodes in sorted(behind.items())]
+    named = ['%s (replica on %s)' % (name, join_words(nodes)) for name, nodes in sorted(behind.items())]
     if allow_outdated:
         return ['quorum restored on %s while its replica on %s is not UpToDate: DRBD suspends its I/O again if it '
-                'loses quorum before that replica is back.' % (name, _join(nodes)) for name, nodes in sorted(behind.items())]
+                'loses quorum before that replica is back.' % (name, join_words(nodes)) for name, nodes in sorted(behind.items())]
     raise LinstorQuorumError(
         'refusing to restore DRBD quorum: %s %s not UpToDate after %d s. With quorum back on, DRBD would suspend '
         'I/O there again if the other room failed before the resync. Nothing was changed; the override stays. Check '
         'the resync (linstor resource list) and that the returning room\'s satellites run, then run again; '
         'allow_outdated: true restores quorum anyway.'
-        % (_join(named), 'is' if len(named) == 1 else 'are', waited))
+        % (join_words(named), 'is' if len(named) == 1 else 'are', waited))
 
 
 def apply_changes_view(resources_by_name, changes):
@@ -521,252 +448,3 @@ def apply_changes_view(resources_by_name, changes):
             view[k] = None
         after[key] = view
     return before, after
-
-
-def utc_now():
-    return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat().replace('+00:00', 'Z')
-
-
-# ---------------------------------------------------------------------------------------------
-# I/O: the LINSTOR controller through python-linstor
-# ---------------------------------------------------------------------------------------------
-
-def _replies_text(replies):
-    texts = []
-    for reply in replies:
-        message = getattr(reply, 'message', None) or str(reply)
-        cause = getattr(reply, 'cause', None)
-        texts.append('%s%s' % (message, ' (%s)' % cause if cause else ''))
-    return '; '.join(texts)
-
-
-class LinstorApi(object):
-    """The calls the modules make, on python-linstor's ``Linstor`` client. ``client`` can be given in tests."""
-
-    def __init__(self, params, client=None):
-        self.url = params['controller_url']
-        self.where = 'LINSTOR controller %s' % self.url
-        if client is not None:
-            self.api = client
-            return
-        if not HAS_LINSTOR:
-            raise LinstorQuorumError('python-linstor is not installed where this module runs (pip install '
-                                     'python-linstor, or Debian python3-linstor).')
-        secure = self.url.startswith(('https://', 'linstor+ssl://'))
-        if secure and params.get('validate_certs', True) and not params.get('ca_file'):
-            raise LinstorQuorumError(
-                'controller_url %s uses TLS but no ca_file is given: python-linstor checks the controller\'s '
-                'certificate only against ca_file. Give the CA that signed it, or set validate_certs: false.'
-                % self.url)
-        try:
-            api = linstor.Linstor(self.url, timeout=params.get('timeout') or 30,
-                                  agent_info='twinroom.ha', auth_token=params.get('auth_token'))
-            api.username = params.get('username')
-            api.password = params.get('password')
-            api.certfile = params.get('client_cert')
-            api.keyfile = params.get('client_key')
-            if params.get('validate_certs', True):
-                api.cafile = params.get('ca_file')
-            api.allow_insecure = bool(params.get('allow_insecure_auth'))
-            api.connect()
-        except linstor.LinstorError as exc:
-            raise LinstorQuorumError('cannot connect to the %s: %s' % (self.where, exc))
-        except (OSError, ValueError) as exc:
-            raise LinstorQuorumError('cannot connect to the %s: %s' % (self.where, exc))
-        self.api = api
-
-    def _call(self, what, method, *args, **kwargs):
-        try:
-            return getattr(self.api, method)(*args, **kwargs)
-        except Exception as exc:  # python-linstor raises LinstorError subclasses and socket errors
-            raise LinstorQuorumError('%s failed on the %s: %s' % (what, self.where, exc))
-
-    def _list(self, what, replies):
-        """The REST list (python-linstor's ``data_v1``) of a list call, or its error replies as our error."""
-        if not replies:
-            return []
-        first = replies[0]
-        if getattr(first, 'ret_code', None) is not None and hasattr(first, 'is_error'):
-            if any(reply.is_error() for reply in replies):
-                raise LinstorQuorumError('%s failed on the %s: %s' % (what, self.where, _replies_text(replies)))
-            return []
-        return list(first.data_v1 or [])
-
-    def _check(self, what, replies):
-        errors = [reply for reply in replies or [] if hasattr(reply, 'is_error') and reply.is_error()]
-        if errors:
-            raise LinstorQuorumError('%s failed on the %s: %s' % (what, self.where, _replies_text(errors)))
-
-    def nodes(self):
-        return self._list('listing nodes', self._call('listing nodes', 'node_list'))
-
-    def resource_groups(self, names=None):
-        what = 'listing resource groups'
-        result = self._call(what, 'resource_group_list_raise', filter_by_resource_groups=names or None)
-        return list(result.data_v1 or [])
-
-    def resource_group(self, name):
-        groups = [group for group in self.resource_groups([name]) if group.get('name', '').lower() == name.lower()]
-        return groups[0] if groups else None
-
-    def create_resource_group(self, name, props, select_filter, description=None):
-        what = 'creating resource group %s' % name
-        self._check(what, self._call(
-            what, 'resource_group_create', name, description=description,
-            place_count=select_filter.get('place_count'), storage_pool=select_filter.get('storage_pool_list'),
-            x_replicas_on_different=select_filter.get('x_replicas_on_different_map'), property_dict=props))
-
-    def modify_resource_group(self, name, props, select_filter, description=None):
-        what = 'modifying resource group %s' % name
-        self._check(what, self._call(
-            what, 'resource_group_modify', name, description=description,
-            place_count=select_filter.get('place_count'), storage_pool=select_filter.get('storage_pool_list'),
-            x_replicas_on_different=select_filter.get('x_replicas_on_different_map'), property_dict=props or None))
-
-    def resource_definitions(self, names=None):
-        what = 'listing resource definitions'
-        return self._list(what, self._call(what, 'resource_dfn_list', query_volume_definitions=False,
-                                           filter_by_resource_definitions=names or None))
-
-    def resources(self, names=None):
-        what = 'listing resources'
-        return self._list(what, self._call(what, 'volume_list', filter_by_resources=names or None))
-
-    def modify_resource(self, node, name, props, delete):
-        what = 'setting the properties of resource %s on node %s' % (name, node)
-        self._check(what, self._call(what, 'resource_modify', node, name, property_dict=props or None,
-                                     delete_props=delete or None))
-
-
-class FenceRecords(object):
-    """The Kubernetes Nodes of one room and their fencing record, read with twinroom.ha.fence's NodeRecorder."""
-
-    def __init__(self, kubeconfig=None, context=None, recorder=None):
-        try:
-            self.recorder = recorder or NodeRecorder(kubeconfig, context)
-        except FenceError as exc:
-            raise LinstorQuorumError(exc.msg)
-
-    def room_nodes(self, zone_label, zone):
-        try:
-            listed = self.recorder.api.list_node(label_selector='%s=%s' % (zone_label, zone), _request_timeout=20)
-        except Exception as exc:
-            raise LinstorQuorumError('cannot list the Nodes labelled %s=%s on %s: %s'
-                                     % (zone_label, zone, self.recorder.where, exc))
-        result = {}
-        for node in listed.items:
-            view = NodeRecorder._view(node)
-            result[node.metadata.name] = dict(tainted=view['tainted'], record=view['record'])
-        return result
-
-
-# ---------------------------------------------------------------------------------------------
-# Runners: what the modules call
-# ---------------------------------------------------------------------------------------------
-
-def _api(params, api):
-    return api if api is not None else LinstorApi(params)
-
-
-def run_resource_group(params, check_mode=False, diff=False, api=None):
-    check_rooms(params['rooms'])
-    api = _api(params, api)
-    desired = desired_resource_group(params['witness'], params['zone_label'], params['on_no_quorum'],
-                                     params['place_count'], params.get('storage_pools'))
-    group = api.resource_group(params['name'])
-    plan = resource_group_plan(group, desired)
-    placement = node_rooms(api.nodes(), params['rooms'], params['zone_label'])
-    result = dict(changed=plan['changed'], name=params['name'], created=plan['create'],
-                  props=plan['after']['props'], select_filter=plan['after']['select_filter'],
-                  warnings=witness_warnings(params['witness'], placement, params['rooms']))
-    if diff:
-        result['diff'] = dict(before=plan['before'] or {}, after=plan['after'])
-    if check_mode or not plan['changed']:
-        return result
-    if plan['create']:
-        api.create_resource_group(params['name'], plan['override_props'], plan['select_filter'])
-    else:
-        api.modify_resource_group(params['name'], plan['override_props'], plan['select_filter'])
-    return result
-
-
-def run_resource_group_info(params, api=None):
-    api = _api(params, api)
-    groups = api.resource_groups([params['name']] if params.get('name') else None)
-    if params.get('name') and not groups:
-        raise LinstorQuorumError('resource group %s does not exist on the %s.' % (params['name'], api.where))
-    return dict(changed=False, resource_groups=dict(
-        (group['name'], resource_group_report(group, params['zone_label'])) for group in groups))
-
-
-def observe_resources(api, params):
-    """(placement, summaries {name: summary}, resources {name: [REST resources]}) for the selected definitions."""
-    check_rooms(params['rooms'])
-    placement = node_rooms(api.nodes(), params['rooms'], params['zone_label'])
-    definitions = api.resource_definitions(params.get('resources') or None)
-    if params.get('resource_group'):
-        wanted = params['resource_group'].lower()
-        definitions = [d for d in definitions if (d.get('resource_group_name') or '').lower() == wanted]
-    names = sorted(d['name'] for d in definitions)
-    missing = sorted(set(params.get('resources') or []) - set(names))
-    if missing:
-        raise LinstorQuorumError('resource definitions %s do not exist on the %s%s.' % (
-            _join(missing), api.where,
-            ' in resource group %s' % params['resource_group'] if params.get('resource_group') else ''))
-    by_name = dict((name, []) for name in names)
-    if names:
-        for resource in api.resources(names):
-            if resource.get('name') in by_name:
-                by_name[resource['name']].append(resource)
-    summaries = dict((d['name'], placement_summary(d, by_name[d['name']], placement, params['rooms']))
-                     for d in definitions)
-    return placement, summaries, by_name
-
-
-def run_resource_info(params, api=None):
-    api = _api(params, api)
-    placement, summaries, _resources = observe_resources(api, params)
-    return dict(changed=False, rooms=dict(params['rooms']), nodes=placement, resources=summaries)
-
-
-WAIT_INTERVAL = 5  # s between reads of the returning room's replicas
-
-
-def run_quorum_override(params, check_mode=False, diff=False, api=None, fence_records=None, clock=time.monotonic,
-                        sleep=time.sleep):
-    rooms = params['rooms']
-    surviving = params['surviving_room']
-    lost = other_room(rooms, surviving)
-    fenced_nodes = None
-    if params['state'] == 'present':
-        # Fencing first: nothing about LINSTOR matters while the other room may still write.
-        records = fence_records or FenceRecords(params.get('kubeconfig'), params.get('context'))
-        kube_nodes = records.room_nodes(params['zone_label'], rooms[lost])
-    api = _api(params, api)
-    placement, summaries, by_name = observe_resources(api, params)
-    warnings = []
-    if params['state'] == 'present':
-        linstor_lost = [name for name, node in placement.items() if node['room'] == lost]
-        fenced_nodes = check_other_room_fenced(lost, rooms[lost], kube_nodes, linstor_lost, params['zone_label'])
-        changes, skipped = override_plan(summaries, by_name, surviving, lost, utc_now())
-    else:
-        changes, behind = restore_plan(summaries, by_name, surviving)
-        started = clock()
-        # The returning room's replicas resync after its satellites are back: wait for them, bounded.
-        while behind and not params.get('allow_outdated') and not check_mode \
-                and clock() - started < (params.get('wait_timeout') or 0):
-            sleep(WAIT_INTERVAL)
-            placement, summaries, by_name = observe_resources(api, params)
-            changes, behind = restore_plan(summaries, by_name, surviving)
-        warnings = check_restore(behind, int(clock() - started), params.get('allow_outdated') or check_mode)
-        skipped = {}
-    before, after = apply_changes_view(by_name, changes)
-    result = dict(changed=bool(changes), surviving_room=surviving, lost_room=lost, fenced_nodes=fenced_nodes,
-                  changes=[dict(c) for c in changes], left_alone=skipped, warnings=warnings)
-    if diff:
-        result['diff'] = dict(before=before, after=after)
-    if check_mode or not changes:
-        return result
-    for change in changes:
-        api.modify_resource(change['node'], change['resource'], change['set'], change['delete'])
-    return result

@@ -7,8 +7,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-# TwinroomError is re-exported: modules written before rooms.py import it from here.
-from ansible_collections.twinroom.ha.plugins.module_utils.rooms import TwinroomError  # noqa: F401  pylint: disable=unused-import
+# TwinroomError is re-exported: modules name it through module_run.
+from ansible_collections.twinroom.ha.plugins.module_utils.rooms import TwinroomError  # noqa: F401 pylint: disable=unused-import
 
 
 def finish(module, runner, errors, *args, **kwargs):

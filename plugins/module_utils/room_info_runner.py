@@ -13,7 +13,7 @@ __metaclass__ = type
 
 import time
 
-from ansible_collections.twinroom.ha.plugins.module_utils import fence, k8s, room_status
+from ansible_collections.twinroom.ha.plugins.module_utils import bmc, fence_plan, k8s, room_status
 
 WAIT_INTERVAL = 2.0  # seconds between two reads of the Nodes while waiting for them to be Ready
 
@@ -29,7 +29,7 @@ def read_rooms(read_api, read_bmcs=None):
     read in parallel rather than after. An API failure is returned (the exception); a BMC failure is raised.
     """
     calls = [read_api] if read_bmcs is None else [read_api, read_bmcs]
-    results = fence.run_parallel(calls, lambda call: call())
+    results = bmc.run_parallel(calls, lambda call: call())
     cluster, api_error = results[0], None
     if isinstance(cluster, Exception):  # the caller tells the failures apart with classify_api_error
         cluster, api_error = None, cluster
@@ -120,18 +120,19 @@ def wait_ready(read, names, timeout, context=None, clock=time.monotonic, sleep=t
 
 def run_room_info(params, read_api=None, read_node_list=None, make_agents=None, wall_clock=time.time,
                   clock=time.monotonic, sleep=time.sleep):
-    """room_info's result; raises RoomStatusError or fence.FenceError (with the observed state) on a refusal.
+    """room_info's result; raises RoomStatusError, fence_plan.FenceError or bmc.BmcError (with the observed
+    state) on a refusal.
 
     The keyword arguments replace the API, the BMCs and the clocks in tests."""
     context = params['context']
     result = dict(changed=False, api_state=room_status.API_ANSWERS)
     read_bmcs = None
     if params.get('nodes'):  # the BMCs are asked only for the nodes given
-        fence.check_bmc_settings(params)
-        agents = (make_agents or fence.make_agents)(params)
+        fence_plan.check_bmc_settings(params)
+        agents = (make_agents or bmc.make_agents)(params)
 
         def read_bmcs():
-            return fence.observe(params, None, agents)[0]
+            return bmc.read_power([node['name'] for node in params['nodes']], agents)
 
     if params.get('wait_ready'):
         names = room_status.wait_names(params['rooms'], params['wait_ready'])
@@ -141,8 +142,8 @@ def run_room_info(params, read_api=None, read_node_list=None, make_agents=None, 
     read_api = read_api or (lambda: read_cluster(params['kubeconfig'], context, params['api_timeout']))
     try:
         cluster, api_error, observed = read_rooms(read_api, read_bmcs)
-    except fence.FenceError as exc:
-        raise fence.FenceError('cannot read the BMCs: %s' % exc.msg)
+    except bmc.BmcError as exc:
+        raise bmc.BmcError('cannot read the BMCs: %s' % exc.msg)
     power = room_status.bmc_power(observed or [])
     if read_bmcs is not None:
         result['bmc'] = power

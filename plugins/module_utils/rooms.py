@@ -27,6 +27,9 @@ OUT_OF_SERVICE_TAINT_KEY = 'node.kubernetes.io/out-of-service'
 OUT_OF_SERVICE_TAINT_VALUE = 'nodeshutdown'
 OUT_OF_SERVICE_TAINT_EFFECT = 'NoExecute'
 
+# The BMC port when twinroom_bmc_port is not set: Redfish over HTTPS, IPMI over LAN (UDP).
+BMC_DEFAULT_PORTS = dict(redfish=443, ipmi=623)
+
 # The record twinroom.ha.fence keeps on a node it powered off: when, how, by whom.
 FENCED_ANNOTATION = 'twinroom.io/fenced'
 

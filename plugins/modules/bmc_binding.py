@@ -85,9 +85,8 @@ path:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.twinroom.ha.plugins.module_utils.bmc_binding import run_bmc_binding
-from ansible_collections.twinroom.ha.plugins.module_utils.bmc_identity import BmcIdentityError
-from ansible_collections.twinroom.ha.plugins.module_utils.fence import FenceError, fence_argument_spec
+from ansible_collections.twinroom.ha.plugins.module_utils.bmc import fence_argument_spec
+from ansible_collections.twinroom.ha.plugins.module_utils.bmc_binding import ERRORS, run_bmc_binding
 from ansible_collections.twinroom.ha.plugins.module_utils.module_run import finish
 
 
@@ -95,7 +94,7 @@ def main():
     module = AnsibleModule(argument_spec=fence_argument_spec(machine_ids=dict(type='dict', required=True),
                                                              path=dict(type='path', required=True)),
                            supports_check_mode=True)
-    finish(module, run_bmc_binding, (BmcIdentityError, FenceError), module.params, check_mode=module.check_mode,
+    finish(module, run_bmc_binding, ERRORS, module.params, check_mode=module.check_mode,
            diff=module._diff)
 
 

@@ -65,9 +65,8 @@ nodes:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.twinroom.ha.plugins.module_utils.bmc_binding import run_bmc_binding_info
-from ansible_collections.twinroom.ha.plugins.module_utils.bmc_identity import BmcIdentityError
-from ansible_collections.twinroom.ha.plugins.module_utils.fence import fence_argument_spec
+from ansible_collections.twinroom.ha.plugins.module_utils.bmc import fence_argument_spec
+from ansible_collections.twinroom.ha.plugins.module_utils.bmc_binding import ERRORS, run_bmc_binding_info
 from ansible_collections.twinroom.ha.plugins.module_utils.module_run import finish
 
 
@@ -76,7 +75,7 @@ def main():
     spec['nodes']['required'] = False
     spec['nodes']['default'] = []
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
-    finish(module, run_bmc_binding_info, BmcIdentityError, module.params)
+    finish(module, run_bmc_binding_info, ERRORS, module.params)
 
 
 if __name__ == '__main__':

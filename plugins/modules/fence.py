@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 ---
 module: fence
-short_description: Fence nodes through their BMCs and mark them out of service, or unfence them
+short_description: Fence nodes through their BMCs and mark them out of service, unfence them, or power them on
 version_added: 0.1.0
 description:
   - Fences the nodes of a room (or any list of nodes) the way a two-room cluster needs before the other room takes
@@ -40,15 +40,24 @@ description:
   - Idempotent - a node that carries the taint and the record and is still off (or its BMC is dark) is left
     alone, so a second run reports no change.
   - O(state=unfenced) removes the taint and the record and records an C(Unfenced) Event (type Normal). It does not ask the
-    BMC and does not power anything on; power the node on and check it is Ready first
+    BMC and does not power anything on; power the node on (O(state=on)) and check it is Ready first
     (M(twinroom.ha.fence_info) reports both).
+  - O(state=on) powers fenced nodes on again through their BMCs - the first step of C(playbooks/recover.yml).
+    It reads every node's power state first; a node its BMC reports on is left alone (a second run reports no
+    change), one it reports off is powered on and its BMC is asked again until it reports on (at most O(timeout)
+    seconds). A BMC that does not answer, that answers but cannot report the power state, or that reports another
+    machine than the one C(twinroom.ha.bmc_binding) bound to the node refuses the whole request before anything
+    is powered on. The API server is neither read nor written - the out-of-service taint and the record stay
+    until O(state=unfenced), which C(recover.yml) runs only once the datastore and the storage are whole again.
+    YAML reads a bare C(on) as a boolean; the module takes it back as V(on), but quoting it reads better.
 options:
   state:
     description:
       - V(fenced) - powered off (verified through the BMC, or confirmed down) and marked out of service.
       - V(unfenced) - the out-of-service taint and the C(twinroom.io/fenced) record removed.
+      - V(on) - powered on through the BMC and verified on; nothing in the API is changed.
     type: str
-    choices: [fenced, unfenced]
+    choices: [fenced, unfenced, 'on']
     default: fenced
   room:
     description:
@@ -84,7 +93,8 @@ options:
     default: true
   timeout:
     description:
-      - Seconds each node has, after the power-off command, until its BMC reports it off.
+      - Seconds each node has, after the power-off command, until its BMC reports it off (with O(state=on), after
+        the power-on command, until it reports it on).
     type: int
     default: 60
   lease_stale_after:
@@ -100,10 +110,11 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    details: Reads the BMCs and the Nodes and returns the plan per node in RV(nodes) with C(changed) set, without doing it.
+    details: Reads the BMCs and (except with O(state=on)) the Nodes and returns the plan per node in RV(nodes) with
+      C(changed) set, without doing it.
   diff_mode:
     support: full
-    details: Before and after of power state, taint and record per node.
+    details: Before and after of power state, taint and record per node (power state only with O(state=on)).
   platform:
     platforms: posix
 notes:
@@ -167,6 +178,15 @@ EXAMPLES = r'''
   check_mode: true
   diff: true
 
+- name: Power room A's nodes on again (recover.yml); the out-of-service taints stay
+  twinroom.ha.fence:
+    state: "on"
+    room: room_a
+    nodes: "{{ room_a_nodes }}"
+    bmc_username: "{{ vault_bmc_username }}"
+    bmc_password: "{{ vault_bmc_password }}"
+  register: powered
+
 - name: Node a-w2 is back and Ready; lift the out-of-service taint
   twinroom.ha.fence:
     state: unfenced
@@ -184,14 +204,15 @@ nodes:
   contains:
     fenced:
       description: The node is off (verified, or confirmed down) and, unless O(out_of_service=false), marked out of
-        service; always false with O(state=unfenced).
+        service; always false with O(state=unfenced), null with O(state=on) (the API is not asked).
       type: bool
     method:
       description: V(bmc) (the BMC reported it off) or V(confirmed-down) (its BMC did not answer and the room was
-        confirmed down); null with O(state=unfenced).
+        confirmed down); null with O(state=unfenced) and O(state=on).
       type: str
     power_state:
-      description: V(on), V(off) or V(unknown) as the BMC reported it last; null with O(state=unfenced).
+      description: V(on), V(off) or V(unknown) as the BMC reported it last (predicted in check mode); null with
+        O(state=unfenced).
       type: str
     fenced_at:
       description: UTC time of the fencing (ISO 8601), from the record when nothing was changed; null in check
@@ -202,7 +223,7 @@ nodes:
       type: bool
     plan:
       description: Steps decided, in order - C(power_off), C(verify_off), C(verify_lease_stale), C(taint),
-        C(release), C(annotate), C(event), C(untaint), C(unannotate).
+        C(release), C(annotate), C(event), C(untaint), C(unannotate), C(power_on), C(verify_on).
       type: list
       elements: str
     released:
@@ -210,7 +231,8 @@ nodes:
       type: list
       elements: str
     seconds:
-      description: Seconds from the power-off command to the BMC reporting off; null when not powered off.
+      description: Seconds from the power-off (power-on) command to the BMC reporting off (on); null when nothing
+        was powered.
       type: float
   sample:
     a-w2: {fenced: true, method: bmc, power_state: 'off', fenced_at: '2026-11-21T17:10:04Z', changed: true,
@@ -237,19 +259,15 @@ diff:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.twinroom.ha.plugins.module_utils.fence import (
-    HAS_KUBERNETES,
-    FenceError,
-    fence_argument_spec,
-    run_fence,
-)
+from ansible_collections.twinroom.ha.plugins.module_utils.bmc import fence_argument_spec
+from ansible_collections.twinroom.ha.plugins.module_utils.fence import ERRORS, HAS_KUBERNETES, run_fence
 from ansible_collections.twinroom.ha.plugins.module_utils.module_run import finish
 
 
 def main():
     module = AnsibleModule(
         argument_spec=fence_argument_spec(
-            state=dict(type='str', default='fenced', choices=['fenced', 'unfenced']),
+            state=dict(type='str', default='fenced', choices=['fenced', 'unfenced', 'on']),
             room=dict(type='str'),
             confirm_room_down=dict(type='bool', default=False),
             out_of_service=dict(type='bool', default=True),
@@ -259,9 +277,9 @@ def main():
         ),
         supports_check_mode=True,
     )
-    if not HAS_KUBERNETES:
+    if module.params['state'] != 'on' and not HAS_KUBERNETES:  # state on asks the BMCs only
         module.fail_json(msg=missing_required_lib('kubernetes'))
-    finish(module, run_fence, FenceError, module.params, check_mode=module.check_mode, diff=module._diff)
+    finish(module, run_fence, ERRORS, module.params, check_mode=module.check_mode, diff=module._diff)
 
 
 if __name__ == '__main__':

@@ -97,12 +97,8 @@ nodes:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.twinroom.ha.plugins.module_utils.fence import (
-    HAS_KUBERNETES,
-    FenceError,
-    fence_argument_spec,
-    run_fence_info,
-)
+from ansible_collections.twinroom.ha.plugins.module_utils.bmc import fence_argument_spec
+from ansible_collections.twinroom.ha.plugins.module_utils.fence import ERRORS, HAS_KUBERNETES, run_fence_info
 from ansible_collections.twinroom.ha.plugins.module_utils.module_run import finish
 
 
@@ -110,7 +106,7 @@ def main():
     module = AnsibleModule(argument_spec=fence_argument_spec(), supports_check_mode=True)
     if not HAS_KUBERNETES:
         module.fail_json(msg=missing_required_lib('kubernetes'))
-    finish(module, run_fence_info, FenceError, module.params)
+    finish(module, run_fence_info, ERRORS, module.params)
 
 
 if __name__ == '__main__':

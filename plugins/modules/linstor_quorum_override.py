@@ -12,6 +12,7 @@ DOCUMENTATION = r'''
 module: linstor_quorum_override
 short_description: Let the surviving room's DRBD resources run without quorum once the other room is fenced, and undo it
 version_added: 0.1.0
+author: twinroom developers (@twinroom)
 description:
   - With two diskful replicas (one per room) and a diskless tiebreaker, the room that still sees the tiebreaker
     keeps I/O when the other is lost. When the tiebreaker was in the lost room, or there is none, the surviving
@@ -57,18 +58,10 @@ options:
       - O(state=absent) - restore quorum even where a returning replica is not UpToDate (a warning names each).
     type: bool
     default: false
-  resource_group:
-    description:
-      - Only the resources of this resource group.
-    type: str
-  resources:
-    description:
-      - Only these resources (resource definition names).
-    type: list
-    elements: str
 extends_documentation_fragment:
   - twinroom.ha.linstor_api
   - twinroom.ha.linstor_api.rooms
+  - twinroom.ha.linstor_api.resources
   - twinroom.ha.kubeconfig
   - ansible.builtin.action_common_attributes
 attributes:
@@ -89,8 +82,6 @@ notes:
 seealso:
   - module: twinroom.ha.linstor_resource_info
   - module: twinroom.ha.fence
-author:
-  - twinroom developers (@twinroom)
 '''
 
 EXAMPLES = r'''
@@ -164,8 +155,8 @@ diff:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.twinroom.ha.plugins.module_utils.fence import HAS_KUBERNETES
-from ansible_collections.twinroom.ha.plugins.module_utils.linstor_quorum import (
+from ansible_collections.twinroom.ha.plugins.module_utils.k8s import HAS_KUBERNETES
+from ansible_collections.twinroom.ha.plugins.module_utils.linstor_quorum_runner import (
     HAS_LINSTOR,
     LinstorQuorumError,
     linstor_argument_spec,

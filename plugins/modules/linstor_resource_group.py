@@ -12,6 +12,7 @@ DOCUMENTATION = r'''
 module: linstor_resource_group
 short_description: Give a LINSTOR resource group the quorum, tiebreaker and placement settings of two rooms
 version_added: 0.1.0
+author: twinroom developers (@twinroom)
 description:
   - Creates the LINSTOR resource group O(name) if it is missing and sets what two rooms need, through the
     controller's REST API - the part the Piraeus custom resources do not cover.
@@ -77,8 +78,6 @@ seealso:
   - module: twinroom.ha.linstor_resource_group_info
   - module: twinroom.ha.linstor_resource_info
   - module: twinroom.ha.linstor_quorum_override
-author:
-  - twinroom developers (@twinroom)
 '''
 
 EXAMPLES = r'''
@@ -137,7 +136,7 @@ diff:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.twinroom.ha.plugins.module_utils.linstor_quorum import (
+from ansible_collections.twinroom.ha.plugins.module_utils.linstor_quorum_runner import (
     HAS_LINSTOR,
     LinstorQuorumError,
     linstor_argument_spec,

@@ -12,6 +12,7 @@ DOCUMENTATION = r'''
 module: linstor_resource_group_info
 short_description: Report the quorum, tiebreaker and placement settings of LINSTOR resource groups
 version_added: 0.1.0
+author: twinroom developers (@twinroom)
 description:
   - Reads LINSTOR resource groups through the controller's REST API and reports, for each, its properties and
     select filter, and the quorum-relevant part picked out - DRBD quorum and its on-no-quorum policy, whether
@@ -26,15 +27,10 @@ options:
 extends_documentation_fragment:
   - twinroom.ha.linstor_api
   - twinroom.ha.linstor_api.rooms
+  - twinroom.ha.linstor_api.info
   - ansible.builtin.action_common_attributes
-  - twinroom.ha.read_only
-attributes:
-  diff_mode:
-    support: none
 seealso:
   - module: twinroom.ha.linstor_resource_group
-author:
-  - twinroom developers (@twinroom)
 '''
 
 EXAMPLES = r'''
@@ -90,7 +86,7 @@ resource_groups:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.twinroom.ha.plugins.module_utils.linstor_quorum import (
+from ansible_collections.twinroom.ha.plugins.module_utils.linstor_quorum_runner import (
     HAS_LINSTOR,
     LinstorQuorumError,
     linstor_argument_spec,

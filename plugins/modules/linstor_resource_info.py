@@ -12,6 +12,7 @@ DOCUMENTATION = r'''
 module: linstor_resource_info
 short_description: Report, per LINSTOR resource, which room holds each replica and who keeps quorum if a room is lost
 version_added: 0.1.0
+author: twinroom developers (@twinroom)
 description:
   - Reads nodes, resource definitions and resources (C(GET /v1/view/resources)) from the LINSTOR controller and
     reports for each resource - the room of each diskful replica and its disk state, where the diskless
@@ -22,29 +23,15 @@ description:
     (the tiebreaker, and any diskless resource that is not a DRBD client). Inactive and deleted resources do not
     vote.
   - Changes nothing.
-options:
-  resource_group:
-    description:
-      - Only the resources of this resource group.
-    type: str
-  resources:
-    description:
-      - Only these resources (resource definition names). A name that does not exist fails the module.
-    type: list
-    elements: str
 extends_documentation_fragment:
   - twinroom.ha.linstor_api
   - twinroom.ha.linstor_api.rooms
+  - twinroom.ha.linstor_api.info
+  - twinroom.ha.linstor_api.resources
   - ansible.builtin.action_common_attributes
-  - twinroom.ha.read_only
-attributes:
-  diff_mode:
-    support: none
 seealso:
   - module: twinroom.ha.linstor_quorum_override
   - module: twinroom.ha.linstor_resource_group
-author:
-  - twinroom developers (@twinroom)
 '''
 
 EXAMPLES = r'''
@@ -116,7 +103,7 @@ resources:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.twinroom.ha.plugins.module_utils.linstor_quorum import (
+from ansible_collections.twinroom.ha.plugins.module_utils.linstor_quorum_runner import (
     HAS_LINSTOR,
     LinstorQuorumError,
     linstor_argument_spec,

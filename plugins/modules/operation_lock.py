@@ -12,6 +12,7 @@ DOCUMENTATION = r'''
 module: operation_lock
 short_description: Take or release the controller's lock that keeps two failovers (or recoveries) apart
 version_added: 0.1.0
+author: twinroom developers (@twinroom)
 description:
   - A lock file on the controller, so that two operations on the rooms - two failovers, or a failover and a
     recovery - never run at once. Playbooks take it as their first task after validation and release it at
@@ -91,8 +92,6 @@ notes:
     processes - a lock left by a controller that died needs O(break_lock=true).
 seealso:
   - module: twinroom.ha.operation_lock_info
-author:
-  - twinroom developers (@twinroom)
 '''
 
 EXAMPLES = r'''
@@ -216,8 +215,8 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.twinroom.ha.plugins.module_utils.module_run import finish
 from ansible_collections.twinroom.ha.plugins.module_utils.operation_lock import (
+    ERRORS,
     OPERATIONS,
-    OperationLockError,
     run_operation_lock,
 )
 
@@ -235,7 +234,7 @@ def main():
         required_if=[('state', 'present', ('operation',))],
         supports_check_mode=True,
     )
-    finish(module, run_operation_lock, OperationLockError, module.params, check_mode=module.check_mode,
+    finish(module, run_operation_lock, ERRORS, module.params, check_mode=module.check_mode,
            diff=module._diff)
 
 

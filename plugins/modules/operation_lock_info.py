@@ -12,6 +12,7 @@ DOCUMENTATION = r'''
 module: operation_lock_info
 short_description: Report who holds the controller's operation lock and whether that run still goes on
 version_added: 0.1.0
+author: twinroom developers (@twinroom)
 description:
   - Reads the lock file written by M(twinroom.ha.operation_lock) and says who holds it (operation, room, user,
     controller, pid, since when) and whether the holding process still runs.
@@ -29,8 +30,6 @@ extends_documentation_fragment:
   - twinroom.ha.read_only
 seealso:
   - module: twinroom.ha.operation_lock
-author:
-  - twinroom developers (@twinroom)
 '''
 
 EXAMPLES = r'''
@@ -45,7 +44,7 @@ EXAMPLES = r'''
   ansible.builtin.debug:
     msg: >-
       {{ operation_lock.lock.operation }} of {{ operation_lock.lock.room }} by
-      {{ operation_lock.lock.user }}@{{ operation_lock.lock.host }} since {{ operation_lock.lock.started }}
+      {{ operation_lock.lock.user }} on {{ operation_lock.lock.host }} since {{ operation_lock.lock.started }}
   when: operation_lock.state in ['held', 'unknown']
 '''
 
@@ -97,14 +96,14 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.twinroom.ha.plugins.module_utils.module_run import finish
 from ansible_collections.twinroom.ha.plugins.module_utils.operation_lock import (
-    OperationLockError,
+    ERRORS,
     run_operation_lock_info,
 )
 
 
 def main():
     module = AnsibleModule(argument_spec=dict(path=dict(type='path', required=True)), supports_check_mode=True)
-    finish(module, run_operation_lock_info, OperationLockError, module.params)
+    finish(module, run_operation_lock_info, ERRORS, module.params)
 
 
 if __name__ == '__main__':

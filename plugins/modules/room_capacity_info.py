@@ -12,6 +12,7 @@ DOCUMENTATION = r'''
 module: room_capacity_info
 short_description: Could each room take over the other's VMs and pods? Requests against allocatable, per node
 version_added: 0.1.0
+author: twinroom developers (@twinroom)
 description:
   - Reads the Nodes, Pods, KubeVirt VirtualMachines and VirtualMachineInstances from one API server and answers,
     for each room, whether the other room could run every workload now in it - room A onto room B, and room B
@@ -71,8 +72,6 @@ notes:
     "fits". Give VMs and important pods requests.
 seealso:
   - module: twinroom.ha.room_info
-author:
-  - twinroom developers (@twinroom)
 '''
 
 EXAMPLES = r'''
@@ -181,7 +180,7 @@ table:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.twinroom.ha.plugins.module_utils.capacity import (
+from ansible_collections.twinroom.ha.plugins.module_utils.room_capacity import (
     DEFAULT_VM_MEMORY_OVERHEAD,
     HAS_KUBERNETES,
     CapacityError,

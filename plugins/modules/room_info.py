@@ -176,7 +176,7 @@ clock_skew:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.twinroom.ha.plugins.module_utils import fence, module_run, room_info_runner, room_status
+from ansible_collections.twinroom.ha.plugins.module_utils import bmc, fence_plan, module_run, room_info_runner, room_status
 
 try:
     import kubernetes  # noqa: F401  pylint: disable=unused-import
@@ -186,7 +186,7 @@ except ImportError:
 
 
 def main():
-    argument_spec = fence.fence_argument_spec(
+    argument_spec = bmc.fence_argument_spec(
         rooms=dict(type='dict', required=True),
         lost_room=dict(type='str'),
         force=dict(type='bool', default=False),
@@ -200,8 +200,8 @@ def main():
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     if not HAS_KUBERNETES:
         module.fail_json(msg=missing_required_lib('kubernetes'))
-    module_run.finish(module, room_info_runner.run_room_info, (room_status.RoomStatusError, fence.FenceError),
-                      module.params)
+    errors = (room_status.RoomStatusError, fence_plan.FenceError, bmc.BmcError)
+    module_run.finish(module, room_info_runner.run_room_info, errors, module.params)
 
 
 if __name__ == '__main__':

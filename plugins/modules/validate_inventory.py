@@ -11,6 +11,7 @@ DOCUMENTATION = r"""
 module: validate_inventory
 short_description: Check the inventory against the twinroom two-room model
 version_added: 0.1.0
+author: twinroom developers (@twinroom)
 description:
   - Reads the C(groups) and the inventory variables of every node and checks them against the
     rules of the twinroom inventory model (C(docs/inventory-model.md) in the collection).
@@ -88,8 +89,6 @@ notes:
   - The role C(twinroom.ha.validate_inventory) and the playbook C(twinroom.ha.validate) wrap it.
 seealso:
   - module: ansible.builtin.assert
-author:
-  - twinroom developers (@twinroom)
 """
 
 EXAMPLES = r"""

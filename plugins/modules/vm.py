@@ -12,6 +12,7 @@ DOCUMENTATION = r'''
 module: vm
 short_description: KubeVirt VirtualMachines with two-room defaults - home room, anti-affinity, replicated RWX disk
 version_added: 0.1.0
+author: twinroom developers (@twinroom)
 description:
   - Creates, updates, starts, stops and deletes a KubeVirt C(VirtualMachine) with the defaults a two-room
     cluster needs. A new VM gets C(runStrategy Always) (it comes back after a room loss),
@@ -164,16 +165,14 @@ seealso:
     link: https://kubevirt.io/user-guide/compute/run_strategies/
 requirements:
   - kubernetes >= 24.2.0 (Python)
-author:
-  - twinroom developers (@twinroom)
 '''
 
 EXAMPLES = r'''
-- name: A VM at home in room A, on a replicated disk imported from an image
+- name: A pair of VMs, one at home in each room, on replicated disks imported from an image; the group keeps them apart
   twinroom.ha.vm:
-    name: db-1
+    name: "{{ item.name }}"
     namespace: prod
-    home_room: room-a
+    home_room: "{{ item.home_room }}"
     anti_affinity_group: db
     cpu_cores: 2
     memory: 4Gi
@@ -182,19 +181,9 @@ EXAMPLES = r'''
       type: http
       url: https://images.example.com/debian-12.qcow2
     kubeconfig: /etc/twinroom/admin.kubeconfig
-
-- name: Its partner, at home in room B; the group keeps the pair in different rooms
-  twinroom.ha.vm:
-    name: db-2
-    namespace: prod
-    home_room: room-b
-    anti_affinity_group: db
-    cpu_cores: 2
-    memory: 4Gi
-    disk_size: 40Gi
-    source:
-      type: http
-      url: https://images.example.com/debian-12.qcow2
+  loop:
+    - {name: db-1, home_room: room-a}
+    - {name: db-2, home_room: room-b}
 
 - name: Stop a VM (runStrategy Halted); its spec is left as it is
   twinroom.ha.vm:
@@ -258,7 +247,7 @@ diff:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.twinroom.ha.plugins.module_utils.kubevirt_vm import (
+from ansible_collections.twinroom.ha.plugins.module_utils.vm_runner import (
     HAS_KUBERNETES_CORE,
     VmError,
     run_vm,

@@ -12,6 +12,7 @@ DOCUMENTATION = r'''
 module: vm_info
 short_description: KubeVirt VirtualMachines with their room - where each runs, and whether that is its home room
 version_added: 0.1.0
+author: twinroom developers (@twinroom)
 description:
   - Reads VirtualMachines, each one's VirtualMachineInstance and the Node it runs on, and reports per VM its
     run strategy, status, VMI phase, node, room (the node's C(topology.kubernetes.io/zone)), home room
@@ -54,8 +55,6 @@ seealso:
   - module: kubevirt.core.kubevirt_vm_info
 requirements:
   - kubernetes >= 24.2.0 (Python)
-author:
-  - twinroom developers (@twinroom)
 '''
 
 EXAMPLES = r'''
@@ -132,7 +131,7 @@ api_found:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.twinroom.ha.plugins.module_utils.kubevirt_vm import HAS_KUBERNETES_CORE, VmError, run_vm_info
+from ansible_collections.twinroom.ha.plugins.module_utils.vm_runner import HAS_KUBERNETES_CORE, VmError, run_vm_info
 from ansible_collections.twinroom.ha.plugins.module_utils.module_run import finish
 
 try:

@@ -113,8 +113,8 @@ options:
     default: false
 seealso:
   - module: twinroom.ha.vm_storage_class_info
-  - module: twinroom.ha.linstor_satellite_configuration
-  - module: twinroom.ha.linstor_node_connection
+  - module: twinroom.ha.piraeus_satellite_configuration
+  - module: twinroom.ha.piraeus_node_connection
 """
 
 EXAMPLES = r"""

@@ -17,10 +17,6 @@ description:
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - twinroom.ha.piraeus_k8s.info
-options:
-  name:
-    description: Return only the object of this name. Without it, every StorageClass is returned.
-    type: str
 seealso:
   - module: twinroom.ha.vm_storage_class
 """
@@ -39,7 +35,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 resources:
-  description: The matching objects, each as the API server returns it; empty when none exists.
+  description: The matching StorageClass objects as the API server returns them; an empty list when there is none.
   returned: success
   type: list
   elements: dict

@@ -28,7 +28,7 @@ def ipmi_bmcs(nodes, port, log_path):
     """The lab's IPMI BMC stand-in (lab/twinroom_lab/ipmi_bmc.py) answering for each node of topology.json's
     nodes on its BMC address and UDP port; yields once every address answers an RMCP presence ping (20 s
     bound), stops it afterwards. The first node's BMC credentials are the stand-in's."""
-    from ansible_collections.twinroom.ha.plugins.module_utils.fence import rmcp_answers
+    from ansible_collections.twinroom.ha.plugins.module_utils.bmc import rmcp_answers
     credentials = nodes[0]["bmc"]
     argv = [sys.executable, "-m", "twinroom_lab.ipmi_bmc", "--port", str(port)]
     for node in nodes:

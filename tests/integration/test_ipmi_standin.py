@@ -19,7 +19,7 @@ from playbook import failed_tasks, run_playbook
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "lab"))
 from twinroom_lab import ipmi_bmc, power_bridge  # noqa: E402  pylint: disable=wrong-import-position
 
-from ansible_collections.twinroom.ha.plugins.module_utils import fence  # noqa: E402
+from ansible_collections.twinroom.ha.plugins.module_utils import bmc as bmc_access  # noqa: E402
 
 USER, PASSWORD = "admin", "ipmi-standin-test"
 
@@ -62,15 +62,15 @@ def bmc():
 
 
 def agent(port, password=PASSWORD):
-    return fence.FenceAgent("ipmi", dict(address="127.0.0.1", port=port, username=USER, password=password,
-                                         lanplus=True), bmc_timeout=5)
+    return bmc_access.FenceAgent("ipmi", dict(address="127.0.0.1", port=port, username=USER, password=password,
+                                              lanplus=True), bmc_timeout=5)
 
 
 def test_it_answers_the_presence_ping_and_nothing_else_as_a_ping(bmc):
     _machine, port = bmc
-    assert fence.rmcp_answers("127.0.0.1", port, 2) == (True, None)
-    pong = ipmi_bmc.presence_pong(fence._RMCP_PING)  # pylint: disable=protected-access  # the probe's own ping
-    assert pong is not None and pong[8] == 0x40 and pong[9] == fence._RMCP_PING[9]  # pylint: disable=protected-access
+    assert bmc_access.rmcp_answers("127.0.0.1", port, 2) == (True, None)
+    pong = ipmi_bmc.presence_pong(bmc_access._RMCP_PING)  # pylint: disable=protected-access  # the probe's own ping
+    assert pong is not None and pong[8] == 0x40 and pong[9] == bmc_access._RMCP_PING[9]  # pylint: disable=protected-access
     assert ipmi_bmc.presence_pong(b"\x06\x00\xff\x07" + bytes(20)) is None  # an IPMI packet, not ASF
     assert ipmi_bmc.presence_pong(b"\x06\x00") is None
 

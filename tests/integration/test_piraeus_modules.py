@@ -71,13 +71,13 @@ def resource_version(api, kind, name):
 
 # One case per module: arguments, the kind the API server stores, and what its spec must hold afterwards.
 OBJECTS = [
-    pytest.param('linstor_cluster', dict(name='pt-cluster', node_selector={'pt.twinroom.io/storage': 'true'},
+    pytest.param('piraeus_cluster', dict(name='pt-cluster', node_selector={'pt.twinroom.io/storage': 'true'},
                                          properties={'DrbdOptions/Net/rr-conflict': 'retry-connect'}),
                  'linstorcluster',
                  {'spec': {'nodeSelector': {'pt.twinroom.io/storage': 'true'},
                            'properties': [{'name': 'DrbdOptions/Net/rr-conflict', 'value': 'retry-connect'}]}},
-                 id='linstor_cluster'),
-    pytest.param('linstor_satellite_configuration',
+                 id='piraeus_cluster'),
+    pytest.param('piraeus_satellite_configuration',
                  dict(name='pt-room-a', zone='pt-room-a', storage_pools=[
                      {'name': 'vmdata', 'type': 'lvm_thin', 'devices': ['/dev/vdb', '/dev/vdc']},
                      {'name': 'scratch', 'type': 'file_thin', 'directory': '/var/lib/linstor-pools/scratch'}]),
@@ -85,13 +85,13 @@ OBJECTS = [
                  {'spec': {'nodeSelector': {ZONE: 'pt-room-a'}, 'storagePools': [
                      {'name': 'vmdata', 'lvmThinPool': {}, 'source': {'hostDevices': ['/dev/vdb', '/dev/vdc']}},
                      {'name': 'scratch', 'fileThinPool': {'directory': '/var/lib/linstor-pools/scratch'}}]}},
-                 id='linstor_satellite_configuration'),
-    pytest.param('linstor_node_connection', dict(name='pt-cross-room', interface='link0'),
+                 id='piraeus_satellite_configuration'),
+    pytest.param('piraeus_node_connection', dict(name='pt-cross-room', interface='link0'),
                  'linstornodeconnection',
                  {'spec': {'selector': [{'matchLabels': [{'key': ZONE, 'op': 'NotSame'}]}],
                            'paths': [{'name': 'replication', 'interface': 'link0'}],
                            'properties': [{'name': 'DrbdOptions/Net/protocol', 'value': 'C'}]}},
-                 id='linstor_node_connection'),
+                 id='piraeus_node_connection'),
     pytest.param('vm_storage_class', SC, 'storageclass',
                  {'provisioner': 'linstor.csi.linbit.com', 'volumeBindingMode': 'WaitForFirstConsumer',
                   'allowVolumeExpansion': True, 'reclaimPolicy': 'Delete',
@@ -134,24 +134,24 @@ def test_check_mode_then_create_then_unchanged(piraeus, module, args, kind, expe
 
 def test_diff_shows_the_change_and_check_mode_keeps_the_old_value(piraeus):
     args = dict(name='pt-diff-conn', properties={'DrbdOptions/Net/timeout': '60'})
-    assert run_module(piraeus, 'linstor_node_connection', args)[0] == 0
+    assert run_module(piraeus, 'piraeus_node_connection', args)[0] == 0
     version = resource_version(piraeus, 'linstornodeconnection', 'pt-diff-conn')
     changed = dict(args, properties={'DrbdOptions/Net/timeout': '90'})
 
-    rc, result = run_module(piraeus, 'linstor_node_connection', changed, check=True, diff=True)
+    rc, result = run_module(piraeus, 'piraeus_node_connection', changed, check=True, diff=True)
     assert rc == 0 and result['changed'] is True, result
     assert {'name': 'DrbdOptions/Net/timeout', 'value': '60'} in result['diff']['before']['spec']['properties']
     assert {'name': 'DrbdOptions/Net/timeout', 'value': '90'} in result['diff']['after']['spec']['properties']
     assert 'managedFields' not in result['diff']['after'].get('metadata', {})
     assert resource_version(piraeus, 'linstornodeconnection', 'pt-diff-conn') == version
 
-    rc, result = run_module(piraeus, 'linstor_node_connection', changed, diff=True)
+    rc, result = run_module(piraeus, 'piraeus_node_connection', changed, diff=True)
     assert rc == 0 and result['changed'] is True, result
     stored = get(piraeus, 'linstornodeconnection', 'pt-diff-conn')
     assert {'name': 'DrbdOptions/Net/timeout', 'value': '90'} in stored['spec']['properties']
 
     # A property left out is removed: server-side apply drops what this field manager no longer sets.
-    rc, result = run_module(piraeus, 'linstor_node_connection', dict(args, properties={}), diff=True)
+    rc, result = run_module(piraeus, 'piraeus_node_connection', dict(args, properties={}), diff=True)
     assert rc == 0 and result['changed'] is True, result
     stored = get(piraeus, 'linstornodeconnection', 'pt-diff-conn')
     assert stored['spec']['properties'] == [{'name': 'DrbdOptions/Net/protocol', 'value': 'C'}]
@@ -203,7 +203,7 @@ def test_field_the_crds_do_not_know_is_refused(piraeus):
     args = dict(name='pt-zfs', zone='pt-room-b',
                 storage_pools=[{'name': 'vmdata', 'type': 'zfs_thin', 'zpool': 'tank'}])
     for check in (True, False):
-        rc, result = run_module(piraeus, 'linstor_satellite_configuration', args, check=check)
+        rc, result = run_module(piraeus, 'piraeus_satellite_configuration', args, check=check)
         assert rc != 0
         assert result['msg'] == (
             "LinstorSatelliteConfiguration pt-zfs: the API server's piraeus.io/v1 CRDs do not know "
@@ -214,7 +214,7 @@ def test_field_the_crds_do_not_know_is_refused(piraeus):
 
 def test_webhook_rules_are_checked_before_the_api(piraeus):
     args = dict(name='pt-bad-pool', storage_pools=[{'name': 'vm', 'type': 'lvm_thin'}])
-    rc, result = run_module(piraeus, 'linstor_satellite_configuration', args)
+    rc, result = run_module(piraeus, 'piraeus_satellite_configuration', args)
     assert rc != 0
     assert result['msg'] == ('storage pool name \'vm\' is not valid for LINSTOR: 3 to 48 letters, digits, "_" or '
                              '"-", starting and ending with a letter or digit')
@@ -222,29 +222,29 @@ def test_webhook_rules_are_checked_before_the_api(piraeus):
 
 def test_absent_deletes_and_info_reads(piraeus):
     args = dict(name='pt-gone', zone='pt-room-b')
-    assert run_module(piraeus, 'linstor_satellite_configuration', args)[0] == 0
-    rc, result = run_module(piraeus, 'linstor_satellite_configuration_info', dict(name='pt-gone'))
+    assert run_module(piraeus, 'piraeus_satellite_configuration', args)[0] == 0
+    rc, result = run_module(piraeus, 'piraeus_satellite_configuration_info', dict(name='pt-gone'))
     assert rc == 0 and result['changed'] is False
     assert [r['spec'] for r in result['resources']] == [{'nodeSelector': {ZONE: 'pt-room-b'}}]
 
-    rc, result = run_module(piraeus, 'linstor_satellite_configuration', dict(args, state='absent'), check=True,
+    rc, result = run_module(piraeus, 'piraeus_satellite_configuration', dict(args, state='absent'), check=True,
                             diff=True)
     assert rc == 0 and result['changed'] is True, result
     assert result['diff']['before']['metadata']['name'] == 'pt-gone' and result['diff']['after'] == {}
     assert get(piraeus, 'linstorsatelliteconfiguration', 'pt-gone') is not None
 
-    rc, result = run_module(piraeus, 'linstor_satellite_configuration', dict(args, state='absent'))
+    rc, result = run_module(piraeus, 'piraeus_satellite_configuration', dict(args, state='absent'))
     assert rc == 0 and result['changed'] is True, result
     assert get(piraeus, 'linstorsatelliteconfiguration', 'pt-gone') is None
-    rc, result = run_module(piraeus, 'linstor_satellite_configuration', dict(args, state='absent'))
+    rc, result = run_module(piraeus, 'piraeus_satellite_configuration', dict(args, state='absent'))
     assert rc == 0 and result['changed'] is False, result
-    rc, result = run_module(piraeus, 'linstor_satellite_configuration_info', dict(name='pt-gone'))
+    rc, result = run_module(piraeus, 'piraeus_satellite_configuration_info', dict(name='pt-gone'))
     assert rc == 0 and result['resources'] == []
 
 
 @pytest.mark.parametrize('module,kind', [
-    ('linstor_cluster_info', 'LinstorCluster'),
-    ('linstor_node_connection_info', 'LinstorNodeConnection'),
+    ('piraeus_cluster_info', 'LinstorCluster'),
+    ('piraeus_node_connection_info', 'LinstorNodeConnection'),
     ('vm_storage_class_info', 'StorageClass'),
 ])
 def test_info_lists_what_the_api_server_has(piraeus, module, kind):

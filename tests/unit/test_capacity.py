@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ansible_collections.twinroom.ha.plugins.module_utils import capacity
+from ansible_collections.twinroom.ha.plugins.module_utils import capacity, quantities, room_capacity
 
 FIXTURES = sorted((Path(__file__).parent / "fixtures" / "capacity").glob("*.yml"))
 CASES = [yaml.safe_load(path.read_text()) for path in FIXTURES]
@@ -77,32 +77,32 @@ def test_room_capacity(case):
     if "workloads" in expect:
         placed = capacity.workloads(pods, vms, vmis)[0]
         seen = [dict(kind=w["kind"], name=w["name"], source=w["source"],
-                     requests={"cpu": capacity.format_cpu(w["requests"]["cpu"]),
-                               "memory": capacity.format_memory(w["requests"]["memory"])}) for w in placed]
+                     requests={"cpu": quantities.format_cpu(w["requests"]["cpu"]),
+                               "memory": quantities.format_memory(w["requests"]["memory"])}) for w in placed]
         assert seen == expect["workloads"]
 
 
 @pytest.mark.parametrize("value,milli", [
     ("500m", 500), ("2", 2000), ("1.5", 1500), ("0.1", 100), ("1e3", 1000000), ("100u", 1), (None, 0), (3, 3000)])
 def test_cpu_quantities(value, milli):
-    assert capacity.cpu_milli(value) == milli
+    assert quantities.cpu_milli(value) == milli
 
 
 @pytest.mark.parametrize("value,size", [
     ("1Gi", 1 << 30), ("512Mi", 512 << 20), ("1e3", 1000), ("1G", 10 ** 9), ("1.5Ki", 1536), ("", 0), (1024, 1024)])
 def test_memory_quantities(value, size):
-    assert capacity.memory_bytes(value) == size
+    assert quantities.memory_bytes(value) == size
 
 
 @pytest.mark.parametrize("milli,text", [(0, "0"), (2000, "2"), (2500, "2500m"), (-500, "-500m")])
 def test_format_cpu(milli, text):
-    assert capacity.format_cpu(milli) == text
+    assert quantities.format_cpu(milli) == text
 
 
 @pytest.mark.parametrize("size,text", [(0, "0"), (1 << 30, "1Gi"), (3 << 29, "1536Mi"), (1000, "1000"),
                                        (1 << 40, "1Ti")])
 def test_format_memory(size, text):
-    assert capacity.format_memory(size) == text
+    assert quantities.format_memory(size) == text
 
 
 REQUESTS = [
@@ -165,19 +165,19 @@ def test_fail_on_shortfall_raises_with_the_result():
     params = dict(rooms=case["rooms"], kubeconfig=None, context=None, fail_on_shortfall=True,
                   vm_memory_overhead="256Mi")
     with pytest.raises(capacity.CapacityError) as raised:
-        capacity.run_capacity_info(params, reader=lambda kubeconfig, context: objects)
+        room_capacity.run_capacity_info(params, reader=lambda kubeconfig, context: objects)
     assert raised.value.msg == case["expect"]["message"]
     assert raised.value.details["fits"] is False
     assert raised.value.details["table"] == case["expect"]["table"]
-    report = capacity.run_capacity_info(dict(params, fail_on_shortfall=False),
-                                        reader=lambda kubeconfig, context: objects)
+    report = room_capacity.run_capacity_info(dict(params, fail_on_shortfall=False),
+                                             reader=lambda kubeconfig, context: objects)
     assert report["changed"] is False and report["fits"] is False
 
 
 def test_bad_overhead_is_refused():
     params = dict(rooms={}, fail_on_shortfall=False, vm_memory_overhead="lots")
     with pytest.raises(capacity.CapacityError) as raised:
-        capacity.run_capacity_info(params, reader=lambda kubeconfig, context: ([], [], [], []))
+        room_capacity.run_capacity_info(params, reader=lambda kubeconfig, context: ([], [], [], []))
     assert raised.value.msg == "vm_memory_overhead 'lots' is not a Kubernetes quantity (for example 256Mi)."
 
 

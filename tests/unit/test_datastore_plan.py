@@ -13,15 +13,16 @@ import copy
 import os
 import pathlib
 import sys
+import time
 
 import pytest
 import yaml
 
 try:
-    from ansible_collections.twinroom.ha.plugins.module_utils import datastore
+    from ansible_collections.twinroom.ha.plugins.module_utils import datastore, datastore_formats, datastore_plan, postgres, rooms
 except ImportError:  # not run through ansible-test: find the collection where devenv.sh links it
     sys.path[:0] = [p for p in os.environ.get('ANSIBLE_COLLECTIONS_PATH', '').split(os.pathsep) if p]
-    from ansible_collections.twinroom.ha.plugins.module_utils import datastore
+    from ansible_collections.twinroom.ha.plugins.module_utils import datastore, datastore_formats, datastore_plan, postgres, rooms
 
 FIXTURES = sorted((pathlib.Path(__file__).parent / 'fixtures' / 'datastore').glob('*.yml'))
 
@@ -49,24 +50,24 @@ CASES = load_cases()
 def test_decision(case):
     if 'error' in case:
         with pytest.raises(datastore.DatastoreError) as caught:
-            datastore.decide(case['local'], case['peer'], case['request'])
+            datastore_plan.decide(case['local'], case['peer'], case['request'])
         assert caught.value.msg == case['error']
         return
-    steps, predicted = datastore.decide(case['local'], case['peer'], case['request'])
+    steps, predicted = datastore_plan.decide(case['local'], case['peer'], case['request'])
     assert [str(step) for step in steps] == case['plan']
     assert any(step.changes for step in steps) == case.get('changed', bool(case['plan']))
     for key, value in (case.get('predicted') or {}).items():
         assert predicted[key] == value, key
     if 'diff' in case:
-        assert datastore.diff_view(case['local']) == case['diff']['before']
-        assert datastore.diff_view(predicted) == case['diff']['after']
+        assert datastore_plan.diff_view(case['local']) == case['diff']['before']
+        assert datastore_plan.diff_view(predicted) == case['diff']['after']
 
 
 def test_decide_does_not_change_its_input():
     local = dict(role='standby', timeline=1, synchronous_standby_names='"a-cp1"')
     peer = dict(address='10.77.0.110', answers=False, fenced=True)
     before = (copy.deepcopy(local), copy.deepcopy(peer))
-    datastore.decide(local, peer, dict(BASE_REQUEST, state='primary', node_name='b-cp1'))
+    datastore_plan.decide(local, peer, dict(BASE_REQUEST, state='primary', node_name='b-cp1'))
     assert (local, peer) == before
 
 
@@ -79,7 +80,7 @@ def test_fixtures_use_every_action_and_both_outcomes():
             continue
         plans += 1
         actions.update(name.split('(')[0] for name in case['plan'])
-    assert actions == set(datastore.ACTIONS)
+    assert actions == set(datastore_plan.ACTIONS)
     assert errors and plans
 
 
@@ -95,12 +96,12 @@ def test_fixtures_use_every_action_and_both_outcomes():
     ('"we""ird"', ['we"ird']),
 ])
 def test_parse_standby_names(value, names):
-    assert datastore.parse_standby_names(value) == names
+    assert datastore_formats.parse_standby_names(value) == names
 
 
 def test_standby_names_value_round_trips():
     for name in ('b-cp1', 'plain', 'we"ird'):
-        assert datastore.parse_standby_names(datastore.standby_names_value(name)) == [name]
+        assert datastore_formats.parse_standby_names(datastore_formats.standby_names_value(name)) == [name]
 
 
 @pytest.mark.parametrize('value, masked', [
@@ -113,21 +114,21 @@ def test_standby_names_value_round_trips():
     (None, None),
 ])
 def test_mask_endpoint(value, masked):
-    assert datastore.mask_endpoint(value) == masked
+    assert datastore_formats.mask_endpoint(value) == masked
 
 
 def test_read_kine_env():
     text = '# written by kine role\nKINE_LISTEN=0.0.0.0:2379\nexport KINE_ENDPOINT="postgres://k:pw@h:5432/kine"\n'
-    assert datastore.read_kine_env(text) == 'postgres://k:pw@h:5432/kine'
-    assert datastore.read_kine_env('OTHER=1\n') is None
+    assert datastore_formats.read_kine_env(text) == 'postgres://k:pw@h:5432/kine'
+    assert datastore_formats.read_kine_env('OTHER=1\n') is None
 
 
 def test_conninfo_round_trip():
-    text = datastore.build_conninfo(host='10.77.0.110', port=5432, user='replicator', passfile='/var/lib/p q/x',
-                                    application_name="b'cp1", dbname=None)
+    text = datastore_formats.build_conninfo(host='10.77.0.110', port=5432, user='replicator', passfile='/var/lib/p q/x',
+                                            application_name="b'cp1", dbname=None)
     assert 'dbname' not in text
-    assert datastore.parse_conninfo(text) == dict(host='10.77.0.110', port='5432', user='replicator',
-                                                  passfile='/var/lib/p q/x', application_name="b'cp1")
+    assert datastore_formats.parse_conninfo(text) == dict(host='10.77.0.110', port='5432', user='replicator',
+                                                          passfile='/var/lib/p q/x', application_name="b'cp1")
 
 
 def test_auto_conf_replaces_only_the_named_settings():
@@ -136,20 +137,20 @@ def test_auto_conf_replaces_only_the_named_settings():
             "primary_conninfo = 'host=old'\n"
             "primary_slot_name = 'slot'\n")
     conninfo = "host=10.77.0.110 application_name='b cp1'"
-    new = datastore.set_auto_conf(text, dict(primary_conninfo=conninfo, primary_slot_name=None))
-    assert datastore.read_auto_conf(new, 'primary_conninfo') == conninfo
-    assert datastore.read_auto_conf(new, 'primary_slot_name') is None
-    assert datastore.read_auto_conf(new, 'synchronous_standby_names') == '"b-cp1"'
+    new = datastore_formats.set_auto_conf(text, dict(primary_conninfo=conninfo, primary_slot_name=None))
+    assert datastore_formats.read_auto_conf(new, 'primary_conninfo') == conninfo
+    assert datastore_formats.read_auto_conf(new, 'primary_slot_name') is None
+    assert datastore_formats.read_auto_conf(new, 'synchronous_standby_names') == '"b-cp1"'
     assert new.count('primary_conninfo') == 1
 
 
 def test_pgpass_line_escapes_separators():
-    assert datastore.pgpass_line('fd00::1', 5432, 'replicator', 'a:b\\c') == 'fd00\\:\\:1:5432:*:replicator:a\\:b\\\\c\n'
+    assert datastore_formats.pgpass_line('fd00::1', 5432, 'replicator', 'a:b\\c') == 'fd00\\:\\:1:5432:*:replicator:a\\:b\\\\c\n'
 
 
 def test_endpoint_brackets_ipv6():
-    assert datastore.endpoint('10.77.0.110', 5432) == '10.77.0.110:5432'
-    assert datastore.endpoint('fd00::1', 5432) == '[fd00::1]:5432'
+    assert datastore_formats.endpoint('10.77.0.110', 5432) == '10.77.0.110:5432'
+    assert datastore_formats.endpoint('fd00::1', 5432) == '[fd00::1]:5432'
 
 
 def test_argument_spec_is_a_fresh_copy():
@@ -174,16 +175,16 @@ class FakeClock(object):
 def test_wait_for_returns_time_waited():
     clock = FakeClock()
     seen = iter([dict(role='stopped'), dict(role='stopped'), dict(role='standby')])
-    waited, last = datastore.wait_for('x', lambda: next(seen), lambda s: s['role'] == 'standby', 10,
-                                      interval=1, clock=clock, sleep=clock.sleep)
+    waited, last = postgres.wait_for('x', lambda: next(seen), lambda s: s['role'] == 'standby', 10,
+                                     interval=1, clock=clock, sleep=clock.sleep)
     assert (waited, last) == (2.0, dict(role='standby'))
 
 
 def test_wait_for_times_out_with_the_partial_state():
     clock = FakeClock()
     with pytest.raises(datastore.DatastoreError) as caught:
-        datastore.wait_for('streaming from 10.77.0.210:5432', lambda: dict(role='standby', upstream={'status': 'waiting'}),
-                           lambda s: False, 3, interval=1, clock=clock, sleep=clock.sleep)
+        postgres.wait_for('streaming from 10.77.0.210:5432', lambda: dict(role='standby', upstream={'status': 'waiting'}),
+                          lambda s: False, 3, interval=1, clock=clock, sleep=clock.sleep)
     assert caught.value.msg == ("timed out after 3s waiting for streaming from 10.77.0.210:5432; last seen: "
                                 "{'role': 'standby', 'upstream': {'status': 'waiting'}}")
     assert caught.value.details['partial_state'] == dict(role='standby', upstream={'status': 'waiting'})
@@ -205,7 +206,7 @@ def test_wait_for_times_out_with_the_partial_state():
     (dict(role='stopped', stopped_as='primary'), None, dict(mode=None, state=None, lag_bytes=None, lag_seconds=None)),
 ])
 def test_replication_summary(local, peer_view, expected):
-    summary = datastore.replication_summary(local, peer_view)
+    summary = datastore_plan.replication_summary(local, peer_view)
     assert dict((key, summary[key]) for key in expected) == expected
 
 
@@ -228,7 +229,7 @@ class FakeNode(object):
 
     def observe(self):
         state = self.states[0] if len(self.states) == 1 else self.states.pop(0)
-        return datastore.normalize_local(state)
+        return datastore_formats.normalize_local(state)
 
     def __getattr__(self, name):
         def call(*args):
@@ -246,8 +247,8 @@ class FakeNode(object):
 
 def fake_probe(**observed):
     def probe(settings, fenced=False):
-        return datastore.normalize_peer(dict(observed, address=settings.peer_address, port=settings.peer_port,
-                                             fenced=bool(fenced)))
+        return datastore_formats.normalize_peer(dict(observed, address=settings.peer_address, port=settings.peer_port,
+                                                     fenced=bool(fenced)))
     return probe
 
 
@@ -389,6 +390,29 @@ def test_check_mode_writes_no_history():
                                      probe=fake_probe(answers=False))
     assert result['changed'] and node.calls == [] and node.history == []
     assert result['history'][-1]['timeline'] == 3  # what the promotion would record
+
+
+def test_the_history_records_times_as_before():
+    # The runner writes rooms.utc_now(); the history files on the nodes hold times written with
+    # time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()), and merging compares them as text.
+    for _attempt in range(3):
+        before = time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())
+        now = rooms.utc_now()
+        if time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()) == before:
+            break
+    assert now == before
+
+
+@pytest.mark.parametrize('run', [
+    lambda node: datastore.run_datastore_info({}, node=node),
+    lambda node: datastore.run_datastore(dict(REJOIN), check_mode=True, node=node, probe=fake_probe(**PRIMARY_B)),
+], ids=['info', 'datastore'])
+def test_a_damaged_history_entry_on_the_node_is_a_refusal(run):
+    node = FakeNode([STREAMING_A], history=[dict(event='primary', node='a-cp1', timeline='two')])
+    with pytest.raises(datastore.DatastoreError) as caught:
+        run(node)
+    assert caught.value.msg == "datastore history entry 0 has no timeline: {'event': 'primary', 'node': 'a-cp1', " \
+                               "'timeline': 'two'}"
 
 
 # --- before_fencing: the takeover decided while the lost room is still untouched -------------------------------------

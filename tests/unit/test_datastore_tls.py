@@ -11,10 +11,10 @@ import sys
 import pytest
 
 try:
-    from ansible_collections.twinroom.ha.plugins.module_utils import datastore
+    from ansible_collections.twinroom.ha.plugins.module_utils import datastore, datastore_formats, postgres, postgres_client
 except ImportError:  # not run through ansible-test: find the collection where devenv.sh links it
     sys.path[:0] = [p for p in os.environ.get('ANSIBLE_COLLECTIONS_PATH', '').split(os.pathsep) if p]
-    from ansible_collections.twinroom.ha.plugins.module_utils import datastore
+    from ansible_collections.twinroom.ha.plugins.module_utils import datastore, datastore_formats, postgres, postgres_client
 
 CA = '/etc/postgresql/15/kine/tls/ca.crt'
 
@@ -39,13 +39,13 @@ CA = '/etc/postgresql/15/kine/tls/ca.crt'
                  id='quoted-ca-path'),
 ])
 def test_replication_conninfo(kwargs, text):
-    assert datastore.replication_conninfo('10.77.0.110', 5432, 'replicator', **kwargs) == text
-    parsed = datastore.parse_conninfo(text)
+    assert datastore_formats.replication_conninfo('10.77.0.110', 5432, 'replicator', **kwargs) == text
+    parsed = datastore_formats.parse_conninfo(text)
     assert parsed['sslmode'] == kwargs.get('ssl_mode', 'prefer')
 
 
 def test_hba_rules():
-    assert datastore.hba_rules(['10.77.0.110', '10.77.0.210'], 'kine', 'kine', 'replicator') == (
+    assert datastore_formats.hba_rules(['10.77.0.110', '10.77.0.210'], 'kine', 'kine', 'replicator') == (
         '# TYPE     DATABASE     USER        ADDRESS         METHOD\n'
         'local      all          postgres                    peer map=admin\n'
         'local      all          all                         peer\n'
@@ -63,7 +63,7 @@ def test_hba_rules():
 
 
 def test_hba_rules_ipv6_and_no_plain_host_rule():
-    text = datastore.hba_rules(['fd00::1'], 'k8s', 'kine', 'repl')
+    text = datastore_formats.hba_rules(['fd00::1'], 'k8s', 'kine', 'repl')
     assert 'hostssl    replication  repl      fd00::1/128   scram-sha-256\n' in text
     tcp = [line.split()[0] for line in text.splitlines() if not line.startswith(('#', 'local'))]
     assert set(tcp) == {'hostssl', 'hostnossl'}
@@ -87,7 +87,7 @@ def test_hba_filter_refuses_a_missing_address():
     (None, None, None),
 ])
 def test_tls_settings_problem(mode, ca_cert, problem):
-    assert datastore.tls_settings_problem(mode, ca_cert) == problem
+    assert datastore_formats.tls_settings_problem(mode, ca_cert) == problem
 
 
 def test_settings_refuse_verify_full_without_ca():
@@ -122,7 +122,7 @@ def test_settings_refuse_a_missing_ca_only_when_the_peer_is_reached(tmp_path):
     (None, False),
 ])
 def test_is_tls_failure(text, tls):
-    assert datastore.is_tls_failure(text) is tls
+    assert postgres_client.is_tls_failure(text) is tls
 
 
 @pytest.mark.parametrize('upstream, ready', [
@@ -135,4 +135,4 @@ def test_is_tls_failure(text, tls):
 ])
 def test_streaming_waits_for_the_receiver_with_the_new_sslmode(upstream, ready):
     state = dict(role='standby', upstream=upstream)
-    assert datastore.READY['streaming_from']('10.77.0.110', 5432, 'verify-full')(state) is ready
+    assert postgres.READY['streaming_from']('10.77.0.110', 5432, 'verify-full')(state) is ready

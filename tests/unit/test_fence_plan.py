@@ -23,13 +23,13 @@ import pytest
 import yaml
 
 try:
-    from ansible_collections.twinroom.ha.plugins.module_utils import fence
+    from ansible_collections.twinroom.ha.plugins.module_utils import bmc, fence, fence_plan, k8s_nodes, rooms
 except ImportError:  # not run through ansible-test: find the collection where devenv.sh links it
     sys.path[:0] = [p for p in os.environ.get('ANSIBLE_COLLECTIONS_PATH', '').split(os.pathsep) if p]
-    from ansible_collections.twinroom.ha.plugins.module_utils import fence
+    from ansible_collections.twinroom.ha.plugins.module_utils import bmc, fence, fence_plan, k8s_nodes, rooms
 
 FIXTURES = sorted((pathlib.Path(__file__).parent / 'fixtures' / 'fence').glob('*.yml'))
-FIND_AGENT = fence.FenceAgent._agent
+FIND_AGENT = bmc.FenceAgent._agent
 BASE_REQUEST = dict(state='fenced', room=None, confirm_room_down=False, out_of_service=True)
 
 
@@ -54,10 +54,10 @@ CASES = load_cases()
 def test_decision(case):
     if 'error' in case:
         with pytest.raises(fence.FenceError) as caught:
-            fence.decide(case['nodes'], case['request'])
+            fence_plan.decide(case['nodes'], case['request'])
         assert caught.value.msg == case['error']
         return
-    plans = fence.decide(case['nodes'], case['request'])
+    plans = fence_plan.decide(case['nodes'], case['request'])
     assert [plan['name'] for plan in plans] == [node['name'] for node in case['nodes']]
     assert sorted(case['plan']) == sorted(plan['name'] for plan in plans), 'every node needs an expectation'
     for plan in plans:
@@ -69,7 +69,7 @@ def test_decision(case):
                 assert plan[key] == expected[key], (plan['name'], key)
         if case['request']['state'] == 'fenced':
             assert plan['fenced'] is True
-            assert plan['method'] in fence.METHODS
+            assert plan['method'] in fence_plan.METHODS
             # Never a taint without power verified off, or a dark BMC with confirmation.
             node = next(n for n in case['nodes'] if n['name'] == plan['name'])
             if 'taint' in plan['steps'] and plan['method'] == 'bmc':
@@ -93,7 +93,7 @@ def test_fixtures_use_every_step_and_both_outcomes():
         plans += 1
         for expected in case['plan'].values():
             steps.update(expected['steps'])
-    assert steps == set(fence.STEPS)
+    assert steps == set(fence_plan.STEPS)
     assert errors and plans
 
 
@@ -101,34 +101,34 @@ def test_decide_does_not_change_its_input():
     nodes = [dict(name='a-w1', bmc='127.77.1.11:8443', bmc_reachable=True, power_state='on', exists=True,
                   tainted=False, record=None)]
     before = copy.deepcopy(nodes)
-    fence.decide(nodes, dict(BASE_REQUEST, room='room_a'))
+    fence_plan.decide(nodes, dict(BASE_REQUEST, room='room_a'))
     assert nodes == before
 
 
 def test_unknown_power_state_is_a_bug_not_a_plan():
     with pytest.raises(ValueError):
-        fence.decide([dict(name='x', bmc_reachable=True, power_state='maybe')], BASE_REQUEST)
+        fence_plan.decide([dict(name='x', bmc_reachable=True, power_state='maybe')], BASE_REQUEST)
 
 
 # --- small pure helpers ---------------------------------------------------------------------------
 
-TAINT = dict(key=fence.TAINT_KEY, value='nodeshutdown', effect='NoExecute', timeAdded='2026-11-21T17:00:00Z')
+TAINT = dict(key=rooms.OUT_OF_SERVICE_TAINT_KEY, value='nodeshutdown', effect='NoExecute', timeAdded='2026-11-21T17:00:00Z')
 
 
 def test_fence_taint_added_after_existing_ones():
     other = dict(key='dedicated', value='db', effect='NoSchedule')
-    assert fence.with_fence_taint([other], '2026-11-21T17:00:00Z') == [other, TAINT]
+    assert k8s_nodes.with_fence_taint([other], '2026-11-21T17:00:00Z') == [other, TAINT]
 
 
 def test_fence_taint_not_added_twice_whatever_its_value():
-    by_hand = dict(key=fence.TAINT_KEY, value='other', effect='NoExecute')
-    assert fence.with_fence_taint([by_hand], 'now') == [by_hand]
+    by_hand = dict(key=rooms.OUT_OF_SERVICE_TAINT_KEY, value='other', effect='NoExecute')
+    assert k8s_nodes.with_fence_taint([by_hand], 'now') == [by_hand]
 
 
 def test_fence_taint_removal_keeps_the_others():
-    noschedule = dict(key=fence.TAINT_KEY, value='nodeshutdown', effect='NoSchedule')
-    assert fence.without_fence_taint([noschedule, TAINT]) == [noschedule]
-    assert fence.without_fence_taint(None) == []
+    noschedule = dict(key=rooms.OUT_OF_SERVICE_TAINT_KEY, value='nodeshutdown', effect='NoSchedule')
+    assert k8s_nodes.without_fence_taint([noschedule, TAINT]) == [noschedule]
+    assert k8s_nodes.without_fence_taint(None) == []
 
 
 @pytest.mark.parametrize('value, record', [
@@ -139,18 +139,18 @@ def test_fence_taint_removal_keeps_the_others():
     ('[1]', {'raw': '[1]'}),
 ])
 def test_parse_record(value, record):
-    assert fence.parse_record(value) == record
+    assert k8s_nodes.parse_record(value) == record
 
 
 def test_fence_record():
-    assert fence.fence_record('T', 'bmc', 'room_a', 'operator') == dict(
+    assert fence_plan.fence_record('T', 'bmc', 'room_a', 'operator') == dict(
         at='T', method='bmc', by='twinroom.ha.fence', room='room_a')
-    assert fence.fence_record('T', 'confirmed-down', 'room_b', 'witness') == dict(
+    assert fence_plan.fence_record('T', 'confirmed-down', 'room_b', 'witness') == dict(
         at='T', method='confirmed-down', by='twinroom.ha.fence', room='room_b', confirmed_by='witness')
 
 
 def test_utc_now_is_iso8601_utc():
-    value = fence.utc_now()
+    value = rooms.utc_now()
     assert value.endswith('Z') and 'T' in value and len(value) == 20
 
 
@@ -160,7 +160,7 @@ def test_utc_now_is_iso8601_utc():
     ('bmc-a1.example', 443, 'bmc-a1.example:443'),
 ])
 def test_endpoint(address, port, text):
-    assert fence.endpoint(address, port) == text
+    assert bmc.endpoint(address, port) == text
 
 
 # --- the fence agent's options: stdin, never argv ----------------------------------------------------
@@ -174,7 +174,7 @@ def parse_stdin(text):
 
 
 def test_redfish_options_on_stdin():
-    text = fence.agent_options('redfish', BMC, 'off', power_timeout=60, login_timeout=10)
+    text = bmc.agent_options('redfish', BMC, 'off', power_timeout=60, login_timeout=10)
     assert text.endswith('\n')
     assert parse_stdin(text) == dict(ip='127.77.1.12', ipport='8443', username='admin', password='s3cret pass=word',
                                      ssl_insecure='1', systems_uri='/redfish/v1/Systems/abc', power_timeout='60',
@@ -182,19 +182,19 @@ def test_redfish_options_on_stdin():
 
 
 def test_redfish_validates_certificates_unless_told():
-    options = parse_stdin(fence.agent_options('redfish', dict(BMC, validate_certs=True), 'status'))
+    options = parse_stdin(bmc.agent_options('redfish', dict(BMC, validate_certs=True), 'status'))
     assert options['ssl_secure'] == '1' and 'ssl_insecure' not in options
 
 
 def test_ipmi_options_lanplus_and_onoff():
-    options = parse_stdin(fence.agent_options('ipmi', dict(BMC, port=623), 'status'))
+    options = parse_stdin(bmc.agent_options('ipmi', dict(BMC, port=623), 'status'))
     assert options == dict(ip='127.77.1.12', ipport='623', username='admin', password='s3cret pass=word',
                            lanplus='1', method='onoff', action='status')
 
 
 def test_line_break_in_an_option_is_refused():
-    with pytest.raises(fence.FenceError) as caught:
-        fence.agent_options('redfish', dict(BMC, password='a\naction=on'), 'off')
+    with pytest.raises(bmc.BmcError) as caught:
+        bmc.agent_options('redfish', dict(BMC, password='a\naction=on'), 'off')
     assert caught.value.msg == ('the BMC option password of 127.77.1.12:8443 holds a line break, which the fence '
                                 'agent cannot read.')
 
@@ -240,7 +240,7 @@ def always_answers(address, port, timeout):
 
 def test_agent_gets_no_option_on_its_command_line():
     bmcs = FakeBMCs({'127.77.1.12': 'on'})
-    agent = fence.FenceAgent('redfish', BMC, executor=bmcs, probe=always_answers, agent_path='/usr/sbin/fence_redfish')
+    agent = bmc.FenceAgent('redfish', BMC, executor=bmcs, probe=always_answers, agent_path='/usr/sbin/fence_redfish')
     assert agent.status() == dict(reachable=True, power_state='on', error=None)
     assert agent.power('off', 30) == (True, 'Success: Powered OFF')
     assert agent.status()['power_state'] == 'off'
@@ -254,47 +254,47 @@ def test_agent_gets_no_option_on_its_command_line():
 
 def test_status_when_bmc_does_not_answer_does_not_run_the_agent():
     bmcs = FakeBMCs({})
-    agent = fence.FenceAgent('redfish', BMC, executor=bmcs,
-                             probe=lambda a, p, t: (False, '[Errno 111] Connection refused'), agent_path='x')
+    agent = bmc.FenceAgent('redfish', BMC, executor=bmcs,
+                           probe=lambda a, p, t: (False, '[Errno 111] Connection refused'), agent_path='x')
     assert agent.status() == dict(reachable=False, power_state='unknown', error='[Errno 111] Connection refused')
     assert bmcs.calls == []
 
 
 def test_status_wrong_password_is_unreadable_not_dark():
     bmcs = FakeBMCs({'127.77.1.12': 'on'}, password='other')
-    agent = fence.FenceAgent('redfish', BMC, executor=bmcs, probe=always_answers, agent_path='x')
+    agent = bmc.FenceAgent('redfish', BMC, executor=bmcs, probe=always_answers, agent_path='x')
     status = agent.status()
     assert (status['reachable'], status['power_state']) == (True, 'unknown')
     assert status['error'].startswith('Failed: Unable to get PowerState')
 
 
 def test_status_agent_hanging_counts_as_not_answering():
-    agent = fence.FenceAgent('redfish', BMC, executor=lambda argv, stdin, timeout: (None, '', ''),
-                             probe=always_answers, agent_path='x', bmc_timeout=2)
+    agent = bmc.FenceAgent('redfish', BMC, executor=lambda argv, stdin, timeout: (None, '', ''),
+                           probe=always_answers, agent_path='x', bmc_timeout=2)
     assert agent.status() == dict(reachable=False, power_state='unknown', error='no answer within 11s')
 
 
 def test_agent_message_skips_python_warnings():
     err = "/usr/sbin/fence_ipmilan:5: DeprecationWarning: 'pipes' is deprecated\n  from pipes import quote\n"
-    assert fence.agent_message('Status: ON\n', err) == 'Status: ON'
+    assert bmc.agent_message('Status: ON\n', err) == 'Status: ON'
 
 
 def test_missing_agent_is_named(monkeypatch):
-    monkeypatch.setattr(fence.FenceAgent, '_agent', FIND_AGENT)
-    monkeypatch.setattr(fence.shutil, 'which', lambda name: None)
-    monkeypatch.setattr(fence.os, 'access', lambda path, mode: False)
-    agent = fence.FenceAgent('ipmi', BMC, executor=FakeBMCs({}), probe=always_answers)
-    with pytest.raises(fence.FenceError) as caught:
+    monkeypatch.setattr(bmc.FenceAgent, '_agent', FIND_AGENT)
+    monkeypatch.setattr(bmc.shutil, 'which', lambda name: None)
+    monkeypatch.setattr(bmc.os, 'access', lambda path, mode: False)
+    agent = bmc.FenceAgent('ipmi', BMC, executor=FakeBMCs({}), probe=always_answers)
+    with pytest.raises(bmc.BmcError) as caught:
         agent.status()
     assert caught.value.msg.startswith('fence_ipmilan is not installed on ')
     assert caught.value.msg.endswith(': install the fence agents (Debian package fence-agents) where this module runs.')
 
 
 def test_run_process_passes_stdin_and_is_bounded():
-    rc, out, _err = fence.run_process([sys.executable, '-c', 'import sys; print(sys.stdin.read().upper())'],
-                                      'password=x\n', 10)
+    rc, out, _err = bmc.run_process([sys.executable, '-c', 'import sys; print(sys.stdin.read().upper())'],
+                                    'password=x\n', 10)
     assert (rc, out) == (0, 'PASSWORD=X\n\n')
-    rc, _out, _err = fence.run_process([sys.executable, '-c', 'import time; time.sleep(5)'], '', 0.5)
+    rc, _out, _err = bmc.run_process([sys.executable, '-c', 'import time; time.sleep(5)'], '', 0.5)
     assert rc is None
 
 
@@ -302,9 +302,9 @@ def test_tcp_probe_on_loopback():
     with socket.socket() as server:
         server.bind(('127.0.0.1', 0))
         server.listen(1)
-        assert fence.tcp_answers('127.0.0.1', server.getsockname()[1], 2) == (True, None)
+        assert bmc.tcp_answers('127.0.0.1', server.getsockname()[1], 2) == (True, None)
         port = server.getsockname()[1]
-    answers, error = fence.tcp_answers('127.0.0.1', port, 2)
+    answers, error = bmc.tcp_answers('127.0.0.1', port, 2)
     assert not answers and error
 
 
@@ -323,11 +323,11 @@ def test_rmcp_ping_on_loopback():
     thread = threading.Thread(target=answer)
     thread.start()
     try:
-        assert fence.rmcp_answers('127.0.0.1', port, 2) == (True, None)
+        assert bmc.rmcp_answers('127.0.0.1', port, 2) == (True, None)
     finally:
         thread.join()
         server.close()
-    answers, _error = fence.rmcp_answers('127.0.0.1', port, 0.3)
+    answers, _error = bmc.rmcp_answers('127.0.0.1', port, 0.3)
     assert not answers
 
 
@@ -338,21 +338,21 @@ def test_bmc_settings_node_values_win_over_module_defaults():
                   validate_certs=True, ipmi_lanplus=True)
     node = dict(name='a-w1', bmc_address='127.77.1.11', bmc_systems_uri='/redfish/v1/Systems/x',
                 bmc_password='node', bmc_validate_certs=False)
-    assert fence.bmc_settings(params, node) == dict(
+    assert bmc.bmc_settings(params, node) == dict(
         address='127.77.1.11', port=8443, systems_uri='/redfish/v1/Systems/x', username='admin', password='node',
         validate_certs=False, lanplus=True)
 
 
 def test_bmc_settings_default_ports():
     node = dict(name='a-w1', bmc_address='10.0.0.1')
-    assert fence.bmc_settings(dict(fence_method='redfish'), node)['port'] == 443
-    assert fence.bmc_settings(dict(fence_method='ipmi'), node)['port'] == 623
+    assert bmc.bmc_settings(dict(fence_method='redfish'), node)['port'] == 443
+    assert bmc.bmc_settings(dict(fence_method='ipmi'), node)['port'] == 623
 
 
 def test_missing_bmc_settings_are_named():
     params = dict(fence_method='redfish', nodes=[dict(name='a-w1', bmc_address='x'), dict(name='a-w2')])
     with pytest.raises(fence.FenceError) as caught:
-        fence.check_bmc_settings(params)
+        fence_plan.check_bmc_settings(params)
     assert caught.value.msg == (
         'BMC settings missing for a-w1 (bmc_systems_uri, inventory twinroom_bmc_systems_uri), a-w2 (bmc_address, '
         'inventory twinroom_bmc_address) and a-w2 (bmc_systems_uri, inventory twinroom_bmc_systems_uri): every node '
@@ -375,7 +375,7 @@ class FakeRecorder(object):
         node = self.nodes.get(name)
         if node is None:
             return dict(exists=False, tainted=False, record=None, ready=None, taints=[])
-        return dict(exists=True, tainted=any(fence.is_fence_taint(t) for t in node['taints']),
+        return dict(exists=True, tainted=any(k8s_nodes.is_fence_taint(t) for t in node['taints']),
                     record=copy.deepcopy(node.get('record')), ready=False, taints=list(node['taints']), uid='u-' + name,
                     pods=len(node.get('pods', ())))
 
@@ -386,11 +386,11 @@ class FakeRecorder(object):
 
     def taint(self, name, at):
         self.log.append(('taint', name))
-        self.nodes[name]['taints'] = fence.with_fence_taint(self.nodes[name]['taints'], at)
+        self.nodes[name]['taints'] = k8s_nodes.with_fence_taint(self.nodes[name]['taints'], at)
 
     def untaint(self, name):
         self.log.append(('untaint', name))
-        self.nodes[name]['taints'] = fence.without_fence_taint(self.nodes[name]['taints'])
+        self.nodes[name]['taints'] = k8s_nodes.without_fence_taint(self.nodes[name]['taints'])
 
     def annotate(self, name, record):
         self.log.append(('annotate', name))
@@ -444,7 +444,7 @@ def lab():
 
 @pytest.fixture(autouse=True)
 def agent_path(monkeypatch):
-    monkeypatch.setattr(fence.FenceAgent, '_agent', lambda self: '/usr/sbin/fence_' + self.method)
+    monkeypatch.setattr(bmc.FenceAgent, '_agent', lambda self: '/usr/sbin/fence_' + self.method)
 
 
 def run(lab, params, check_mode=False, diff=False, probe=always_answers):
@@ -513,7 +513,7 @@ def test_check_mode_releases_nothing(lab):
 def test_existing_taints_are_kept(lab):
     run(lab, params_for(['a-cp1']))
     taints = lab['recorder'].nodes['a-cp1']['taints']
-    assert [t['key'] for t in taints] == ['node-role.kubernetes.io/control-plane', fence.TAINT_KEY]
+    assert [t['key'] for t in taints] == ['node-role.kubernetes.io/control-plane', rooms.OUT_OF_SERVICE_TAINT_KEY]
 
 
 def test_check_mode_reads_only(lab):
@@ -787,7 +787,7 @@ class FakeLeaseApi(object):
         if self.error is not None:
             raise self.error
         if name not in self.leases:
-            raise fence.ApiException(status=404, reason='Not Found')
+            raise k8s_nodes.ApiException(status=404, reason='Not Found')
         return SimpleNamespace(spec=SimpleNamespace(renew_time=self.leases[name]))
 
 
@@ -796,26 +796,26 @@ RENEWED = datetime.datetime(2026, 11, 21, 17, 0, 0, 250000, tzinfo=datetime.time
 
 @pytest.mark.parametrize('now, age, fresh', [(0.0, 0.0, True), (9.94, 9.9, True), (10.0, 10.0, False), (60.0, 60.0, False)])
 def test_recorder_reads_the_lease_age_against_lease_stale_after(now, age, fresh):
-    epoch = fence.epoch_seconds(RENEWED)
-    recorder = fence.NodeRecorder(api=object(), leases=FakeLeaseApi({'a-w1': RENEWED}), stale_after=10,
-                                  now=lambda: epoch + now)
+    epoch = k8s_nodes.epoch_seconds(RENEWED)
+    recorder = k8s_nodes.NodeRecorder(api=object(), leases=FakeLeaseApi({'a-w1': RENEWED}), stale_after=10,
+                                      now=lambda: epoch + now)
     assert recorder.lease('a-w1') == dict(lease_age=age, lease_fresh=fresh, lease_error=None)
     assert recorder.leases.asked == [('kube-node-lease', 'a-w1')]
 
 
 def test_recorder_without_a_lease_keeps_the_bmc_rules():
     unknown = dict(lease_age=None, lease_fresh=None, lease_error=None)
-    assert fence.NodeRecorder(api=object()).lease('a-w1') == unknown  # no Lease API given
-    assert fence.NodeRecorder(api=object(), leases=FakeLeaseApi()).lease('a-w1') == unknown  # no Lease
-    forbidden = fence.ApiException(status=403, reason='Forbidden')
-    assert fence.NodeRecorder(api=object(), leases=FakeLeaseApi(error=forbidden)).lease('a-w1') == dict(
+    assert k8s_nodes.NodeRecorder(api=object()).lease('a-w1') == unknown  # no Lease API given
+    assert k8s_nodes.NodeRecorder(api=object(), leases=FakeLeaseApi()).lease('a-w1') == unknown  # no Lease
+    forbidden = k8s_nodes.ApiException(status=403, reason='Forbidden')
+    assert k8s_nodes.NodeRecorder(api=object(), leases=FakeLeaseApi(error=forbidden)).lease('a-w1') == dict(
         unknown, lease_error='403 Forbidden')
-    assert fence.NodeRecorder(api=object(), leases=FakeLeaseApi(error=TimeoutError('read timed out'))).lease(
+    assert k8s_nodes.NodeRecorder(api=object(), leases=FakeLeaseApi(error=TimeoutError('read timed out'))).lease(
         'a-w1') == dict(unknown, lease_error='read timed out')
 
 
 def test_epoch_seconds_of_a_naive_time_is_utc():
-    assert fence.epoch_seconds(RENEWED.replace(tzinfo=None)) == fence.epoch_seconds(RENEWED) == 1795280400.25
+    assert k8s_nodes.epoch_seconds(RENEWED.replace(tzinfo=None)) == k8s_nodes.epoch_seconds(RENEWED) == 1795280400.25
 
 
 def test_an_unreadable_lease_is_warned_about_and_the_bmc_decides(lab):
@@ -845,7 +845,7 @@ def bound_node(name, reported, power="on"):
 
 def test_a_bmc_of_another_machine_is_refused_before_anything():
     with pytest.raises(fence.FenceError) as caught:
-        fence.decide([bound_node("a-w1", {"uuid": OTHER_MACHINE})], dict(state="fenced", room="room_a"))
+        fence_plan.decide([bound_node("a-w1", {"uuid": OTHER_MACHINE})], dict(state="fenced", room="room_a"))
     assert caught.value.msg == (
         "The BMC 127.77.1.11:8443 of node a-w1 reports machine %s, but a-w1 is machine %s (bound by site.yml): it is "
         "another machine's BMC. Check twinroom_bmc_address of a-w1: refusing to fence room_a, nothing was powered off."
@@ -854,20 +854,20 @@ def test_a_bmc_of_another_machine_is_refused_before_anything():
 
 def test_a_bmc_reporting_off_for_another_machine_does_not_count_as_fenced():
     with pytest.raises(fence.FenceError) as caught:
-        fence.decide([bound_node("a-w1", {"uuid": OTHER_MACHINE}, power="off")], dict(state="fenced", room="room_a"))
+        fence_plan.decide([bound_node("a-w1", {"uuid": OTHER_MACHINE}, power="off")], dict(state="fenced", room="room_a"))
     assert "reports machine %s, but a-w1 is machine %s" % (OTHER_MACHINE, BOUND) in caught.value.msg
 
 
 def test_a_bmc_that_cannot_say_which_machine_it_is_is_refused():
     with pytest.raises(fence.FenceError) as caught:
-        fence.decide([bound_node("a-w1", {"error": "GET /redfish/v1/Systems/1 failed: HTTP Error 404"})],
-                     dict(state="fenced", room="room_a"))
+        fence_plan.decide([bound_node("a-w1", {"error": "GET /redfish/v1/Systems/1 failed: HTTP Error 404"})],
+                          dict(state="fenced", room="room_a"))
     assert caught.value.msg.startswith("The BMC 127.77.1.11:8443 of node a-w1 does not say which machine it controls "
                                        "(GET /redfish/v1/Systems/1 failed: HTTP Error 404)")
 
 
 def test_a_bmc_of_the_bound_machine_is_used():
-    plans = fence.decide([bound_node("a-w1", {"uuid": BOUND.upper()})], dict(state="fenced", room="room_a"))
+    plans = fence_plan.decide([bound_node("a-w1", {"uuid": BOUND.upper()})], dict(state="fenced", room="room_a"))
     assert plans[0]["steps"][:2] == ["power_off", "verify_off"]
 
 
@@ -881,7 +881,7 @@ def test_unbounded_timeouts_are_refused(extra, message):
     params = dict(nodes=[dict(name="a-w1", bmc_address="127.77.1.11", bmc_systems_uri="/redfish/v1/Systems/1")],
                   fence_method="redfish", **extra)
     with pytest.raises(fence.FenceError) as caught:
-        fence.check_bmc_settings(params)
+        fence_plan.check_bmc_settings(params)
     assert caught.value.msg == message
 
 
@@ -890,7 +890,7 @@ def test_a_bmc_refusing_the_credentials_is_refused_for_them_not_for_its_machine(
                       power="unknown")
     node["bmc_error"] = "Failed: Unable to connect/login to fencing device"
     with pytest.raises(fence.FenceError) as caught:
-        fence.decide([node], dict(state="fenced", room="room_a"))
+        fence_plan.decide([node], dict(state="fenced", room="room_a"))
     assert caught.value.msg == (
         "BMC 127.77.1.11:8443 of node a-w1 answers but its power state cannot be read (Failed: Unable to "
         "connect/login to fencing device): refusing to fence room_a, since a node is tainted only once its BMC "
@@ -913,3 +913,98 @@ def test_unfence_refuses_a_node_that_stays_stale_and_changes_nothing(lab):
         run_with_leases(lab, params_for(['a-w2'], state='unfenced'), {'a-w2': [130.0]})
     assert caught.value.msg.startswith('refusing to clear the out-of-service taint of a-w2 (lease last renewed ')
     assert [entry for entry in lab['log'] if entry[0] != 'lease'] == []
+
+
+# --- state: on - power fenced nodes on again (recover.yml's first step); the API is never asked --------------------
+
+class NoAPI(object):
+    """A recorder that fails the test if state: on asks the API server anything."""
+
+    def __getattr__(self, name):
+        raise AssertionError('state on asked the API: %s' % name)
+
+
+def power_on(lab, names, check_mode=False, diff=False, probe=always_answers, **extra):
+    return fence.run_fence(params_for(names, state='on', **extra), check_mode=check_mode, diff=diff, recorder=NoAPI(),
+                           executor=lab['bmcs'], probe=probe, sleep=lambda s: None)
+
+
+def test_power_on_powers_on_what_is_off_and_a_second_run_changes_nothing(lab):
+    lab['bmcs'].power['127.77.1.12'] = 'off'
+    result = power_on(lab, ['a-w1', 'a-w2'], diff=True)
+    assert result['changed'] is True
+    assert result['nodes']['a-w1'] == dict(fenced=None, method=None, power_state='on', changed=False, plan=[],
+                                           fenced_at=None, seconds=None, released=[])
+    node = result['nodes']['a-w2']
+    assert (node['power_state'], node['changed'], node['plan']) == ('on', True, ['power_on', 'verify_on'])
+    assert node['seconds'] is not None
+    assert lab['log'] == [('on', '127.77.1.12')]
+    assert result['diff'] == dict(before={'a-w1': dict(power_state='on'), 'a-w2': dict(power_state='off')},
+                                  after={'a-w1': dict(power_state='on'), 'a-w2': dict(power_state='on')})
+    again = power_on(lab, ['a-w1', 'a-w2'])
+    assert again['changed'] is False
+    assert len(lab['log']) == 1
+
+
+def test_power_on_in_check_mode_reads_only(lab):
+    lab['bmcs'].power['127.77.1.11'] = 'off'
+    result = power_on(lab, ['a-w1'], check_mode=True, diff=True)
+    assert result['changed'] is True
+    assert result['nodes']['a-w1']['plan'] == ['power_on', 'verify_on']
+    assert result['nodes']['a-w1']['power_state'] == 'on'  # predicted
+    assert set(lab['bmcs'].actions()) == {'status'}
+    assert lab['bmcs'].power['127.77.1.11'] == 'off'
+    assert result['diff']['before']['a-w1'] == dict(power_state='off')
+
+
+def test_power_on_refuses_a_dark_bmc_and_powers_nothing_on(lab):
+    lab['bmcs'].power.update({'127.77.1.11': 'off', '127.77.1.12': 'off'})
+
+    def dark_a_w2(address, port, timeout):
+        return (False, 'timed out') if address == '127.77.1.12' else (True, None)
+
+    with pytest.raises(fence.FenceError) as caught:
+        power_on(lab, ['a-w1', 'a-w2'], probe=dark_a_w2)
+    assert caught.value.msg == ('BMC 127.77.1.12:8443 of node a-w2 does not answer: cannot power on room_a. Check that '
+                                'the BMC has power and network. Nothing was powered on.')
+    assert caught.value.details['nodes']['a-w2']['bmc_error'] == 'timed out'
+    assert set(lab['bmcs'].actions()) == {'status'}
+
+
+def test_power_on_refuses_an_unknown_power_state(lab):
+    lab['bmcs'].password = 'another password'
+    with pytest.raises(fence.FenceError) as caught:
+        power_on(lab, ['a-w1'])
+    assert caught.value.msg.startswith('BMC 127.77.1.11:8443 of node a-w1 answers but its power state cannot be read '
+                                       '(Failed: Unable to get PowerState')
+    assert caught.value.msg.endswith('refusing to power on room_a. Check the BMC credentials and systems URI. Nothing '
+                                     'was powered on.')
+    assert set(lab['bmcs'].actions()) == {'status'}
+
+
+def test_power_on_that_does_not_take_fails_naming_the_node(lab, monkeypatch):
+    lab['bmcs'].power['127.77.1.11'] = 'off'
+    bmcs = lab['bmcs']
+
+    def stays_off(argv, stdin, timeout):
+        if parse_stdin(stdin)['action'] == 'on':
+            return 1, '', 'Failed: Timed out waiting to power ON\n'
+        return bmcs(argv, stdin, timeout)
+
+    with pytest.raises(fence.FenceError) as caught:
+        fence.run_fence(params_for(['a-w1'], state='on', timeout=1), recorder=NoAPI(), executor=stays_off,
+                        probe=always_answers, sleep=lambda s: None)
+    assert caught.value.msg == (
+        'power-on of node a-w1 was sent to BMC 127.77.1.11:8443 (agent said: Failed: Timed out waiting to power ON) '
+        'but it still reports power OFF after 1s. Check the node and its BMC.')
+    assert caught.value.details['nodes']['a-w1']['power_state'] == 'off'
+    assert caught.value.details['changed'] is True
+
+
+def test_power_on_needs_the_bmc_settings(lab):
+    params = params_for(['a-w1'], state='on')
+    params['nodes'][0]['bmc_systems_uri'] = None
+    with pytest.raises(fence.FenceError) as caught:
+        fence.run_fence(params, recorder=NoAPI(), executor=lab['bmcs'], probe=always_answers)
+    assert caught.value.msg == ('BMC settings missing for a-w1 (bmc_systems_uri, inventory twinroom_bmc_systems_uri): '
+                                'every node to fence needs them.')

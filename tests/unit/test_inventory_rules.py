@@ -11,10 +11,12 @@ import pytest
 import yaml
 
 try:
-    from ansible_collections.twinroom.ha.plugins.module_utils import inventory_rules
+    from ansible_collections.twinroom.ha.plugins.module_utils import inventory_model, inventory_rules, inventory_site
 except ImportError:  # not run through ansible-test: find the collection where devenv.sh links it
     sys.path[:0] = [p for p in os.environ.get('ANSIBLE_COLLECTIONS_PATH', '').split(os.pathsep) if p]
-    from ansible_collections.twinroom.ha.plugins.module_utils import inventory_rules
+    from ansible_collections.twinroom.ha.plugins.module_utils import inventory_model, inventory_rules, inventory_site
+
+from ansible_collections.twinroom.ha.plugins.action import validate_inventory as validate_action
 
 FIXTURES = sorted((pathlib.Path(__file__).parent / 'fixtures' / 'inventory').glob('*.yml'))
 SITE_FIXTURES = sorted((pathlib.Path(__file__).parent / 'fixtures' / 'inventory_site').glob('*.yml'))
@@ -68,8 +70,8 @@ def test_unreadable_variable_is_reported_once():
 
 def test_failure_message_lists_every_problem():
     violations = [
-        inventory_rules.Violation('room-not-empty', 'room_a', 'first'),
-        inventory_rules.Violation('room-not-empty', 'room_b', 'second'),
+        inventory_model.Violation('room-not-empty', 'room_a', 'first'),
+        inventory_model.Violation('room-not-empty', 'room_b', 'second'),
     ]
     assert inventory_rules.failure_message(violations) == (
         'Inventory is not valid: 2 problem(s); nothing was changed.\n- first\n- second')
@@ -96,15 +98,15 @@ def test_summary_of_a_valid_inventory():
 
 def test_only_model_variables_are_read():
     # The action plugin evaluates these names and nothing else: BMC passwords stay in the vault.
-    names = inventory_rules.variables_to_read(['twinroom_node_address', 'twinroom_zone'])
-    assert names == inventory_rules.VARIABLES + inventory_rules.SITE_VARIABLES + ('twinroom_node_address',)
+    names = validate_action.variables_to_read(['twinroom_node_address', 'twinroom_zone'])
+    assert names == inventory_rules.VARIABLES + inventory_site.SITE_VARIABLES + ('twinroom_node_address',)
     assert not [name for name in names if 'password' in name or 'username' in name]
 
 
 def test_relevant_hosts_in_inventory_order():
     groups = {'room_a': ['a1', 'a2'], 'room_b': ['b1'], 'control_plane': ['a1', 'x1'], 'workers': ['a2'],
               'witness': ['w1'], 'other': ['o1']}
-    assert inventory_rules.relevant_hosts(groups) == ['a1', 'a2', 'b1', 'x1', 'w1']
+    assert inventory_model.relevant_hosts(groups) == ['a1', 'a2', 'b1', 'x1', 'w1']
 
 
 @pytest.mark.parametrize('value, valid', [
@@ -165,14 +167,15 @@ def test_one_bmc_address_for_every_node_is_named_once():
 
 
 def test_fence_uses_the_inventory_default_bmc_ports():
-    from ansible_collections.twinroom.ha.plugins.module_utils import fence
-    assert fence.DEFAULT_PORTS is inventory_rules.BMC_DEFAULT_PORTS
+    from ansible_collections.twinroom.ha.plugins.module_utils import bmc
+    assert bmc.DEFAULT_PORTS is inventory_rules.BMC_DEFAULT_PORTS
 
 
 # What the site installs (check_site): lab stand-ins declared, binaries with a source and a checksum.
 
 def _check_site(case):
-    return inventory_rules.check_site(case['groups'], case['hostvars'], case.get('controller'), case.get('role_defaults'))
+    return inventory_site.check_site(case['groups'], case['hostvars'], case.get('controller'),
+                                     case.get('role_defaults'))
 
 
 @pytest.mark.parametrize('path', SITE_FIXTURES, ids=[path.stem for path in SITE_FIXTURES])
@@ -193,28 +196,28 @@ def test_site_fixtures_cover_every_rule():
 
 def test_every_stand_in_is_found_and_declared_by_its_name():
     case = load(pathlib.Path(__file__).parent / 'fixtures' / 'inventory_site' / 'valid-real-site.yml')
-    for row in inventory_rules.STAND_INS:
+    for row in inventory_site.STAND_INS:
         for value in row.values:
             selected = dict((host, dict(values, **{row.variable: value})) for host, values in case['hostvars'].items())
             controller = dict(case['controller'], **{row.variable: value})
-            found = [(v.rule, v.subject) for v in inventory_rules.check_site(
+            found = [(v.rule, v.subject) for v in inventory_site.check_site(
                 case['groups'], selected, controller, case['role_defaults'])]
             where = []
-            if inventory_rules.ON_NODES in row.where:
+            if inventory_site.ON_NODES in row.where:
                 where.append(inventory_rules.ALL_ROOM_NODES)
-            if inventory_rules.ON_CONTROLLER in row.where:
-                where.append(inventory_rules.CONTROLLER)
+            if inventory_site.ON_CONTROLLER in row.where:
+                where.append(inventory_model.CONTROLLER)
             assert found == [('stand-in-declared', ', '.join(where))], row
             declared = dict((host, dict(values, twinroom_stand_ins=[row.name])) for host, values in selected.items())
-            assert inventory_rules.check_site(case['groups'], declared, dict(controller, twinroom_stand_ins=[row.name]),
-                                              case['role_defaults']) == []
+            assert inventory_site.check_site(case['groups'], declared, dict(controller, twinroom_stand_ins=[row.name]),
+                                             case['role_defaults']) == []
 
 
 def test_unreadable_controller_variable_is_reported():
     case = load(pathlib.Path(__file__).parent / 'fixtures' / 'inventory_site' / 'valid-real-site.yml')
     controller = dict(case['controller'], storage_layer_mode=inventory_rules.Unreadable("'mode' is undefined"))
-    assert [v.message for v in inventory_rules.check_site(case['groups'], case['hostvars'], controller,
-                                                          case['role_defaults'])] == [
+    assert [v.message for v in inventory_site.check_site(case['groups'], case['hostvars'], controller,
+                                                         case['role_defaults'])] == [
         "Inventory rule 'variable-evaluates' failed for localhost: storage_layer_mode cannot be evaluated: "
         "'mode' is undefined. Define what it refers to, or give it a plain value."]
 
@@ -225,15 +228,15 @@ def _action():
 
 
 def test_role_defaults_are_read_from_the_roles():
-    defaults = _action().read_role_defaults(inventory_rules.role_default_names(), str(ROLES))
+    defaults = _action().read_role_defaults(inventory_site.role_default_names(), str(ROLES))
     # The case files use this release's defaults.
     case = load(pathlib.Path(__file__).parent / 'fixtures' / 'inventory_site' / 'valid-real-site.yml')
     assert defaults == case['role_defaults']
 
 
 def test_no_role_default_selects_a_stand_in():
-    defaults = _action().read_role_defaults(inventory_rules.role_default_names(), str(ROLES))
-    selecting = set(row.variable for row in inventory_rules.STAND_INS if defaults.get(row.variable) in row.values)
+    defaults = _action().read_role_defaults(inventory_site.role_default_names(), str(ROLES))
+    selecting = set(row.variable for row in inventory_site.STAND_INS if defaults.get(row.variable) in row.values)
     assert selecting == set()
 
 
@@ -246,16 +249,16 @@ def test_missing_role_defaults_refuse():
 def test_the_rules_know_the_roles_components_and_checksum_pattern():
     with open(ROLES / 'control_plane' / 'vars' / 'main.yml') as stream:
         components = yaml.safe_load(stream)['control_plane_components']
-    assert tuple(components) == inventory_rules.CONTROL_PLANE_COMPONENTS
+    assert tuple(components) == inventory_site.CONTROL_PLANE_COMPONENTS
     # The same checksum pattern as the role's own assert (tasks/kine.yml): what passes here passes there.
-    assert inventory_rules._CHECKSUM.pattern in (ROLES / 'kine_datastore' / 'tasks' / 'kine.yml').read_text()
-    assert inventory_rules._CHECKSUM.pattern in (ROLES / 'storage_layer' / 'tasks' / 'operator.yml').read_text()
-    assert inventory_rules._CHECKSUM.pattern in (ROLES / 'kubevirt' / 'vars' / 'main.yml').read_text()
+    assert inventory_site._CHECKSUM.pattern in (ROLES / 'kine_datastore' / 'tasks' / 'kine.yml').read_text()
+    assert inventory_site._CHECKSUM.pattern in (ROLES / 'storage_layer' / 'tasks' / 'operator.yml').read_text()
+    assert inventory_site._CHECKSUM.pattern in (ROLES / 'kubevirt' / 'vars' / 'main.yml').read_text()
 
 
 def test_the_rules_know_the_operator_manifests_variables():
     """Each manifest row names variables its role declares, and only production mode fetches."""
-    for row in inventory_rules.DOWNLOADS:
+    for row in inventory_site.DOWNLOADS:
         with open(ROLES / row.role / 'meta' / 'argument_specs.yml') as stream:
             options = yaml.safe_load(stream)['argument_specs']['main']['options']
         assert row.url in options and row.checksum in options, row

@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ansible_collections.twinroom.ha.plugins.module_utils import kubevirt_vm as kv
+from ansible_collections.twinroom.ha.plugins.module_utils import kubevirt_vm as kv, object_diff, vm_runner
 
 RUN_STRATEGY_CASES = yaml.safe_load(
     (Path(__file__).parent / "fixtures" / "kubevirt_vm" / "run_strategy.yml").read_text())
@@ -13,7 +13,7 @@ ZONE = "topology.kubernetes.io/zone"
 
 def params(**overrides):
     """The module's parameters as AnsibleModule hands them over (unset options are None)."""
-    base = dict((key, spec.get("default")) for key, spec in kv.VM_SPEC.items())
+    base = dict((key, spec.get("default")) for key, spec in vm_runner.VM_SPEC.items())
     base.update(name="web-1", namespace="prod")
     base.update(overrides)
     return base
@@ -219,7 +219,7 @@ def test_known_rooms_are_the_distinct_zone_labels_of_the_nodes():
             "after": {"metadata": {"labels": {"k": "v"}}, "spec": {"runStrategy": "Halted"}}}),
 ], ids=["bookkeeping-only", "memory", "label-and-run-strategy"])
 def test_compare_ignores_status_and_api_bookkeeping(before, after, changed, diff):
-    assert kv.compare(before, after) == (changed, diff)
+    assert object_diff.compare(before, after) == (changed, diff)
 
 
 @pytest.mark.parametrize("node,zones,home,room,in_home", [

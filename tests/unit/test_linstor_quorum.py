@@ -15,6 +15,7 @@ try:
 except ImportError:  # not run through ansible-test: find the collection where devenv.sh links it
     sys.path[:0] = [p for p in os.environ.get('ANSIBLE_COLLECTIONS_PATH', '').split(os.pathsep) if p]
     from ansible_collections.twinroom.ha.plugins.module_utils import linstor_quorum as lq
+from ansible_collections.twinroom.ha.plugins.module_utils import linstor_quorum_runner, linstor_rest  # noqa: E402
 
 ROOMS = {'room_a': 'room-a', 'room_b': 'room-b'}
 ZONE = 'Aux/topology.kubernetes.io/zone'
@@ -368,16 +369,16 @@ def fake_api():
 def test_runner_refuses_without_writing(check_mode):
     api = fake_api()
     with pytest.raises(lq.LinstorQuorumError) as caught:
-        lq.run_quorum_override(override_params(), check_mode=check_mode, api=api,
-                               fence_records=FakeRecords({'a-w1': FENCED, 'a-w2': dict(tainted=True, record=None)}))
+        linstor_quorum_runner.run_quorum_override(override_params(), check_mode=check_mode, api=api,
+                                                  fence_records=FakeRecords({'a-w1': FENCED, 'a-w2': dict(tainted=True, record=None)}))
     assert caught.value.msg.startswith('Refusing quorum override while the other room is not fenced: room_a a-w2 ')
     assert api.writes == []
 
 
 def test_runner_check_mode_plans_without_writing():
     api = fake_api()
-    result = lq.run_quorum_override(override_params(), check_mode=True, diff=True, api=api,
-                                    fence_records=FakeRecords({'a-w1': FENCED, 'a-w2': FENCED}))
+    result = linstor_quorum_runner.run_quorum_override(override_params(), check_mode=True, diff=True, api=api,
+                                                       fence_records=FakeRecords({'a-w1': FENCED, 'a-w2': FENCED}))
     assert result['changed'] is True
     assert [(c['resource'], c['node']) for c in result['changes']] == [('r', 'b-w1')]
     assert result['fenced_nodes'] == ['a-w1', 'a-w2']
@@ -390,13 +391,13 @@ def test_runner_check_mode_plans_without_writing():
 ])
 def test_runner_unknown_room(room, message):
     with pytest.raises(lq.LinstorQuorumError) as caught:
-        lq.run_quorum_override(override_params(surviving_room=room), api=fake_api(), fence_records=FakeRecords({}))
+        linstor_quorum_runner.run_quorum_override(override_params(surviving_room=room), api=fake_api(), fence_records=FakeRecords({}))
     assert caught.value.msg == message
 
 
 def test_tls_without_ca_file_is_refused():
-    with pytest.raises(lq.LinstorQuorumError) as caught:
-        lq.LinstorApi(dict(controller_url='https://linstor.example:3371', validate_certs=True, ca_file=None))
+    with pytest.raises(linstor_rest.LinstorApiError) as caught:
+        linstor_rest.LinstorApi(dict(controller_url='https://linstor.example:3371', validate_certs=True, ca_file=None))
     assert caught.value.msg == (
         "controller_url https://linstor.example:3371 uses TLS but no ca_file is given: python-linstor checks the "
         "controller's certificate only against ca_file. Give the CA that signed it, or set validate_certs: false.")

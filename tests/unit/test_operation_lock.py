@@ -15,10 +15,12 @@ import threading
 import pytest
 
 try:
-    from ansible_collections.twinroom.ha.plugins.module_utils import operation_lock as lock
+    from ansible_collections.twinroom.ha.plugins.module_utils import operation_lock as lock, operation_lock_plan
+    from ansible_collections.twinroom.ha.plugins.module_utils import processes as proc_access
 except ImportError:  # not run through ansible-test: find the collection where devenv.sh links it
     sys.path[:0] = [p for p in os.environ.get('ANSIBLE_COLLECTIONS_PATH', '').split(os.pathsep) if p]
-    from ansible_collections.twinroom.ha.plugins.module_utils import operation_lock as lock
+    from ansible_collections.twinroom.ha.plugins.module_utils import operation_lock as lock, operation_lock_plan
+    from ansible_collections.twinroom.ha.plugins.module_utils import processes as proc_access
 
 from ansible_collections.twinroom.ha.plugins.module_utils.module_run import TwinroomError
 
@@ -274,31 +276,31 @@ PLAYBOOK = ['/usr/bin/python3', '/usr/bin/ansible-playbook', '-i', 'inventories/
 ])
 def test_playbook_process(tmp_path, processes, found):
     proc = fake_proc(tmp_path, processes)
-    assert lock.playbook_process(start_pid=40, proc=proc) == found
+    assert proc_access.playbook_process(start_pid=40, proc=proc) == found
 
 
 def test_playbook_process_bounded(tmp_path):
     processes = dict((pid, (pid + 1, ['/bin/sh'], pid)) for pid in range(100, 130))
     processes[130] = (0, PLAYBOOK, 1)
-    assert lock.playbook_process(start_pid=100, proc=fake_proc(tmp_path, processes)) is None
-    assert lock.playbook_process(start_pid=111, proc=str(tmp_path)) == (130, 'ansible-playbook', 1)
+    assert proc_access.playbook_process(start_pid=100, proc=fake_proc(tmp_path, processes)) is None
+    assert proc_access.playbook_process(start_pid=111, proc=str(tmp_path)) == (130, 'ansible-playbook', 1)
 
 
 def test_process_alive(tmp_path):
     proc = fake_proc(tmp_path, {10: (1, PLAYBOOK, 4), 11: (1, PLAYBOOK, 4, 'Z')})
-    assert lock.process_alive(10, 'ansible-playbook', 4, proc)
-    assert not lock.process_alive(10, 'ansible-playbook', 5, proc), 'pid reused by a later process'
-    assert not lock.process_alive(10, 'ansible-runner', 4, proc), 'pid reused by another program'
-    assert not lock.process_alive(11, 'ansible-playbook', 4, proc), 'a zombie has ended'
-    assert not lock.process_alive(12, 'ansible-playbook', 4, proc)
+    assert proc_access.process_alive(10, 'ansible-playbook', 4, proc)
+    assert not proc_access.process_alive(10, 'ansible-playbook', 5, proc), 'pid reused by a later process'
+    assert not proc_access.process_alive(10, 'ansible-runner', 4, proc), 'pid reused by another program'
+    assert not proc_access.process_alive(11, 'ansible-playbook', 4, proc), 'a zombie has ended'
+    assert not proc_access.process_alive(12, 'ansible-playbook', 4, proc)
 
 
 def test_make_holder_of_a_real_process():
     me = lock.make_holder('run-a', pid=os.getpid(), environ=dict(AWX_JOB_ID='17'))
     assert me['pid'] == os.getpid()
-    assert me['process'] == os.path.basename(lock.read_process(os.getpid())['argv'][0])
-    assert lock.process_alive(me['pid'], me['process'], me['process_start'])
-    assert not lock.process_alive(me['pid'], me['process'], me['process_start'] + 1)
+    assert me['process'] == os.path.basename(proc_access.read_process(os.getpid())['argv'][0])
+    assert proc_access.process_alive(me['pid'], me['process'], me['process_start'])
+    assert not proc_access.process_alive(me['pid'], me['process'], me['process_start'] + 1)
     assert me['job_id'] == '17'
     assert lock.make_holder('run-a', environ=dict(JOB_ID='9', AWX_JOB_ID='17'))['job_id'] == '9'
     assert lock.make_holder('run-a', environ={})['job_id'] is None
@@ -567,3 +569,22 @@ def test_info(lock_path, tmp_path):
         changed=False, lock_file=lock_path, exists=True, state='unreadable', lock=None, alive=None,
         error='not a JSON object')
     assert read(lock_path) == [], 'info changes nothing'
+
+
+@pytest.mark.parametrize('raw, record', [
+    (b'{"holder_id": "run-a", "pid": 7, "host": "ctl", "started": "now"}',
+     dict(holder_id='run-a', pid=7, host='ctl', started='now')),
+    (b'not json', None),
+    (b'[]', dict(unreadable='not a JSON object')),
+    (b'{"holder_id": "run-a", "pid": 7}', dict(unreadable='no host, started')),
+    (b'{"holder_id": "run-a", "pid": true, "host": "ctl", "started": "now"}',
+     dict(unreadable='pid True is not a number')),
+], ids=['record', 'not JSON', 'not an object', 'fields missing', 'pid not a number'])
+def test_parse_record(raw, record):
+    parsed = operation_lock_plan.parse_record(raw)
+    if record is None:
+        assert parsed['unreadable'].startswith('not JSON: ')
+    else:
+        assert parsed == record
+    if 'unreadable' not in parsed:
+        assert operation_lock_plan.parse_record(operation_lock_plan.serialize(parsed)) == parsed

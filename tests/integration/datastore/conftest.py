@@ -26,16 +26,16 @@ import time
 import pytest
 
 try:
-    from ansible_collections.twinroom.ha.plugins.module_utils import datastore
+    from ansible_collections.twinroom.ha.plugins.module_utils import datastore, datastore_formats, postgres, postgres_client
 except ImportError:  # not run through ansible-test: find the collection where devenv.sh links it
     sys.path[:0] = [p for p in os.environ.get('ANSIBLE_COLLECTIONS_PATH', '').split(os.pathsep) if p]
-    from ansible_collections.twinroom.ha.plugins.module_utils import datastore
+    from ansible_collections.twinroom.ha.plugins.module_utils import datastore, datastore_formats, postgres, postgres_client
 
 PG_BIN = os.environ.get('TWINROOM_PG_BIN', '/usr/lib/postgresql/15/bin')
 REPLICATION_PASSWORD = 'not-a-real-secret-7'
 
 # The role's rules (twinroom.ha.datastore_hba), for the one loopback "node" address.
-HBA = datastore.hba_rules(['127.0.0.1'], 'kine', 'kine', 'replicator')
+HBA = datastore_formats.hba_rules(['127.0.0.1'], 'kine', 'kine', 'replicator')
 
 CONF = """
 listen_addresses = '127.0.0.1,127.0.0.2'
@@ -108,7 +108,7 @@ def os_user():
 def why_skip():
     if not os.path.exists(os.path.join(PG_BIN, 'postgres')):
         return 'PostgreSQL server binaries not found in %s (apt-get install postgresql-15)' % PG_BIN
-    if datastore.DRIVER_NAME is None:
+    if postgres_client.DRIVER_NAME is None:
         return 'neither psycopg2 nor psycopg is importable'
     if os_user() is None:
         return 'running as root but there is no OS user postgres to own the clusters'
@@ -143,17 +143,17 @@ class Cluster(object):
         return datastore.Settings(self.params(**extra))
 
     def node(self):
-        return datastore.LocalNode(self.settings())
+        return postgres.LocalNode(self.settings())
 
     def sql(self, query, one=False):
         conn = self.node().connect()
         try:
-            return datastore._query(conn, query, one=one)
+            return postgres_client.query(conn, query, one=one)
         finally:
             conn.close()
 
     def as_owner(self, argv, check=True):
-        return datastore.Executor(self.user).run(argv, as_owner=True, timeout=90, check=check)
+        return postgres_client.Executor(self.user).run(argv, as_owner=True, timeout=90, check=check)
 
     def pg_ctl(self, *args, check=True):
         return self.as_owner([os.path.join(PG_BIN, 'pg_ctl'), '-D', self.data_dir] + list(args), check=check)

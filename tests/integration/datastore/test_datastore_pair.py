@@ -21,10 +21,10 @@ import time
 import pytest
 
 try:
-    from ansible_collections.twinroom.ha.plugins.module_utils import datastore
+    from ansible_collections.twinroom.ha.plugins.module_utils import datastore, datastore_formats, postgres_client
 except ImportError:  # not run through ansible-test: find the collection where devenv.sh links it
     sys.path[:0] = [p for p in os.environ.get('ANSIBLE_COLLECTIONS_PATH', '').split(os.pathsep) if p]
-    from ansible_collections.twinroom.ha.plugins.module_utils import datastore
+    from ansible_collections.twinroom.ha.plugins.module_utils import datastore, datastore_formats, postgres_client
 
 from conftest import REPLICATION_PASSWORD  # noqa: E402  (the pair's password, set in conftest)
 
@@ -93,21 +93,21 @@ def test_build_primary_and_synchronous_standby(pair):
 
 def receiver_sslmode(cluster):
     row = cluster.sql('SELECT status, conninfo FROM pg_stat_wal_receiver', one=True)
-    return row and (row[0], datastore.parse_conninfo(row[1]).get('sslmode'))
+    return row and (row[0], datastore_formats.parse_conninfo(row[1]).get('sslmode'))
 
 
 def connect_error(cluster, host='127.0.0.1', **kwargs):
     """The first line of the error a replication-role connection to ``cluster`` gets."""
-    with pytest.raises(datastore._driver.Error) as caught:
-        datastore._connect(5000, host=host, port=cluster.port, user='replicator', password=REPLICATION_PASSWORD,
-                           connect_timeout=2, **kwargs).close()
-    return datastore._error_text(caught.value)
+    with pytest.raises(postgres_client.driver.Error) as caught:
+        postgres_client.connect(5000, host=host, port=cluster.port, user='replicator', password=REPLICATION_PASSWORD,
+                                connect_timeout=2, **kwargs).close()
+    return postgres_client.error_text(caught.value)
 
 
 def test_tls_only_between_the_nodes(pair):
     a, b = pair['a'], pair['b']
     # The standby streams over TLS, checked against the CA, and the primary sees its WAL sender encrypted.
-    conninfo = datastore.parse_conninfo(b.sql("SELECT current_setting('primary_conninfo')", one=True)[0])
+    conninfo = datastore_formats.parse_conninfo(b.sql("SELECT current_setting('primary_conninfo')", one=True)[0])
     assert (conninfo['sslmode'], conninfo['sslrootcert']) == ('verify-full', b.ca_cert)
     assert receiver_sslmode(b) == ('streaming', 'verify-full')
     assert a.sql("SELECT s.ssl FROM pg_stat_replication r JOIN pg_stat_ssl s USING (pid) "
@@ -139,7 +139,7 @@ def test_tls_only_between_the_nodes(pair):
 
     # A standby that streams with an older sslmode (as written before TLS) is switched by a reload, no restart.
     started = b.sql("SELECT pg_postmaster_start_time()", one=True)[0]
-    b.sql("ALTER SYSTEM SET primary_conninfo = '%s'" % datastore.replication_conninfo(
+    b.sql("ALTER SYSTEM SET primary_conninfo = '%s'" % datastore_formats.replication_conninfo(
         '127.0.0.1', a.port, 'replicator', 'require', passfile=b.data_dir + '.pgpass', application_name='b-cp1'))
     b.sql('SELECT pg_reload_conf()')
     assert eventually(lambda: receiver_sslmode(b) == ('streaming', 'require')), receiver_sslmode(b)

@@ -205,7 +205,7 @@ def room_nodes(topology, room):
 
 def unfence_if_marked(api, names):
     """Cleanup of a failed test: remove taint and record by hand, so the lab is usable again."""
-    from ansible_collections.twinroom.ha.plugins.module_utils.fence import NodeRecorder
+    from ansible_collections.twinroom.ha.plugins.module_utils.k8s_nodes import NodeRecorder
     recorder = NodeRecorder(api=api)
     for name in names:
         recorder.untaint(name)

@@ -7,28 +7,24 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 DOCUMENTATION = r"""
-module: linstor_satellite_configuration_info
+module: piraeus_satellite_configuration_info
 short_description: Read the Piraeus LinstorSatelliteConfigurations - never changes anything
 version_added: 0.1.0
 author: twinroom developers (@twinroom)
 description:
   - Returns the C(piraeus.io/v1) C(LinstorSatelliteConfiguration) objects (node selector, storage pools, properties)
     as the API server has them, without changing anything; the read-only twin of
-    M(twinroom.ha.linstor_satellite_configuration).
+    M(twinroom.ha.piraeus_satellite_configuration).
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - twinroom.ha.piraeus_k8s.info
-options:
-  name:
-    description: Return only the object of this name. Without it, every LinstorSatelliteConfiguration is returned.
-    type: str
 seealso:
-  - module: twinroom.ha.linstor_satellite_configuration
+  - module: twinroom.ha.piraeus_satellite_configuration
 """
 
 EXAMPLES = r"""
 - name: Storage pools configured for room A
-  twinroom.ha.linstor_satellite_configuration_info:
+  twinroom.ha.piraeus_satellite_configuration_info:
     kubeconfig: /etc/twinroom/admin.kubeconfig
     name: twinroom-room-a
   register: room_a
@@ -40,7 +36,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 resources:
-  description: The matching objects, each as the API server returns it; empty when none exists.
+  description: The matching LinstorSatelliteConfiguration objects as the API server returns them; an empty list when there is none.
   returned: success
   type: list
   elements: dict

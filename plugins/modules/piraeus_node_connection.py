@@ -7,7 +7,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 DOCUMENTATION = r"""
-module: linstor_node_connection
+module: piraeus_node_connection
 short_description: DRBD settings of the connections between the rooms (Piraeus LinstorNodeConnection)
 version_added: 0.1.0
 author: twinroom developers (@twinroom)
@@ -56,18 +56,18 @@ options:
 requirements:
   - The Piraeus operator's CRDs installed on the API server
 seealso:
-  - module: twinroom.ha.linstor_node_connection_info
+  - module: twinroom.ha.piraeus_node_connection_info
   - module: twinroom.ha.vm_storage_class
 """
 
 EXAMPLES = r"""
 - name: Synchronous replication between the rooms, over the dedicated link NIC
-  twinroom.ha.linstor_node_connection:
+  twinroom.ha.piraeus_node_connection:
     kubeconfig: /etc/twinroom/admin.kubeconfig
     interface: link0
 
 - name: Cross-room connections with a longer DRBD timeout
-  twinroom.ha.linstor_node_connection:
+  twinroom.ha.piraeus_node_connection:
     properties:
       DrbdOptions/Net/timeout: "90"
 """

@@ -7,7 +7,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 DOCUMENTATION = r"""
-module: linstor_cluster
+module: piraeus_cluster
 short_description: The Piraeus operator's LinstorCluster (LINSTOR controller, CSI driver, satellites)
 version_added: 0.1.0
 author: twinroom developers (@twinroom)
@@ -45,13 +45,13 @@ options:
 requirements:
   - The Piraeus operator's CRDs installed on the API server
 seealso:
-  - module: twinroom.ha.linstor_cluster_info
-  - module: twinroom.ha.linstor_satellite_configuration
+  - module: twinroom.ha.piraeus_cluster_info
+  - module: twinroom.ha.piraeus_satellite_configuration
 """
 
 EXAMPLES = r"""
 - name: LINSTOR cluster with satellites on the nodes of both rooms
-  twinroom.ha.linstor_cluster:
+  twinroom.ha.piraeus_cluster:
     kubeconfig: /etc/twinroom/admin.kubeconfig
     node_selector:
       twinroom.io/storage: "true"
@@ -59,7 +59,7 @@ EXAMPLES = r"""
       DrbdOptions/Net/rr-conflict: retry-connect
 
 - name: Remove it
-  twinroom.ha.linstor_cluster:
+  twinroom.ha.piraeus_cluster:
     state: absent
 """
 

@@ -7,7 +7,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 DOCUMENTATION = r"""
-module: linstor_satellite_configuration
+module: piraeus_satellite_configuration
 short_description: A room's LINSTOR satellites and storage pools (Piraeus LinstorSatelliteConfiguration)
 version_added: 0.1.0
 author: twinroom developers (@twinroom)
@@ -122,13 +122,13 @@ options:
 requirements:
   - The Piraeus operator's CRDs installed on the API server
 seealso:
-  - module: twinroom.ha.linstor_satellite_configuration_info
+  - module: twinroom.ha.piraeus_satellite_configuration_info
   - module: twinroom.ha.vm_storage_class
 """
 
 EXAMPLES = r"""
 - name: Room A offers an LVM thin pool built from two NVMe disks
-  twinroom.ha.linstor_satellite_configuration:
+  twinroom.ha.piraeus_satellite_configuration:
     kubeconfig: /etc/twinroom/admin.kubeconfig
     name: twinroom-room-a
     zone: room-a
@@ -138,7 +138,7 @@ EXAMPLES = r"""
         devices: [/dev/nvme1n1, /dev/nvme2n1]
 
 - name: Room B uses the thin pool vg_vm/thin it already has
-  twinroom.ha.linstor_satellite_configuration:
+  twinroom.ha.piraeus_satellite_configuration:
     name: twinroom-room-b
     zone: room-b
     storage_pools:
@@ -148,7 +148,7 @@ EXAMPLES = r"""
         thin_pool: thin
 
 - name: A test bed - sparse files
-  twinroom.ha.linstor_satellite_configuration:
+  twinroom.ha.piraeus_satellite_configuration:
     name: twinroom-lab
     storage_pools:
       - name: vmdata

@@ -7,34 +7,30 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 DOCUMENTATION = r"""
-module: linstor_node_connection_info
+module: piraeus_node_connection_info
 short_description: Read the Piraeus LinstorNodeConnections - never changes anything
 version_added: 0.1.0
 author: twinroom developers (@twinroom)
 description:
   - Returns the C(piraeus.io/v1) C(LinstorNodeConnection) objects (selector, paths, DRBD properties)
-    as the API server has them, without changing anything; the read-only twin of M(twinroom.ha.linstor_node_connection).
+    as the API server has them, without changing anything; the read-only twin of M(twinroom.ha.piraeus_node_connection).
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - twinroom.ha.piraeus_k8s.info
-options:
-  name:
-    description: Return only the object of this name. Without it, every LinstorNodeConnection is returned.
-    type: str
 seealso:
-  - module: twinroom.ha.linstor_node_connection
+  - module: twinroom.ha.piraeus_node_connection
 """
 
 EXAMPLES = r"""
 - name: Every node connection
-  twinroom.ha.linstor_node_connection_info:
+  twinroom.ha.piraeus_node_connection_info:
     kubeconfig: /etc/twinroom/admin.kubeconfig
   register: connections
 """
 
 RETURN = r"""
 resources:
-  description: The matching objects, each as the API server returns it; empty when none exists.
+  description: The matching LinstorNodeConnection objects as the API server returns them; an empty list when there is none.
   returned: success
   type: list
   elements: dict

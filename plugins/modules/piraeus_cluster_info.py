@@ -7,27 +7,23 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 DOCUMENTATION = r"""
-module: linstor_cluster_info
+module: piraeus_cluster_info
 short_description: Read the Piraeus LinstorCluster - never changes anything
 version_added: 0.1.0
 author: twinroom developers (@twinroom)
 description:
   - Returns the C(piraeus.io/v1) C(LinstorCluster) objects
-    as the API server has them, without changing anything; the read-only twin of M(twinroom.ha.linstor_cluster).
+    as the API server has them, without changing anything; the read-only twin of M(twinroom.ha.piraeus_cluster).
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - twinroom.ha.piraeus_k8s.info
-options:
-  name:
-    description: Return only the object of this name. Without it, every LinstorCluster is returned.
-    type: str
 seealso:
-  - module: twinroom.ha.linstor_cluster
+  - module: twinroom.ha.piraeus_cluster
 """
 
 EXAMPLES = r"""
 - name: Read the LinstorCluster
-  twinroom.ha.linstor_cluster_info:
+  twinroom.ha.piraeus_cluster_info:
     kubeconfig: /etc/twinroom/admin.kubeconfig
     name: linstorcluster
   register: cluster
@@ -39,7 +35,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 resources:
-  description: The matching objects, each as the API server returns it; empty when none exists.
+  description: The matching LinstorCluster objects as the API server returns them; an empty list when there is none.
   returned: success
   type: list
   elements: dict
