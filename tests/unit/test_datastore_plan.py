@@ -9,8 +9,10 @@ The runner tests below use fakes for the node and the peer probe: no PostgreSQL 
 
 from __future__ import annotations
 
+import calendar
 import copy
 import os
+import re
 import pathlib
 import sys
 import time
@@ -394,13 +396,12 @@ def test_check_mode_writes_no_history():
 
 def test_the_history_records_times_as_before():
     # The runner writes rooms.utc_now(); the history files on the nodes hold times written with
-    # time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()), and merging compares them as text.
-    for _attempt in range(3):
-        before = time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())
-        now = rooms.utc_now()
-        if time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()) == before:
-            break
-    assert now == before
+    # time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()), and merging compares them as text: same format, same clock.
+    expected = time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(1796320000.7))
+    now = rooms.utc_now()
+    assert re.match(r'^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$', now) and len(now) == len(expected)
+    parsed = calendar.timegm(time.strptime(now, '%Y-%m-%dT%H:%M:%SZ'))
+    assert abs(parsed - time.time()) < 5
 
 
 @pytest.mark.parametrize('run', [
