@@ -3,7 +3,8 @@
 """Per-room status, and whether a failover of one room is justified - pure functions of observed state.
 
 Observations come from the API server of a room that still answers (Nodes and their Leases, Pods) and
-optionally from the fence module's BMC readings; nothing here does I/O.
+optionally from the fence module's BMC readings; only :func:`read_cluster` and :func:`read_rooms` do I/O
+(through k8s.py, and the BMC readers the caller passes). Layer 4 with them; see docs/architecture.md.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -13,13 +14,20 @@ __metaclass__ = type
 import re
 import time
 
-ROOMS = ('room_a', 'room_b')
-OUT_OF_SERVICE_TAINT = 'node.kubernetes.io/out-of-service'
-FENCED_ANNOTATION = 'twinroom.io/fenced'
+from ansible_collections.twinroom.ha.plugins.module_utils import k8s
+from ansible_collections.twinroom.ha.plugins.module_utils.rooms import (
+    FENCED_ANNOTATION,
+    OUT_OF_SERVICE_TAINT_KEY,
+    ROOMS,
+    ZONE_LABEL,
+    TwinroomError,
+    join_words,
+    other_room,
+)
 
 
-class RoomStatusError(ValueError):
-    pass
+class RoomStatusError(TwinroomError):
+    """A failover refused on the rooms' state (or on untrustworthy clocks)."""
 
 
 def node_summary(node, now, stale_after=10):
@@ -35,11 +43,11 @@ def node_summary(node, now, stale_after=10):
     lease_age = round(now - renewed, 1) if renewed is not None else None
     return {
         'name': meta.get('name'),
-        'zone': meta.get('labels', {}).get('topology.kubernetes.io/zone'),
+        'zone': meta.get('labels', {}).get(ZONE_LABEL),
         'ready': ready,
         'alive': ready and lease_age is not None and lease_age < stale_after,
         'lease_age': lease_age,
-        'out_of_service': OUT_OF_SERVICE_TAINT in taints,
+        'out_of_service': OUT_OF_SERVICE_TAINT_KEY in taints,
         'fenced': FENCED_ANNOTATION in (meta.get('annotations') or {}),
     }
 
@@ -67,11 +75,6 @@ def _alive(node):
     return node.get('alive', node.get('ready'))
 
 
-def _join(names):
-    names = list(names)
-    return names[0] if len(names) == 1 else '%s and %s' % (', '.join(names[:-1]), names[-1])
-
-
 def check_failover(lost_room, status, force=False):
     """Refuse a failover that is not justified; returns the surviving room's name.
 
@@ -91,7 +94,7 @@ def check_failover(lost_room, status, force=False):
     """
     if lost_room not in ROOMS:
         raise RoomStatusError("Unknown room '%s': choose room_a or room_b." % (lost_room,))
-    survivor = ROOMS[1] if lost_room == ROOMS[0] else ROOMS[0]
+    survivor = other_room(lost_room)
     lost, alive = status[lost_room], status[survivor]
     not_ready = [n['name'] for n in alive['nodes'] if not n.get('ready')]
     if not_ready and not force:
@@ -111,8 +114,8 @@ def check_failover(lost_room, status, force=False):
             "link, or its kubelets stopped. Refusing to fail it over without force: true. Check the link between "
             "the rooms and the %s of %s; run again with force: true only to power %s off through the %s and "
             "fail %s over anyway."
-            % (lost_room, words['bmc'], _join(running), words['reports'], words['it'], words['lease'],
-               words['kubelet'], _join(running), words['it'], words['bmc'], lost_room))
+            % (lost_room, words['bmc'], join_words(running), words['reports'], words['it'], words['lease'],
+               words['kubelet'], join_words(running), words['it'], words['bmc'], lost_room))
     up = [n['name'] for n in lost['nodes'] if _alive(n) and n.get('power_state') != 'off']
     if up and len(up) < len(lost['nodes']):
         down = [n['name'] for n in lost['nodes'] if n['name'] not in up]
@@ -120,8 +123,8 @@ def check_failover(lost_room, status, force=False):
             "%s is not lost: %s still %s (down: %s). A room is failed over only when every node of it is down - "
             "its lease stale, or its BMC reporting it off: refusing to fail it over without force: true. Bring %s "
             "back, or run again with force: true to fence the whole room, the running %s included."
-            % (lost_room, _join(up), 'renews its lease' if len(up) == 1 else 'renew their leases', ', '.join(down),
-               _join(down), 'node' if len(up) == 1 else 'nodes'))
+            % (lost_room, join_words(up), 'renews its lease' if len(up) == 1 else 'renew their leases', ', '.join(down),
+               join_words(down), 'node' if len(up) == 1 else 'nodes'))
     if lost['state'] == 'healthy' and up:
         raise RoomStatusError(
             "%s looks healthy (%s Ready): refusing to fail it over. If it must be failed over anyway, "
@@ -226,7 +229,7 @@ def check_clocks(status, skew, max_skew, context=None):
             "%s renew%s %s lease from a clock running ahead of the API server's (%s), by more than max_clock_skew "
             "(%d s): a lease from such a clock looks fresh after the node has stopped. Synchronise the clocks "
             "(chrony or NTP on every node), then run again."
-            % (_join([name for name, _age in ahead]), 's' if len(ahead) == 1 else '', 'its' if len(ahead) == 1 else 'their',
+            % (join_words([name for name, _age in ahead]), 's' if len(ahead) == 1 else '', 'its' if len(ahead) == 1 else 'their',
                ', '.join('%s by %.1f s' % item for item in ahead), max_skew))
 
 
@@ -290,16 +293,14 @@ def read_rooms(read_api, read_bmcs=None):
     return cluster, api_error, observed
 
 
-def read_cluster(kubeconfig=None, context=None, timeout=10):
+def read_cluster(kubeconfig=None, context=None, timeout=k8s.API_TIMEOUT):
     """Nodes (with their Lease renew time, epoch seconds), pod counts per node, and the API server's clock
     against the controller's (:func:`api_skew`), from one API server."""
     import calendar  # pylint: disable=import-outside-toplevel
 
     from kubernetes import client  # pylint: disable=import-outside-toplevel
 
-    from ansible_collections.twinroom.ha.plugins.module_utils import k8s as k8s_access  # pylint: disable=import-outside-toplevel
-
-    api_client = k8s_access.api_client(kubeconfig, context)
+    api_client = k8s.api_client(kubeconfig, context)
     core = client.CoreV1Api(api_client)
     coordination = client.CoordinationV1Api(api_client)
     before = time.time()
