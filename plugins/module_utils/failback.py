@@ -25,7 +25,7 @@ __metaclass__ = type
 import time
 
 from ansible_collections.twinroom.ha.plugins.module_utils import k8s
-from ansible_collections.twinroom.ha.plugins.module_utils.k8s import HAS_KUBERNETES  # noqa: F401 (the module checks it)
+from ansible_collections.twinroom.ha.plugins.module_utils.k8s import HAS_KUBERNETES  # noqa: F401 pylint: disable=unused-import
 from ansible_collections.twinroom.ha.plugins.module_utils.rooms import HOME_ROOM_LABEL, TwinroomError, join_words
 
 try:
@@ -222,7 +222,10 @@ def _wait_for_batch(cluster, selector, group, params, before, clock, sleep):
     if hasattr(cluster, 'watched_pods'):
         list_objects, watch_events = cluster.watched_pods(selector)
     else:
-        list_objects, watch_events = (lambda: (cluster.pods(selector), None)), None
+        watch_events = None
+
+        def list_objects():
+            return cluster.pods(selector), None
 
     def running_again(pods):
         return all(landed(m, pods, params['rooms'], params['room'], before) for m in group)

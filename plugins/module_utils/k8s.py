@@ -211,8 +211,8 @@ def watched(list_call, api, *args, **kwargs):
                                        timeout_seconds=int(timeout_seconds),
                                        _request_timeout=int(timeout_seconds) + API_TIMEOUT, **kwargs):
                 yield event.get('type'), event.get('raw_object') or {}
-        except Exception:  # pylint: disable=broad-except - 410 Gone, a cut connection: list again
-            return
+        except Exception:  # pylint: disable=broad-except
+            return  # 410 Gone, a cut connection: the waiter lists again
         finally:
             stream.stop()
 
