@@ -7,7 +7,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.twinroom.ha.plugins.module_utils.rooms import TwinroomError  # noqa: F401 pylint: disable=unused-import (re-exported)
+# TwinroomError is re-exported: module files and runners not yet converted import it from here.
+from ansible_collections.twinroom.ha.plugins.module_utils.rooms import TwinroomError  # noqa: F401 pylint: disable=unused-import
 
 
 def finish(module, runner, errors, *args, **kwargs):

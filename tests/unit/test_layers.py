@@ -50,7 +50,6 @@ LAYERS = {
     'operation_lock.py': RUNNERS,
     # Announced by the other helpers of issue 11 (harmless while absent): give the integrator one place to look.
     'bmc.py': ACCESS,
-    'postgres.py': ACCESS,
     'linstor_rest.py': ACCESS,
     'fence_plan.py': PLANS,
 }
