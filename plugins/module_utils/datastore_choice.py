@@ -21,10 +21,11 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.twinroom.ha.plugins.module_utils import datastore_history
+from ansible_collections.twinroom.ha.plugins.module_utils.rooms import TwinroomError
 
 
-class PrimaryChoiceError(ValueError):
-    pass
+class PrimaryChoiceError(TwinroomError):
+    """No node may be chosen as the datastore primary without risking acknowledged writes."""
 
 
 def _describe(host, state):

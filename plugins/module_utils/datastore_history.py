@@ -17,7 +17,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.twinroom.ha.plugins.module_utils.module_run import TwinroomError
+from ansible_collections.twinroom.ha.plugins.module_utils.rooms import TwinroomError
 
 EVENTS = ('primary', 'synchronous')
 # At most this many events are kept: enough for years of failovers, small enough to pass as a variable.

@@ -24,18 +24,15 @@ __metaclass__ = type
 
 import time
 
-from ansible_collections.twinroom.ha.plugins.module_utils import k8s as k8s_client_factory
-from ansible_collections.twinroom.ha.plugins.module_utils.module_run import TwinroomError
+from ansible_collections.twinroom.ha.plugins.module_utils import k8s
+from ansible_collections.twinroom.ha.plugins.module_utils.k8s import HAS_KUBERNETES  # noqa: F401 pylint: disable=unused-import
+from ansible_collections.twinroom.ha.plugins.module_utils.rooms import HOME_ROOM_LABEL, TwinroomError, join_words
 
 try:
     from kubernetes import client as k8s_client
-    from kubernetes.client.rest import ApiException
-    HAS_KUBERNETES = True
 except ImportError:  # reported by the module
-    HAS_KUBERNETES = False
+    pass
 
-HOME_LABEL = 'twinroom.io/home-room'
-API_TIMEOUT = 10
 MOVABLE_OWNERS = ('ReplicaSet', 'StatefulSet')
 
 
@@ -61,7 +58,7 @@ def node_rooms(rooms):
     return result
 
 
-def plan(pods, rooms, room, home_label=HOME_LABEL, home_values=None):
+def plan(pods, rooms, room, home_label=HOME_ROOM_LABEL, home_values=None):
     """What to move back to ``room``: a list of moves, sorted by namespace and name.
 
     A move is a dict: kind (pod|vm), namespace, name (pod name, or VMI name for a vm), node (where it runs),
@@ -126,7 +123,7 @@ class Cluster(object):
 
     def __init__(self, kubeconfig=None, context=None):
         try:
-            api_client = k8s_client_factory.api_client(kubeconfig, context)
+            api_client = k8s.api_client(kubeconfig, context)
         except Exception as exc:
             raise FailbackError('cannot load kubeconfig %s%s: %s' % (
                 kubeconfig or '(default)', ' (context %s)' % context if context else '', exc))
@@ -135,17 +132,24 @@ class Cluster(object):
         self.api_client = api_client
 
     def pods(self, label_selector=None):
-        try:
-            listing = self.core.list_pod_for_all_namespaces(label_selector=label_selector,
-                                                            _request_timeout=API_TIMEOUT)
-        except Exception as exc:
-            raise FailbackError('cannot list pods: %s' % exc)
-        return [self.api_client.sanitize_for_serialization(pod) for pod in listing.items]
+        return self.watched_pods(label_selector)[0]()[0]
+
+    def watched_pods(self, label_selector):
+        """(list_objects, watch_events) of the pods ``label_selector`` selects, for k8s.wait_for."""
+        list_pods, watch_events = k8s.watched(self.core.list_pod_for_all_namespaces, self.api_client,
+                                              label_selector=label_selector)
+
+        def list_objects():
+            try:
+                return list_pods()
+            except Exception as exc:  # ApiException, connection refused, timeout
+                raise k8s.api_error(exc, 'list pods (%s)' % label_selector, FailbackError)
+        return list_objects, watch_events
 
     def move(self, move):
         try:
             if move['kind'] == 'pod':
-                self.core.delete_namespaced_pod(move['name'], move['namespace'], _request_timeout=API_TIMEOUT)
+                self.core.delete_namespaced_pod(move['name'], move['namespace'], _request_timeout=k8s.API_TIMEOUT)
             else:
                 body = dict(apiVersion='kubevirt.io/v1', kind='VirtualMachineInstanceMigration',
                             metadata=dict(generateName='failback-%s-' % move['name'], namespace=move['namespace'],
@@ -153,12 +157,12 @@ class Cluster(object):
                             spec=dict(vmiName=move['name']))
                 self.custom.create_namespaced_custom_object('kubevirt.io', 'v1', move['namespace'],
                                                             'virtualmachineinstancemigrations', body,
-                                                            _request_timeout=API_TIMEOUT)
-        except ApiException as exc:
-            if exc.status == 404:
+                                                            _request_timeout=k8s.API_TIMEOUT)
+        except Exception as exc:  # ApiException, connection refused, timeout
+            if getattr(exc, 'status', None) == 404:
                 return  # gone meanwhile: its controller has already replaced it
-            raise FailbackError('cannot move %s %s/%s back: %s %s' % (
-                move['kind'], move['namespace'], move['name'], exc.status, exc.reason))
+            raise k8s.api_error(exc, 'move %s %s/%s back' % (move['kind'], move['namespace'], move['name']),
+                                FailbackError)
 
 
 def run_failback(params, check_mode=False, cluster=None, clock=time.monotonic, sleep=time.sleep):
@@ -179,14 +183,8 @@ def run_failback(params, check_mode=False, cluster=None, clock=time.monotonic, s
         before = set(pod['metadata']['uid'] for pod in cluster.pods(selector))
         for move in group:
             cluster.move(move)
-        deadline = clock() + params['timeout']
-        outcome = {}
-        while True:
-            now = cluster.pods(selector)
-            outcome = dict((id(m), landed(m, now, params['rooms'], params['room'], before)) for m in group)
-            if all(outcome.values()) or clock() >= deadline:
-                break
-            sleep(1)
+        pods = _wait_for_batch(cluster, selector, group, params, before, clock, sleep)
+        outcome = dict((id(m), landed(m, pods, params['rooms'], params['room'], before)) for m in group)
         for move in group:
             where = outcome[id(move)]
             entry = dict(move, seconds=round(clock() - started, 1))
@@ -204,11 +202,40 @@ def run_failback(params, check_mode=False, cluster=None, clock=time.monotonic, s
     if result['not_running']:
         raise FailbackError(
             '%s did not run again within %ss of being moved: stopped failback there. Check the workloads and run '
-            'again.' % (', '.join('%s %s/%s' % (m['kind'], m['namespace'], m['name']) for m in result['not_running']),
-                        params['timeout']), **result)
+            'again.' % (', '.join(_moved_name(m) for m in result['not_running']), params['timeout']), **result)
     if result['still_away']:
         result.setdefault('warnings', []).append(
             '%d workload(s) came back outside %s (the scheduler found no room for them there): %s'
             % (len(result['still_away']), params['room'],
                ', '.join('%s/%s' % (m['namespace'], m['name']) for m in result['still_away'])))
     return result
+
+
+def _moved_name(move):
+    return '%s %s/%s' % (move['kind'], move['namespace'], move['name'])
+
+
+def _wait_for_batch(cluster, selector, group, params, before, clock, sleep):
+    """The pods once every move of ``group`` runs again (home or away), or as last seen when ``timeout`` ends.
+
+    Follows a watch when the cluster offers one (``watched_pods``), else lists every second."""
+    if hasattr(cluster, 'watched_pods'):
+        list_objects, watch_events = cluster.watched_pods(selector)
+    else:
+        watch_events = None
+
+        def list_objects():
+            return cluster.pods(selector), None
+
+    def running_again(pods):
+        return all(landed(m, pods, params['rooms'], params['room'], before) for m in group)
+
+    def still_missing(pods):
+        return join_words(_moved_name(m) for m in group
+                          if not landed(m, pods, params['rooms'], params['room'], before)) + ' not running'
+
+    try:
+        return k8s.wait_for('the moved workloads to run again', list_objects, running_again, params['timeout'],
+                            watch_events, describe=still_missing, clock=clock, sleep=sleep)[1]
+    except k8s.WaitTimeout as exc:
+        return exc.objects

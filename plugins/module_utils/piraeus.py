@@ -16,10 +16,9 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.twinroom.ha.plugins.module_utils.module_run import TwinroomError
+from ansible_collections.twinroom.ha.plugins.module_utils.rooms import ZONE_LABEL, TwinroomError
 
 API_VERSION = 'piraeus.io/v1'
-ZONE_LABEL = 'topology.kubernetes.io/zone'
 PROVISIONER = 'linstor.csi.linbit.com'
 # linstor-csi reads its own parameters under this prefix; DrbdOptions/... keys pass through to the
 # LINSTOR resource group as properties.

@@ -27,11 +27,11 @@ __metaclass__ = type
 import math
 import re
 
+from ansible_collections.twinroom.ha.plugins.module_utils.rooms import ROOMS, ZONE_LABEL
+
 NHC_API_VERSION = 'remediation.medik8s.io/v1alpha1'
 FAR_API_VERSION = 'fence-agents-remediation.medik8s.io/v1alpha1'
-ZONE_LABEL = 'topology.kubernetes.io/zone'
 MANAGED_BY = {'app.kubernetes.io/managed-by': 'twinroom.ha'}
-ROOMS = ('room_a', 'room_b')
 DEFAULT_PORT = 443
 DEFAULT_CONDITIONS = (
     {'type': 'Ready', 'status': 'False', 'duration': '300s'},

@@ -39,7 +39,7 @@ def read_rooms(read_api, read_bmcs=None):
     return cluster, api_error, observed
 
 
-def read_cluster(kubeconfig=None, context=None, timeout=10):
+def read_cluster(kubeconfig=None, context=None, timeout=k8s.API_TIMEOUT):
     """Nodes (with their Lease renew time, epoch seconds), pod counts per node, and the API server's clock
     against the controller's (room_status.api_skew), from one API server."""
     import calendar  # pylint: disable=import-outside-toplevel
@@ -65,7 +65,7 @@ def read_cluster(kubeconfig=None, context=None, timeout=10):
     return nodes, pods_by_node, skew
 
 
-def read_nodes(kubeconfig=None, context=None, timeout=10):
+def read_nodes(kubeconfig=None, context=None, timeout=k8s.API_TIMEOUT):
     """The Node objects (dicts), asked again while the API server's watch cache initializes (429)."""
     from kubernetes import client  # pylint: disable=import-outside-toplevel
 

@@ -17,7 +17,7 @@ import os
 import re
 import stat
 
-from ansible_collections.twinroom.ha.plugins.module_utils.module_run import TwinroomError
+from ansible_collections.twinroom.ha.plugins.module_utils.rooms import TwinroomError
 
 POOL_TYPES = ('lvm_thin', 'zfs_thin', 'file_thin')
 DRBD_CHECKS = ('required', 'warn', 'skip')

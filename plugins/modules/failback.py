@@ -116,11 +116,11 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.twinroom.ha.plugins.module_utils.failback import (
     HAS_KUBERNETES,
-    HOME_LABEL,
     FailbackError,
     run_failback,
 )
 from ansible_collections.twinroom.ha.plugins.module_utils.module_run import finish
+from ansible_collections.twinroom.ha.plugins.module_utils.rooms import HOME_ROOM_LABEL
 
 
 def main():
@@ -130,7 +130,7 @@ def main():
             context=dict(type='str'),
             room=dict(type='str', required=True),
             rooms=dict(type='dict', required=True),
-            home_label=dict(type='str', default=HOME_LABEL),
+            home_label=dict(type='str', default=HOME_ROOM_LABEL),
             home_values=dict(type='list', elements='str'),
             batch=dict(type='int', default=2),
             pause=dict(type='int', default=0),

@@ -141,3 +141,27 @@ def test_a_batch_that_does_not_come_back_stops_the_failback():
     assert caught.value.msg == ("pod shop/web-1-x, pod shop/web-2-x did not run again within 5s of being moved: "
                                 "stopped failback there. Check the workloads and run again.")
     assert cluster.moved == ["web-1-x", "web-2-x"]  # the second batch was never started
+
+
+def test_a_cluster_that_watches_is_waited_on_through_its_watch():
+    """The replacement arrives as a watch event: failback lists once per batch wait, then follows the watch."""
+    class Watching(FakeCluster):
+        listed = 0
+
+        def move(self, move):
+            self.moved.append(move["name"])
+            self.pods_now = [p for p in self.pods_now if p["metadata"]["name"] != move["name"]]
+
+        def watched_pods(self, selector):
+            def list_objects():
+                self.listed += 1
+                return self.pods(selector), "7"
+
+            def watch_events(version, seconds):
+                yield "ADDED", pod("web-1-new", "a-w2", owner="web-1", uid="new-web-1")
+            return list_objects, watch_events
+
+    cluster = Watching([pod("web-1-x", "b-w1")])
+    result = failback.run_failback(dict(PARAMS, batch=1), cluster=cluster, sleep=lambda s: None)
+    assert [m["name"] for m in result["moved"]] == ["web-1-x"] and result["not_running"] == []
+    assert cluster.listed == 1
