@@ -43,7 +43,7 @@ except ImportError:  # pragma: no cover - depends on the host; k8s.HAS_KUBERNETE
 
 HAS_KUBERNETES = k8s.HAS_KUBERNETES
 EVENT_NAMESPACE = 'default'  # where the kubelet and node controller put Node events too
-API_TIMEOUT = 20             # seconds for each API request
+API_TIMEOUT = k8s.API_TIMEOUT  # seconds for each API request
 LEASE_NAMESPACE = 'kube-node-lease'
 LEASE_STALE_AFTER = 10       # seconds without renewal after which a node's lease counts as stale (as room_info)
 

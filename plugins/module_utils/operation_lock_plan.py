@@ -16,8 +16,7 @@ __metaclass__ = type
 
 import json
 
-from ansible_collections.twinroom.ha.plugins.module_utils.processes import PLAYBOOK_PROGRAMS
-from ansible_collections.twinroom.ha.plugins.module_utils.rooms import TwinroomError
+from ansible_collections.twinroom.ha.plugins.module_utils.rooms import PLAYBOOK_PROGRAMS, TwinroomError
 
 OPERATIONS = ('failover', 'recover', 'site', 'drill')
 # How messages name an operation ("a recovery of room_a", not "a recover of room_a").

@@ -18,9 +18,8 @@ import os
 import pwd
 import socket
 
-# Outermost first choice: ansible-playbook lives as long as the run; ansible-runner (AWX, ansible-navigator)
-# when no ansible-playbook process is found above the module.
-PLAYBOOK_PROGRAMS = ('ansible-playbook', 'ansible-runner')
+from ansible_collections.twinroom.ha.plugins.module_utils.rooms import PLAYBOOK_PROGRAMS
+
 MAX_ANCESTORS = 20
 JOB_ID_VARIABLES = ('JOB_ID', 'AWX_JOB_ID')
 PROC = '/proc'

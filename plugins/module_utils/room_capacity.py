@@ -17,7 +17,7 @@ from ansible_collections.twinroom.ha.plugins.module_utils.capacity import (  # n
     DEFAULT_VM_MEMORY_OVERHEAD, CapacityError, capacity_table, plan_rooms, shortfall_message)
 from ansible_collections.twinroom.ha.plugins.module_utils.quantities import HAS_KUBERNETES, memory_bytes
 
-API_TIMEOUT = 20                      # seconds for each API request
+API_TIMEOUT = k8s.API_TIMEOUT         # seconds for each API request
 KUBEVIRT_GROUP = 'kubevirt.io'
 KUBEVIRT_VERSION = 'v1'
 

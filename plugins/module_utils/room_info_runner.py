@@ -15,6 +15,9 @@ import time
 
 from ansible_collections.twinroom.ha.plugins.module_utils import bmc, fence_plan, k8s, room_status
 
+# What room_info fails with: a refusal on the rooms' state, BMC settings it cannot use, a BMC that does not answer.
+ERRORS = (room_status.RoomStatusError, fence_plan.FenceError, bmc.BmcError)
+
 WAIT_INTERVAL = 2.0  # seconds between two reads of the Nodes while waiting for them to be Ready
 
 

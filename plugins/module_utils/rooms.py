@@ -34,6 +34,11 @@ BMC_DEFAULT_PORTS = dict(redfish=443, ipmi=623)
 FENCED_ANNOTATION = 'twinroom.io/fenced'
 
 
+# The programs that run the collection's playbooks, outermost first choice: ansible-playbook lives as long as the
+# run; ansible-runner (AWX, ansible-navigator) when no ansible-playbook process is found above the module.
+PLAYBOOK_PROGRAMS = ('ansible-playbook', 'ansible-runner')
+
+
 class TwinroomError(Exception):
     """The collection's error shape: ``msg`` says what is wrong and what to do; ``details`` (the state
     that was observed, the steps done) go into the module's result."""

@@ -176,7 +176,7 @@ clock_skew:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.twinroom.ha.plugins.module_utils import bmc, fence_plan, module_run, room_info_runner, room_status
+from ansible_collections.twinroom.ha.plugins.module_utils import bmc, module_run, room_info_runner
 
 try:
     import kubernetes  # noqa: F401  pylint: disable=unused-import
@@ -200,8 +200,7 @@ def main():
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     if not HAS_KUBERNETES:
         module.fail_json(msg=missing_required_lib('kubernetes'))
-    errors = (room_status.RoomStatusError, fence_plan.FenceError, bmc.BmcError)
-    module_run.finish(module, room_info_runner.run_room_info, errors, module.params)
+    module_run.finish(module, room_info_runner.run_room_info, room_info_runner.ERRORS, module.params)
 
 
 if __name__ == '__main__':
