@@ -162,9 +162,9 @@ def credential_type_problems(credential_type, reads=(), name='credential type'):
         return ['%s is not a credential type (a mapping with name, kind, inputs and injectors).' % name]
     problems = ['%s has no %s.' % (name, key) for key in ('name', 'kind', 'inputs', 'injectors')
                 if key not in credential_type]
-    if credential_type.get('kind', 'cloud') not in CREDENTIAL_KINDS:
-        problems.append("%s has kind '%s': custom types are %s." % (name, credential_type.get('kind'),
-                                                                   join_words(CREDENTIAL_KINDS)))
+    kind = credential_type.get('kind', 'cloud')
+    if kind not in CREDENTIAL_KINDS:
+        problems.append("%s has kind '%s': custom types are %s." % (name, kind, join_words(CREDENTIAL_KINDS)))
     inputs = credential_type.get('inputs') or {}
     fields = inputs.get('fields') or []
     ids = [field.get('id') for field in fields if isinstance(field, dict)]
@@ -173,9 +173,10 @@ def credential_type_problems(credential_type, reads=(), name='credential type'):
     for field in fields:
         if isinstance(field, dict) and (not field.get('id') or not field.get('label')):
             problems.append('%s has a field without id or label: %r.' % (name, field))
-        if isinstance(field, dict) and field.get('type', 'string') not in FIELD_TYPES:
-            problems.append("%s field '%s' has type '%s': use %s." % (name, field.get('id'), field.get('type'),
-                                                                     join_words(FIELD_TYPES)))
+        field_type = field.get('type', 'string') if isinstance(field, dict) else 'string'
+        if field_type not in FIELD_TYPES:
+            problems.append("%s field '%s' has type '%s': use %s."
+                            % (name, field.get('id'), field_type, join_words(FIELD_TYPES)))
     missing_required = [key for key in inputs.get('required') or [] if key not in ids]
     if missing_required:
         problems.append('%s requires %s, which it does not define.' % (name, join_words(missing_required)))

@@ -57,7 +57,7 @@ class Installed:
                         ANSIBLE_NOCOLOR='1', ANSIBLE_FORCE_COLOR='0')
 
     def run(self, *argv):
-        return subprocess.run(argv, cwd=self.work, env=self.env, capture_output=True, text=True, timeout=300)
+        return subprocess.run(argv, cwd=self.work, env=self.env, capture_output=True, text=True, timeout=300, check=False)
 
     def playbook(self, *argv):
         return self.run(tool('ansible-playbook'), '-i', str(self.collection / 'inventories' / 'example'), *argv)
