@@ -77,8 +77,9 @@ trap 'rm -rf "$work"' EXIT
 collection=$work/ansible_collections/twinroom/ha
 if $installed; then
   # Dependencies are not installed here: they are copied below, or found in the venv's ansible package.
+  # Only $work is a collections path, so a twinroom.ha linked elsewhere (devenv.sh) does not count as installed.
   ansible-galaxy collection build --output-path "$work/dist" "$repo" >/dev/null
-  ansible-galaxy collection install --offline --no-deps -p "$work" "$work"/dist/*.tar.gz >/dev/null
+  ANSIBLE_COLLECTIONS_PATH=$work ansible-galaxy collection install --offline --no-deps -p "$work" "$work"/dist/*.tar.gz >/dev/null
 else
   mkdir -p "$collection"
   # ls-files -c also lists files deleted in the work tree but still in the index: leave those out.
