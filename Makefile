@@ -8,7 +8,7 @@ ENV := source scripts/devenv.sh
 LAB := -i inventories/lab
 PYTEST_OPTS ?=
 
-.PHONY: lab lab-fresh site lab-down test unit integration lint sanity docs deps
+.PHONY: lab lab-fresh site lab-down test unit package integration lint sanity docs deps
 
 deps:
 	scripts/install-system-deps.sh
@@ -26,6 +26,11 @@ lab-down:
 unit:
 	$(ENV) && python -m pytest tests/unit -q $(PYTEST_OPTS)
 
+# The collection as a user installs it: build, install the tarball into a fresh path, run the playbooks by FQCN
+# (controller only, no lab); and the changelog fragments antsibull-changelog will release.
+package:
+	$(ENV) && antsibull-changelog lint && python -m pytest tests/package -q $(PYTEST_OPTS)
+
 lint:
 	$(ENV) && ansible-lint --profile production
 
@@ -41,7 +46,7 @@ integration:
 
 # Fast checks first so a broken commit fails in seconds; then a fresh lab (caches stay warm), so the
 # result never depends on what a previous run or drill left behind; then the tests on it.
-test: deps unit lint sanity docs lab-fresh integration
+test: deps unit package lint sanity docs lab-fresh integration
 
 lab-fresh: deps
 	$(ENV) && ansible-playbook $(LAB) playbooks/lab_down.yml -e lab_bed_confirm_destroy=true

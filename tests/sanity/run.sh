@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # ansible-test sanity for twinroom.ha, locally with the project's venv (no container runtime needed).
 # Extra arguments go to ansible-test, e.g.: tests/sanity/run.sh --test validate-modules -v plugins/modules/
+# With --installed first, the tests run on the collection as users get it instead: the tarball
+# `ansible-galaxy collection build` makes (galaxy.yml's build_ignore applied), installed into the throw-away tree.
 #
 # Layout: ansible-test only runs inside .../ansible_collections/<namespace>/<name>/ and resolves
 # symlinks, so the devenv's ansible_collections/twinroom/ha -> checkout link does not satisfy it. We copy
@@ -20,6 +22,12 @@
 # ansible-test caches that script (its documented manual step): the interpreter's bundled pip
 # (ensurepip) installs the pinned pip version from PyPI.
 set -euo pipefail
+
+installed=false
+if [ "${1:-}" = "--installed" ]; then
+  installed=true
+  shift
+fi
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 if [ -z "${TWINROOM_CACHE:-}" ] || ! command -v ansible-test >/dev/null 2>&1; then
@@ -67,14 +75,20 @@ fi
 work=$(mktemp -d "${TMPDIR:-/tmp}/twinroom-sanity.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 collection=$work/ansible_collections/twinroom/ha
-mkdir -p "$collection"
-
-# ls-files -c also lists files deleted in the work tree but still in the index: leave those out.
-(cd "$repo" && git ls-files -co --exclude-standard -z \
-  | while IFS= read -r -d '' f; do
-      if [ -e "$f" ] || [ -L "$f" ]; then printf '%s\0' "$f"; fi
-    done \
-  | tar --null --files-from=- -cf -) | tar -xf - -C "$collection"
+if $installed; then
+  # Dependencies are not installed here: they are copied below, or found in the venv's ansible package.
+  # Only $work is a collections path, so a twinroom.ha linked elsewhere (devenv.sh) does not count as installed.
+  ansible-galaxy collection build --output-path "$work/dist" "$repo" >/dev/null
+  ANSIBLE_COLLECTIONS_PATH=$work ansible-galaxy collection install --offline --no-deps -p "$work" "$work"/dist/*.tar.gz >/dev/null
+else
+  mkdir -p "$collection"
+  # ls-files -c also lists files deleted in the work tree but still in the index: leave those out.
+  (cd "$repo" && git ls-files -co --exclude-standard -z \
+    | while IFS= read -r -d '' f; do
+        if [ -e "$f" ] || [ -L "$f" ]; then printf '%s\0' "$f"; fi
+      done \
+    | tar --null --files-from=- -cf -) | tar -xf - -C "$collection"
+fi
 
 # validate-modules and import need the collections ours builds on (doc fragments, module_utils) in the same
 # tree: copy them from the venv's bundled ansible package.
