@@ -74,11 +74,7 @@ def _template_cases():
         if 'survey' not in template:
             continue
         for question in load('surveys', template['survey'])['spec']:
-            marks = []
-            if template['playbook'] == 'playbooks/recover.yml' and question['variable'] == 'lost_room':
-                marks = [pytest.mark.xfail(strict=False, reason='recover.yml still reads `room`: renamed to '
-                                                                '`lost_room` on another branch of issue 11')]
-            yield pytest.param(template['playbook'], question['variable'], marks=marks,
+            yield pytest.param(template['playbook'], question['variable'],
                                id='%s-%s' % (template['name'], question['variable']))
 
 

@@ -29,6 +29,7 @@ LAYERS = {
     'bmc_identity.py': FORMATS,              # a machine's identity (UUID) and the bindings record
     'datastore_formats.py': FORMATS,         # records, conninfo, postgresql.auto.conf, pgpass, hba
     'datastore_history.py': FORMATS,
+    'awx_spec.py': FORMATS,                 # AWX survey and credential type checks (pure)
     'inventory_model.py': FORMATS,
     'object_diff.py': FORMATS,
     'quantities.py': FORMATS,
