@@ -9,12 +9,12 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import threading
 from pathlib import Path
 
 import pytest
 
-import sys
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "lab"))
 from twinroom_lab import vmrunner  # noqa: E402  pylint: disable=wrong-import-position
 
