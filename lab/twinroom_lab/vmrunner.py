@@ -395,6 +395,9 @@ def migrate(source, target, address, timeout=120.0, max_bandwidth=None, say=prin
         progress = {"status": "refused", "done": False, "error": str(exc)}
     if not progress.get("done"):
         target.kill()
+        if not source.alive():
+            raise MigrationError("live migration of %s to %s failed (%s) and the source QEMU has exited too: the guest "
+                                 "runs nowhere" % (name, address, progress.get("error") or progress["status"]))
         state = source.status()
         if state != "running":
             source.qmp.execute("cont")
