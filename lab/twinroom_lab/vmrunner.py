@@ -107,19 +107,17 @@ def process_name(vmi):
     return "%s%s/%s" % (PROCESS_PREFIX, meta.get("namespace") or "default", meta.get("name"))
 
 
-def qemu_argv(vmi, guest_dir, console_log, qmp_socket, accel="kvm", incoming=None, disk_paths=None, qemu=QEMU):
-    """The QEMU command line for vmi. incoming: "tcp:ADDR:PORT" for a migration target."""
+def qemu_argv(vmi, guest, console_log, qmp_socket, accel="kvm", incoming=None, disk_paths=None, qemu=QEMU):
+    """The QEMU command line for vmi. guest: {kernel, initrd, cmdline} (guest_files()); incoming: "tcp:ADDR:PORT"
+    for a migration target."""
     shape = guest_shape(vmi, disk_paths)
-    guest_dir = Path(guest_dir)
     argv = [
         qemu, "-name", "%s,process=%s" % (shape["name"], process_name(vmi)),
         "-nodefaults", "-no-user-config", "-machine", "pc,accel=%s" % accel,
         # -cpu host needs KVM; under TCG the default model migrates between any two QEMUs of one version.
         "-cpu", "host" if accel == "kvm" else "qemu64",
         "-smp", str(shape["vcpus"]), "-m", "%dM" % shape["memory_mib"],
-        "-kernel", str(guest_dir / "vmlinux"), "-initrd", str(guest_dir / "initramfs.cpio"),
-        "-append", (guest_dir / "cmdline").read_text().strip() if (guest_dir / "cmdline").exists()
-        else "console=ttyS0 panic=-1 quiet",
+        "-kernel", str(guest["kernel"]), "-initrd", str(guest["initrd"]), "-append", guest["cmdline"],
         "-serial", "file:%s" % console_log, "-display", "none", "-nic", "none", "-no-reboot",
         "-qmp", "unix:%s,server=on,wait=off" % qmp_socket,
     ]
@@ -210,8 +208,9 @@ def proc_cmdlines():
     return found
 
 
-def guest_dir():
-    """The built test guest, from lab/versions.env; VmRunnerError naming the build command if it is missing."""
+def guest_files():
+    """{kernel, initrd, cmdline} of the built test guest (lab/versions.env names its cache directory);
+    VmRunnerError naming the build command if it is missing."""
     versions = {}
     for line in (Path(__file__).resolve().parents[1] / "versions.env").read_text().splitlines():
         if "=" in line and not line.startswith("#"):
@@ -220,7 +219,8 @@ def guest_dir():
     path = CACHE / ("guest-%s-%s" % (versions["GUEST_KERNEL_ABI"], versions["GUEST_REVISION"]))
     if not (path / ".complete").exists():
         raise VmRunnerError("the lab guest is not built (%s): run `lab/build/build-binaries.sh guest`" % path)
-    return path
+    return {"kernel": path / "vmlinux", "initrd": path / "initramfs.cpio",
+            "cmdline": (path / "cmdline").read_text().strip()}
 
 
 class Qmp:
@@ -269,7 +269,7 @@ class Guest:
         self.qmp_path = self.workdir / "qmp.sock"
         for stale in (self.console, self.qmp_path):
             stale.unlink(missing_ok=True)
-        self.argv = qemu_argv(vmi, guest_dir(), self.console, self.qmp_path, self.accel, incoming, disk_paths)
+        self.argv = qemu_argv(vmi, guest_files(), self.console, self.qmp_path, self.accel, incoming, disk_paths)
         self.stderr = open(self.workdir / "qemu.err", "w", encoding="utf-8")  # pylint: disable=consider-using-with
         self.started = time.monotonic()
         self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=self.stderr,  # pylint: disable=consider-using-with

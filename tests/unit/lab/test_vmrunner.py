@@ -65,17 +65,19 @@ def test_other_volume_kinds_and_missing_volumes_are_refused():
         vmrunner.guest_shape(vmi(disk_domain(), []))
 
 
-def test_argv(tmp_path):
-    (tmp_path / "cmdline").write_text("console=ttyS0 quiet\n")
+GUEST = {"kernel": "/cache/guest/vmlinux", "initrd": "/cache/guest/initramfs.cpio", "cmdline": "console=ttyS0 quiet"}
+
+
+def test_argv():
     domain = disk_domain(cpu={"cores": 2})
-    argv = vmrunner.qemu_argv(vmi(domain, [{"name": "root", "hostDisk": {"path": "/srv/d.raw"}}]), tmp_path,
+    argv = vmrunner.qemu_argv(vmi(domain, [{"name": "root", "hostDisk": {"path": "/srv/d.raw"}}]), GUEST,
                               "/run/c.log", "/run/q.sock", accel="tcg", incoming="tcp:127.0.0.1:4444")
     pairs = {flag: argv[argv.index(flag) + 1] for flag in argv if flag.startswith("-")}
     assert argv[0] == "qemu-system-x86_64"
     assert pairs["-name"] == "vm1,process=twinroom-vm:apps/vm1"
     assert pairs["-machine"] == "pc,accel=tcg" and pairs["-cpu"] == "qemu64"
     assert (pairs["-smp"], pairs["-m"]) == ("2", "128M")
-    assert pairs["-kernel"] == str(tmp_path / "vmlinux") and pairs["-initrd"] == str(tmp_path / "initramfs.cpio")
+    assert pairs["-kernel"] == "/cache/guest/vmlinux" and pairs["-initrd"] == "/cache/guest/initramfs.cpio"
     assert pairs["-append"] == "console=ttyS0 quiet"
     assert pairs["-serial"] == "file:/run/c.log" and pairs["-qmp"] == "unix:/run/q.sock,server=on,wait=off"
     assert pairs["-drive"] == "file=/srv/d.raw,format=raw,if=virtio,id=disk0"
@@ -83,8 +85,8 @@ def test_argv(tmp_path):
     assert ["-nic", "none"] == argv[argv.index("-nic"):argv.index("-nic") + 2]
 
 
-def test_argv_under_kvm_uses_the_host_cpu_and_no_disk_or_incoming(tmp_path):
-    argv = vmrunner.qemu_argv(vmi(), tmp_path, "c.log", "q.sock", accel="kvm")
+def test_argv_under_kvm_uses_the_host_cpu_and_no_disk_or_incoming():
+    argv = vmrunner.qemu_argv(vmi(), GUEST, "c.log", "q.sock", accel="kvm")
     assert "host" == argv[argv.index("-cpu") + 1] and "pc,accel=kvm" in argv
     assert "-drive" not in argv and "-incoming" not in argv
 
