@@ -214,7 +214,7 @@ def guest_files():
     versions = {}
     for line in (Path(__file__).resolve().parents[1] / "versions.env").read_text().splitlines():
         if "=" in line and not line.startswith("#"):
-            key, _, value = line.partition("=")
+            key, value = line.split("=", 1)
             versions[key.strip()] = value.strip()
     path = CACHE / ("guest-%s-%s" % (versions["GUEST_KERNEL_ABI"], versions["GUEST_REVISION"]))
     if not (path / ".complete").exists():

@@ -95,8 +95,8 @@ BOOT = "0f4b7c1e-1111-2222-3333-444455556666"
 
 
 def test_console_before_boot_and_after_ready():
-    assert vmrunner.read_console("Probing EDD... ok\n") == {"ready": False, "boot_id": None, "count": None,
-                                                              "uptime": None}
+    nothing = {"ready": False, "boot_id": None, "count": None, "uptime": None}
+    assert vmrunner.read_console("Probing EDD... ok\n") == nothing
     text = ("TWINROOM-GUEST DISK /dev/vda last=none\nTWINROOM-GUEST READY boot=%s\n"
             "TWINROOM-GUEST COUNT 1 boot=%s uptime=3.10\nTWINROOM-GUEST COUNT 2 boot=%s uptime=4.12\n") % ((BOOT,) * 3)
     assert vmrunner.read_console(text) == {"ready": True, "boot_id": BOOT, "count": 2, "uptime": 4.12}
