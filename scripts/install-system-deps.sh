@@ -8,8 +8,11 @@ set -euo pipefail
 # netavark + aardvark-dns: podman 4.3 without them falls back to CNI, where an --internal network gets no
 # host-side gateway address, so the controller's traffic to a lab node would follow the default route off
 # the machine. lab/containers.conf pins network_backend = "netavark".
+# qemu-system-x86, cpio, busybox-static: the lab's test guest (lab/build/guest) and the VM runner stand-in
+# (lab/twinroom_lab/vmrunner.py, tests/integration/test_vm_runner.py). libvirt-dev, pkg-config: the cgo build probe
+# of KubeVirt's virt-launcher and virt-handler (lab/build/kubevirt/launcher-probe.sh).
 pkgs=(podman netavark aardvark-dns runc debootstrap fence-agents iptables uidmap openssl shellcheck postgresql-15 python3-psycopg2
-      lvm2 gdisk kmod thin-provisioning-tools ipmitool)
+      lvm2 gdisk kmod thin-provisioning-tools ipmitool qemu-system-x86 cpio busybox-static libvirt-dev pkg-config)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

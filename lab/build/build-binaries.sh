@@ -4,8 +4,9 @@
 # Every output lands in "$TWINROOM_CACHE/bin/<name>-<version>/" and is reused when present, so a
 # warm run costs nothing and a version bump builds only what changed. Nothing is written to the repo.
 #
-# usage: build-binaries.sh [kine|kwok|kubernetes|kubelet|containerd|cri-tools|cni-plugins|node-images|kubevirt|piraeus|all]...
-#   (piraeus: CRDs only, no build; node-images: the pause image and the drill workload image as image archives)
+# usage: build-binaries.sh [kine|kwok|kubernetes|kubelet|containerd|cri-tools|cni-plugins|node-images|kubevirt|piraeus|guest|all]...
+#   (piraeus: CRDs only, no build; node-images: the pause image and the drill workload image as image archives;
+#    guest: the test guest's kernel and initramfs, lab/build/guest, not part of `all` yet: no lab node boots it)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -212,6 +213,11 @@ build_kubevirt() {
   "$here/kubevirt/build.sh"
 }
 
+# Writes "$cache/guest-$GUEST_KERNEL_ABI-$GUEST_REVISION/.complete" last, and does nothing while it is there.
+build_guest() {
+  "$here/guest/build.sh"
+}
+
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(all)
 for t in "${targets[@]}"; do
@@ -225,10 +231,11 @@ for t in "${targets[@]}"; do
     cni-plugins) build_cni_plugins ;;
     node-images) build_node_images ;;
     kubevirt) build_kubevirt ;;
+    guest) build_guest ;;
     piraeus) PIRAEUS_VERSION=$PIRAEUS_VERSION "$here/piraeus/fetch-crds.sh" ;;
     all) build_kine; build_kwok; build_kubernetes; build_kubelet; build_containerd; build_cri_tools; build_cni_plugins
          build_node_images; build_kubevirt; PIRAEUS_VERSION=$PIRAEUS_VERSION "$here/piraeus/fetch-crds.sh" ;;
-    *) echo "unknown target '$t': choose kine, kwok, kubernetes, kubelet, containerd, cri-tools, cni-plugins, node-images, kubevirt, piraeus or all" >&2; exit 2 ;;
+    *) echo "unknown target '$t': choose kine, kwok, kubernetes, kubelet, containerd, cri-tools, cni-plugins, node-images, kubevirt, piraeus, guest or all" >&2; exit 2 ;;
   esac
 done
 log "done; binaries under $bin"
