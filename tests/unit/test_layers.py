@@ -221,3 +221,10 @@ def test_size_check_reports_a_long_file_unless_pending():
     sources = {'big.py': 'x = 1\n' * 451, 'small.py': 'x = 1\n' * 450}
     assert size_violations(sources) == ['big.py has 451 lines (more than 450): split it by layer']
     assert size_violations(sources, {'big.py'}) == []
+
+
+def test_no_module_imports_the_fence_runner_for_a_helper():
+    """Only the fence modules use the fence runner; the others reach BMCs through bmc.py."""
+    users = sorted(path.stem for path in MODULES.glob('*.py')
+                   if any(name == 'fence.py' for name, _line in collection_imports(path.read_text())))
+    assert users == ['fence', 'fence_info']
