@@ -28,6 +28,7 @@ description:
   - See M(twinroom.ha.leader_lease_info) for the same report without any change.
 extends_documentation_fragment:
   - twinroom.ha.kubeconfig
+  - twinroom.ha.leader_lease
   - ansible.builtin.action_common_attributes
 options:
   state:
@@ -35,25 +36,6 @@ options:
     type: str
     choices: [released]
     default: released
-  names:
-    description: The leases to look at.
-    type: list
-    elements: str
-    default: [kube-controller-manager, kube-scheduler]
-  namespace:
-    description: Their namespace.
-    type: str
-    default: kube-system
-  margin:
-    description:
-      - Seconds a lease may go unrenewed beyond its duration before it counts as stale, for the clocks of its
-        holder and of the API server.
-    type: int
-    default: 5
-  api_timeout:
-    description: Seconds each API request may take.
-    type: int
-    default: 10
 attributes:
   check_mode:
     support: full

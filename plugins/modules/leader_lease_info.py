@@ -24,28 +24,9 @@ seealso:
   - module: twinroom.ha.leader_lease
 extends_documentation_fragment:
   - twinroom.ha.kubeconfig
+  - twinroom.ha.leader_lease
   - ansible.builtin.action_common_attributes
   - twinroom.ha.read_only
-options:
-  names:
-    description: The leases to read.
-    type: list
-    elements: str
-    default: [kube-controller-manager, kube-scheduler]
-  namespace:
-    description: Their namespace.
-    type: str
-    default: kube-system
-  margin:
-    description:
-      - Seconds a lease may go unrenewed beyond its duration before it counts as stale, for the clocks of its
-        holder and of the API server.
-    type: int
-    default: 5
-  api_timeout:
-    description: Seconds each API request may take.
-    type: int
-    default: 10
 '''
 
 EXAMPLES = r'''
