@@ -56,6 +56,12 @@ def read_hostvars(hostvars, hosts, names):
     return result
 
 
+def credentials_set(hostvars, hosts):
+    """host -> the BMC credential variables defined for it: their names only, never their values (no templating)."""
+    return dict((host, [name for name in inventory_rules.CREDENTIALS if host in hostvars and name in hostvars[host]])
+                for host in hosts)
+
+
 # The collection's roles, beside plugins/.
 ROLES_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), 'roles')
 
@@ -112,6 +118,7 @@ class ActionModule(ActionBase):
         role_defaults = read_role_defaults(inventory_site.role_default_names())
 
         violations = inventory_rules.check_inventory(groups, hostvars, required_vars)
+        violations.extend(inventory_rules.check_bmc_credentials(groups, hostvars, credentials_set(all_hostvars, hosts)))
         violations.extend(inventory_site.check_site(groups, hostvars, controller_vars, role_defaults))
         result['changed'] = False
         result['violations'] = [violation._asdict() for violation in violations]

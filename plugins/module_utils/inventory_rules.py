@@ -281,6 +281,36 @@ def _check_bmc(layout, hostvars):
     return address_violations + uri_violations
 
 
+# The BMC login of every room node: checked for presence only. The action plugin never evaluates them (they are
+# secrets, usually from ansible-vault); it hands the rule the names that are set.
+CREDENTIALS = ('twinroom_bmc_username', 'twinroom_bmc_password')
+
+
+def check_bmc_credentials(groups, hostvars, credentials_set):
+    """Every room node that is fenced through a BMC has both CREDENTIALS set.
+
+    ``credentials_set``: host -> the names of CREDENTIALS defined for it (not their values)."""
+    layout = model.Layout(groups)
+    missing = {}
+    for host in layout.room_nodes:
+        if _fence_method(hostvars, host) not in FENCE_METHODS_WITH_BMC:
+            continue  # none, or already reported by fence-method
+        absent = tuple(name for name in CREDENTIALS if name not in (credentials_set.get(host) or ()))
+        if absent:
+            missing.setdefault(absent, []).append(host)
+    violations = []
+    for absent, hosts in sorted(missing.items()):
+        subject = model.subject(hosts, layout.room_nodes)
+        where = ('group_vars/all or the group_vars of each room' if subject == ALL_ROOM_NODES
+                 else 'the group_vars of its room or host_vars of %s' % model.names(hosts))
+        violations.append(model.violation(
+            'bmc-credentials', subject,
+            '%s %s not set: failover.yml, recover.yml and site.yml log in to each node\'s BMC with '
+            'twinroom_bmc_username and twinroom_bmc_password. Set them (with ansible-vault) in %s.'
+            % (join_words(absent), 'is' if len(absent) == 1 else 'are', where)))
+    return violations
+
+
 def witness_enabled(groups, hostvars):
     """(enabled, [(bad value, [hosts])]): the witness is enabled when any room node says so."""
     layout = model.Layout(groups)

@@ -154,6 +154,11 @@ BROKEN = {
     'binary-checksum': (
         None,
         KINE_PLACEHOLDER),
+    'bmc-credentials': (
+        None,
+        "Inventory rule 'bmc-credentials' failed for b-cp1, b-w1, b-w2: twinroom_bmc_password is not set: failover.yml, "
+        "recover.yml and site.yml log in to each node's BMC with twinroom_bmc_username and twinroom_bmc_password. Set "
+        "them (with ansible-vault) in the group_vars of its room or host_vars of b-cp1, b-w1, b-w2."),
 }
 
 FAILURE = 'Inventory is not valid: 1 problem(s); nothing was changed.'

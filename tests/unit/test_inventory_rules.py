@@ -264,3 +264,43 @@ def test_the_rules_know_the_operator_manifests_variables():
         assert row.url in options and row.checksum in options, row
         if row.mode:
             assert row.mode[0] in options and row.mode[1] in options[row.mode[0]]['choices'], row
+
+
+# --- BMC credentials: present, never read -------------------------------------------------------------------------
+
+BOTH = ['twinroom_bmc_username', 'twinroom_bmc_password']
+
+
+def test_bmc_credentials_set_everywhere_pass():
+    case = _valid()
+    present = dict((host, BOTH) for host in case['hostvars'])
+    assert inventory_rules.check_bmc_credentials(case['groups'], case['hostvars'], present) == []
+
+
+def test_bmc_credentials_missing_everywhere_name_all_room_nodes():
+    case = _valid()
+    assert [v.message for v in inventory_rules.check_bmc_credentials(case['groups'], case['hostvars'], {})] == [
+        "Inventory rule 'bmc-credentials' failed for all room nodes: twinroom_bmc_username and twinroom_bmc_password "
+        "are not set: failover.yml, recover.yml and site.yml log in to each node's BMC with twinroom_bmc_username and "
+        "twinroom_bmc_password. Set them (with ansible-vault) in group_vars/all or the group_vars of each room."]
+
+
+def test_bmc_password_missing_on_one_node_names_it():
+    case = _valid()
+    present = dict((host, BOTH) for host in case['hostvars'])
+    present['b-w1'] = ['twinroom_bmc_username']
+    assert [v.message for v in inventory_rules.check_bmc_credentials(case['groups'], case['hostvars'], present)] == [
+        "Inventory rule 'bmc-credentials' failed for b-w1: twinroom_bmc_password is not set: failover.yml, recover.yml "
+        "and site.yml log in to each node's BMC with twinroom_bmc_username and twinroom_bmc_password. Set them (with "
+        "ansible-vault) in the group_vars of its room or host_vars of b-w1."]
+
+
+def test_bmc_credentials_are_only_looked_up_never_evaluated():
+    class Secret(dict):
+        def __getitem__(self, name):
+            raise AssertionError('%s was evaluated' % name)
+
+    hostvars = {'a-cp1': Secret(twinroom_bmc_username='{{ vault_user }}', twinroom_bmc_password='{{ vault_pw }}'),
+                'a-w1': Secret(twinroom_bmc_username='{{ vault_user }}')}
+    assert validate_action.credentials_set(hostvars, ['a-cp1', 'a-w1', 'b-cp1']) == {
+        'a-cp1': BOTH, 'a-w1': ['twinroom_bmc_username'], 'b-cp1': []}
