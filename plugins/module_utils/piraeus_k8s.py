@@ -17,6 +17,7 @@ import copy
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.twinroom.ha.plugins.module_utils import piraeus
+from ansible_collections.twinroom.ha.plugins.module_utils.module_run import finish
 from ansible_collections.twinroom.ha.plugins.module_utils.piraeus import PiraeusError
 
 try:
@@ -192,3 +193,9 @@ def run_info(module, kind, api_version):
     resources = objects.find(kind, api_version, name=module.params.get('name'),
                              label_selectors=module.params.get('label_selectors'))
     return dict(changed=False, resources=resources)
+
+
+def info_main(kind, api_version=piraeus.API_VERSION):
+    """The whole main() of an _info twin: its options (name, label_selectors and the API's), then run_info."""
+    module = make_module(argument_spec(name=dict(type='str'), label_selectors=dict(type='list', elements='str')))
+    finish(module, run_info, PiraeusError, module, kind, api_version)

@@ -41,16 +41,11 @@ resources:
   elements: dict
 """
 
-from ansible_collections.twinroom.ha.plugins.module_utils import piraeus, piraeus_k8s
-from ansible_collections.twinroom.ha.plugins.module_utils.module_run import finish
+from ansible_collections.twinroom.ha.plugins.module_utils import piraeus_k8s
 
 
 def main():
-    module = piraeus_k8s.make_module(piraeus_k8s.argument_spec(
-        name=dict(type='str'),
-        label_selectors=dict(type='list', elements='str'),
-    ))
-    finish(module, piraeus_k8s.run_info, piraeus.PiraeusError, module, 'StorageClass', 'storage.k8s.io/v1')
+    piraeus_k8s.info_main('StorageClass', 'storage.k8s.io/v1')
 
 
 if __name__ == '__main__':

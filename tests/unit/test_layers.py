@@ -168,15 +168,13 @@ def test_pending_sets_name_real_files():
     assert sorted(edge for edge in PENDING_IMPORTS if not set(edge) <= set(sources)) == []
 
 
-# Modules that name a plan themselves: the Piraeus modules hand the plan's builder of their object to the shared
-# runner (piraeus_k8s.run), and leader_lease(_info) name the plan's error class for finish. Every other module
+# Modules that name a plan themselves: the Piraeus modules that write hand the plan's builder of their object to
+# the shared runner (piraeus_k8s.run), and leader_lease(_info) name the plan's error class for finish. Every other module
 # imports runners only; a new exception must be added here on purpose.
 MODULES_NAMING_A_PLAN = {
     ('leader_lease.py', 'leader_lease.py'), ('leader_lease_info.py', 'leader_lease.py'),
-    ('piraeus_cluster.py', 'piraeus.py'), ('piraeus_cluster_info.py', 'piraeus.py'),
-    ('piraeus_node_connection.py', 'piraeus.py'), ('piraeus_node_connection_info.py', 'piraeus.py'),
-    ('piraeus_satellite_configuration.py', 'piraeus.py'), ('piraeus_satellite_configuration_info.py', 'piraeus.py'),
-    ('vm_storage_class.py', 'piraeus.py'), ('vm_storage_class_info.py', 'piraeus.py'),
+    ('piraeus_cluster.py', 'piraeus.py'), ('piraeus_node_connection.py', 'piraeus.py'),
+    ('piraeus_satellite_configuration.py', 'piraeus.py'), ('vm_storage_class.py', 'piraeus.py'),
 }
 
 
