@@ -20,6 +20,8 @@ import time
 import pytest
 import yaml
 
+from fakeclock import FakeClock
+
 try:
     from ansible_collections.twinroom.ha.plugins.module_utils import datastore, datastore_formats, datastore_plan, postgres, rooms
 except ImportError:  # not run through ansible-test: find the collection where devenv.sh links it
@@ -163,19 +165,8 @@ def test_argument_spec_is_a_fresh_copy():
     assert second['replication_password']['no_log'] is True
 
 
-class FakeClock(object):
-    def __init__(self):
-        self.now = 100.0
-
-    def __call__(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.now += seconds
-
-
 def test_wait_for_returns_time_waited():
-    clock = FakeClock()
+    clock = FakeClock(100.0)
     seen = iter([dict(role='stopped'), dict(role='stopped'), dict(role='standby')])
     waited, last = postgres.wait_for('x', lambda: next(seen), lambda s: s['role'] == 'standby', 10,
                                      interval=1, clock=clock, sleep=clock.sleep)
@@ -183,7 +174,7 @@ def test_wait_for_returns_time_waited():
 
 
 def test_wait_for_times_out_with_the_partial_state():
-    clock = FakeClock()
+    clock = FakeClock(100.0)
     with pytest.raises(datastore.DatastoreError) as caught:
         postgres.wait_for('streaming from 10.77.0.210:5432', lambda: dict(role='standby', upstream={'status': 'waiting'}),
                           lambda s: False, 3, interval=1, clock=clock, sleep=clock.sleep)

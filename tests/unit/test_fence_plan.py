@@ -22,6 +22,8 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
+from fakeclock import FakeClock
+
 try:
     from ansible_collections.twinroom.ha.plugins.module_utils import bmc, fence, fence_plan, k8s_nodes, rooms
 except ImportError:  # not run through ansible-test: find the collection where devenv.sh links it
@@ -680,19 +682,6 @@ class LeaseRecorder(FakeRecorder):
         if view['exists']:
             view.update(self.lease(name))
         return view
-
-
-class FakeClock(object):
-    """A monotonic clock that only sleep moves."""
-
-    def __init__(self):
-        self.now = 0.0
-
-    def __call__(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.now += seconds
 
 
 def run_with_leases(lab, params, ages, check_mode=False):

@@ -3,6 +3,7 @@ bounded wait on a fake clock, which on timeout fails with the partial state."""
 import pytest
 
 from ansible_collections.twinroom.ha.plugins.module_utils import room_info_runner, room_status
+from fakeclock import FakeClock
 
 
 def node(name, status=None, reason=None, message=None):
@@ -46,26 +47,15 @@ def test_wait_names():
         room_status.wait_names(rooms, ["room_c"])
 
 
-class FakeClock(object):
-    def __init__(self):
-        self.now = 100.0
-
-    def __call__(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.now += seconds
-
-
 def test_wait_returns_once_every_node_is_ready_and_says_how_long():
-    clock = FakeClock()
+    clock = FakeClock(100.0)
     answers = iter([[node("a-w1", "Unknown")], [node("a-w1", "False")], [node("a-w1", "True")]])
     state = room_info_runner.wait_ready(lambda: next(answers), ["a-w1"], 60, clock=clock, sleep=clock.sleep)
     assert state == {"ready": ["a-w1"], "not_ready": {}, "waited_s": 4.0}
 
 
 def test_wait_times_out_with_the_partial_state():
-    clock = FakeClock()
+    clock = FakeClock(100.0)
     with pytest.raises(room_status.RoomStatusError) as raised:
         room_info_runner.wait_ready(lambda: [node("a-cp1", "True"), node("a-w1", "Unknown", "NodeStatusUnknown")],
                                     ["a-cp1", "a-w1"], 10, context="room-a", clock=clock, sleep=clock.sleep)
@@ -80,7 +70,7 @@ class NewConnectionError(Exception):
 
 
 def test_an_api_server_not_answering_yet_is_asked_again():
-    clock = FakeClock()
+    clock = FakeClock(100.0)
     answers = iter([NewConnectionError("connection refused"), [node("a-w1", "True")]])
 
     def read():
@@ -93,7 +83,7 @@ def test_an_api_server_not_answering_yet_is_asked_again():
 
 
 def test_an_api_server_that_stays_down_is_named_in_the_timeout():
-    clock = FakeClock()
+    clock = FakeClock(100.0)
 
     def read():
         raise NewConnectionError("connection refused")
@@ -106,7 +96,7 @@ def test_an_api_server_that_stays_down_is_named_in_the_timeout():
 
 
 def test_an_api_server_that_refuses_fails_at_once():
-    clock = FakeClock()
+    clock = FakeClock(100.0)
 
     class Forbidden(Exception):
         status, reason = 403, "Forbidden"
@@ -125,7 +115,7 @@ PARAMS = dict(kubeconfig=None, context="room-a", rooms={"room_a": ["a-w1"], "roo
 
 
 def test_room_info_waits_then_reports_the_rooms():
-    clock = FakeClock()
+    clock = FakeClock(100.0)
     answers = iter([[node("a-w1", "False")], [node("a-w1", "True")]])
     nodes = [dict(node("a-w1", "True"), lease_renewed=99.0), dict(node("b-w1", "True"), lease_renewed=99.5)]
     result = room_info_runner.run_room_info(PARAMS, read_api=lambda: (nodes, {"a-w1": 2}, None),
@@ -147,7 +137,7 @@ def test_room_info_reports_how_the_api_failed():
 
 
 def test_an_api_server_still_initializing_is_asked_again():
-    clock = FakeClock()
+    clock = FakeClock(100.0)
 
     class TooManyRequests(Exception):
         status = 429
