@@ -14,7 +14,8 @@ from ansible.errors import AnsibleError
 from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.twinroom.ha.plugins.module_utils import inventory_model, inventory_rules, inventory_site
+from ansible_collections.twinroom.ha.plugins.module_utils import (
+    inventory_failover, inventory_model, inventory_rules, inventory_site)
 
 ARGUMENT_SPEC = {
     'required_vars': {'type': 'list', 'elements': 'str', 'default': []},
@@ -119,6 +120,7 @@ class ActionModule(ActionBase):
 
         violations = inventory_rules.check_inventory(groups, hostvars, required_vars)
         violations.extend(inventory_rules.check_bmc_credentials(groups, hostvars, credentials_set(all_hostvars, hosts)))
+        violations.extend(inventory_failover.check_automatic_failover(groups, hostvars))
         violations.extend(inventory_site.check_site(groups, hostvars, controller_vars, role_defaults))
         result['changed'] = False
         result['violations'] = [violation._asdict() for violation in violations]

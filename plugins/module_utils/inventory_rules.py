@@ -19,7 +19,7 @@ import re
 
 from ansible.module_utils.parsing.convert_bool import boolean
 
-from ansible_collections.twinroom.ha.plugins.module_utils import inventory_model as model
+from ansible_collections.twinroom.ha.plugins.module_utils import failover_settings, inventory_model as model
 from ansible_collections.twinroom.ha.plugins.module_utils.inventory_model import (
     ALL_ROOM_NODES, CONTROL_PLANE, WITNESS, WORKERS, Unreadable)
 from ansible_collections.twinroom.ha.plugins.module_utils.rooms import BMC_DEFAULT_PORTS, ROOMS, join_words
@@ -40,7 +40,7 @@ VARIABLES = (
     'twinroom_bmc_address',
     'twinroom_bmc_port',
     'twinroom_bmc_systems_uri',
-)
+) + failover_settings.INVENTORY_VARIABLES  # rule automatic-failover (inventory_failover.py)
 
 # Value syntax of a Kubernetes label (the zone becomes topology.kubernetes.io/zone).
 _LABEL_VALUE = re.compile(r'^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$')

@@ -29,6 +29,7 @@ LAYERS = {
     'bmc_identity.py': FORMATS,              # a machine's identity (UUID) and the bindings record
     'datastore_formats.py': FORMATS,         # records, conninfo, postgresql.auto.conf, pgpass, hba
     'datastore_history.py': FORMATS,
+    'failover_settings.py': FORMATS,         # automatic failover's settings and their checks
     'awx_spec.py': FORMATS,                 # AWX survey and credential type checks (pure)
     'inventory_model.py': FORMATS,
     'object_diff.py': FORMATS,
@@ -49,6 +50,7 @@ LAYERS = {
     'datastore_choice.py': PLANS,
     'datastore_plan.py': PLANS,
     'fence_plan.py': PLANS,
+    'inventory_failover.py': PLANS,          # the inventory rule automatic-failover
     'inventory_rules.py': PLANS,
     'inventory_site.py': PLANS,
     'kubevirt_vm.py': PLANS,
@@ -58,6 +60,7 @@ LAYERS = {
     'piraeus.py': PLANS,
     'remediation.py': PLANS,
     'room_status.py': PLANS,
+    'room_vote.py': PLANS,                   # automatic failover: the vote, the decision, the isolation response
     'workloads.py': PLANS,
     # runners
     'bmc_binding.py': RUNNERS,
