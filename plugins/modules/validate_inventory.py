@@ -45,6 +45,10 @@ description:
   - V(binary-checksum) - each control-plane binary has a checksum, pinned in C(control_plane_binary_checksums) or
     from C(control_plane_binary_checksum_url), and C(kine_datastore_kine_checksum) is C(sha256:<hex digest>) or
     C(sha256:<URL of a checksum file>) (it has no default).
+  - V(automatic-failover) - when C(twinroom_automatic_failover) is true, C(twinroom_detect_seconds) (1 to 10,
+    default 10), C(twinroom_isolation_seconds) (greater than C(twinroom_detect_seconds), default 30),
+    C(twinroom_margin_seconds) (0 or more, default 10) and C(twinroom_preferred_room) (V(room_a), V(room_b) or unset)
+    are valid and the same on every room node and witness. A witness votes when group C(witness) has hosts.
   - V(variable-evaluates) - the variables above can be evaluated (no undefined references).
   - "Fails listing B(all) problems at once. The first line of the message is
     'Inventory is not valid: N problem(s); nothing was changed.', then comes one line per problem."

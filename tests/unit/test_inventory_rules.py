@@ -304,3 +304,70 @@ def test_bmc_credentials_are_only_looked_up_never_evaluated():
                 'a-w1': Secret(twinroom_bmc_username='{{ vault_user }}')}
     assert validate_action.credentials_set(hostvars, ['a-cp1', 'a-w1', 'b-cp1']) == {
         'a-cp1': BOTH, 'a-w1': ['twinroom_bmc_username'], 'b-cp1': []}
+
+
+# Rule automatic-failover (inventory_failover.py): the vote's settings, checked when twinroom_automatic_failover is on.
+from ansible_collections.twinroom.ha.plugins.module_utils import inventory_failover  # noqa: E402
+
+
+def _failover_case(**values):
+    case = _valid()
+    for host in case['hostvars']:
+        case['hostvars'][host].update(values)
+    return case
+
+
+def _failover_messages(case):
+    return [v.message for v in inventory_failover.check_automatic_failover(case['groups'], case['hostvars'])]
+
+
+def test_automatic_failover_off_checks_nothing():
+    assert _failover_messages(_failover_case(twinroom_detect_seconds=60)) == []
+
+
+def test_automatic_failover_with_defaults_passes():
+    assert _failover_messages(_failover_case(twinroom_automatic_failover=True)) == []
+    assert _failover_messages(_failover_case(twinroom_automatic_failover='yes', twinroom_detect_seconds='5',
+                                             twinroom_preferred_room='room_a')) == []
+
+
+def test_automatic_failover_settings_are_refused_with_the_vote_s_messages():
+    case = _failover_case(twinroom_automatic_failover=True, twinroom_detect_seconds=10, twinroom_isolation_seconds=8,
+                          twinroom_preferred_room='room_c')
+    assert _failover_messages(case) == [
+        "Inventory rule 'automatic-failover' failed for all room nodes: twinroom_isolation_seconds (8) must be greater "
+        "than twinroom_detect_seconds (10): a room must isolate itself only after the other side could have declared "
+        "it lost, or an interruption too short to fail anything over powers a room off. Raise "
+        "twinroom_isolation_seconds above 10.",
+        "Inventory rule 'automatic-failover' failed for all room nodes: twinroom_preferred_room is 'room_c'; it must be "
+        "room_a or room_b, or unset for no preferred room.",
+    ]
+
+
+def test_automatic_failover_settings_must_agree_between_hosts():
+    case = _failover_case(twinroom_automatic_failover=True, twinroom_detect_seconds=5)
+    case['hostvars']['b-w1']['twinroom_detect_seconds'] = 8
+    del case['hostvars']['b-w2']['twinroom_detect_seconds']
+    assert _failover_messages(case) == [
+        "Inventory rule 'automatic-failover' failed for all room nodes: twinroom_detect_seconds differs between hosts "
+        "(5: a-cp1, a-w1, a-w2, b-cp1; 8: b-w1; unset: b-w2): the rooms and the witness must judge a room lost with "
+        "the same settings. Set it once, in group_vars/all, and remove the other values."]
+
+
+def test_automatic_failover_switch_is_a_boolean_and_a_witness_group_is_the_witness():
+    assert _failover_messages(_failover_case(twinroom_automatic_failover='sometimes')) == [
+        "Inventory rule 'automatic-failover' failed for all room nodes: twinroom_automatic_failover is 'sometimes'; "
+        "it must be true or false. Set it in group_vars/all."]
+    case = _failover_case(twinroom_automatic_failover=True)
+    case['groups']['witness'] = ['w1']
+    case['hostvars']['w1'] = {'twinroom_automatic_failover': True}
+    assert inventory_failover.check_automatic_failover(case['groups'], case['hostvars']) == []
+
+
+def test_automatic_failover_variables_are_read():
+    assert set(failover_names()) <= set(validate_action.variables_to_read())
+
+
+def failover_names():
+    from ansible_collections.twinroom.ha.plugins.module_utils import failover_settings
+    return failover_settings.INVENTORY_VARIABLES
