@@ -18,9 +18,13 @@ from __future__ import annotations
 import datetime
 import math
 
-from ansible_collections.twinroom.ha.plugins.module_utils.failover_settings import (  # noqa: F401 (re-exported)
+from ansible_collections.twinroom.ha.plugins.module_utils.failover_settings import (
     DEFAULTS, AutomaticFailoverSettingsError, check_settings, settings_problems)
 from ansible_collections.twinroom.ha.plugins.module_utils.rooms import ROOMS, TwinroomError, join_words, other_room
+
+# The settings' part of the API lives in failover_settings.py (layer 1, shared with the inventory rule).
+__all__ = ['AutomaticFailoverSettingsError', 'DEFAULTS', 'settings_problems', 'check_settings', 'room_view', 'judge',
+           'isolate', 'when', 'TwinroomError']
 
 WITNESS = 'witness'
 VOTERS = ROOMS + (WITNESS,)
@@ -182,8 +186,8 @@ def _takeover(lost, survivor, situation, context, extra_times=()):
                          'known: no automatic failover. %s.' % (situation, bmcs, lost, RUNBOOK))
     last = max(heard)
     not_before = last + settings['isolation_seconds'] + settings['margin_seconds']
-    timing = '%s, its last contact, + %d s isolation + %d s margin' % (when(last), settings['isolation_seconds'],
-                                                                        settings['margin_seconds'])
+    timing = '%s, its last contact, + %d s isolation + %d s margin' % (
+        when(last), settings['isolation_seconds'], settings['margin_seconds'])
     if now >= not_before:
         return _decision('failover', lost, '%s. %s; %s has isolated itself by now (%s = %s): failing over to %s '
                          'without the BMCs\' word.' % (situation, bmcs, lost, timing, when(not_before), survivor),
@@ -236,11 +240,10 @@ def _decide(settings, reports, ballots, memory, now, primary_room):
     if witness and (WITNESS not in reports or all(ballots[room][WITNESS] == LOST for room in ROOMS)):
         deaf = ['%s does not hear %s' % (voter, room) for room, voters in unheard for voter in voters if voter != WITNESS]
         if deaf:
+            fault = deaf[0] if len(deaf) == 1 else 'the rooms do not hear each other'
             return _decision('alarm', None, 'Two faults at once: the witness is lost and %s (%s): no automatic '
                              'failover, no room has a majority, and a room that sees neither the other room nor the '
-                             'witness isolates itself. %s.' % (deaf[0] if len(deaf) == 1 else
-                                                              'the rooms do not hear each other', both, RUNBOOK),
-                             subject='rooms')
+                             'witness isolates itself. %s.' % (fault, both, RUNBOOK), subject='rooms')
         return _decision('alarm', None, 'The witness is lost (%s): no failover, both rooms hear each other. Bring the '
                          'witness back: while it is lost, a cut link between the rooms isolates both rooms.' % both,
                          subject=WITNESS)

@@ -287,7 +287,7 @@ def test_judge(case):
 
 
 def test_every_rule_has_a_case():
-    assert set(name.split('-')[0] for name, *_ in CASES) >= {'1', '2', '3', '4', '5', '6', '7'}
+    assert set(name.split('-')[0] for name, *unused in CASES) >= {'1', '2', '3', '4', '5', '6', '7'}
 
 
 LOST_B = {'room_a': {'room_b': seen('room_b', NOW - 60, 'off')},
@@ -311,8 +311,8 @@ def test_an_alarm_is_raised_once_while_it_stands():
     again = room_vote.judge(views, NOW + 1, W, first['memory'])
     assert again['action'] == 'none'
     assert again['reason'] == 'Alarm already raised at 2027-01-15T08:00:00Z, still standing: ' + first['reason']
-    back = dict(views, witness={'room_a': seen('room_a', NOW + 2, now=NOW + 2), 'room_b': seen('room_b', NOW + 2,
-                                                                                         now=NOW + 2)})
+    witness = {'room_a': seen('room_a', NOW + 2, now=NOW + 2), 'room_b': seen('room_b', NOW + 2, now=NOW + 2)}
+    back = dict(views, witness=witness)
     ended = room_vote.judge(back, NOW + 2, W, again['memory'])
     assert (ended['action'], ended['memory']['alarmed']) == ('none', {})
 
