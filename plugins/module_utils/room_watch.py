@@ -90,7 +90,7 @@ def read_api(kubeconfig, context, timeout=PROBE_TIMEOUT):
     except Exception:  # pylint: disable=broad-except
         pass
     try:  # did it time out reading (no datastore) or not answer at all (the process or the room is gone)?
-        api_client.call_api('/livez', 'GET', _request_timeout=timeout, _preload_content=False)
+        api_client.call_api('/version', 'GET', _request_timeout=timeout, _preload_content=False)
         return True, None
     except client.exceptions.ApiException:
         return True, None

@@ -8,26 +8,18 @@ inventory), and nobody starts failover.yml.
   by this test's own clock, not asserted (benchmarks/ is where RTO figures come from).
 """
 import json
-import os
-import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
-import yaml
 
 from labutil import wait_for
-from playbook import REPO
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "lab"))
 from twinroom_lab import drill  # noqa: E402  pylint: disable=wrong-import-position
 
 pytestmark = pytest.mark.lab
-
-WATCH_DIR = drill.STATE / "room-watch"
-
 
 def reports(room, since):
     return sorted(path for path in (drill.STATE / "reports").glob("failover-%s-*.json" % room)
@@ -36,41 +28,22 @@ def reports(room, since):
 
 @pytest.fixture
 def rulebook(tmp_path, lab_restored):  # pylint: disable=unused-argument,redefined-outer-name
-    """ansible-rulebook running the automatic failover's rulebook with what site.yml wrote; stopped afterwards, its
-    storm-guard memory removed (lab_restored then recovers whatever room it failed over)."""
-    variables = WATCH_DIR / "room-watch-vars.yml"
-    assert variables.exists(), "site.yml did not write %s (twinroom_automatic_failover: true)" % variables
-    state = Path(yaml.safe_load(variables.read_text())["twinroom_watch_config"])
-    state = Path(json.loads(state.read_text())["state_file"])
-    if state.exists():
-        state.unlink()
-    log = tmp_path / "rulebook.log"
-    with open(log, "w") as stream:
-        process = subprocess.Popen(
-            ["ansible-rulebook", "--rulebook", "twinroom.ha.automatic_failover", "-i", str(REPO / drill.INVENTORY),
-             "--vars", str(variables), "-v"],
-            cwd=str(tmp_path), stdout=stream, stderr=subprocess.STDOUT, env=dict(os.environ, ANSIBLE_NOCOLOR="1"),
-            start_new_session=True)
+    """ansible-rulebook running the automatic failover's rulebook with what site.yml wrote, stopped afterwards
+    (drill.Rulebook: the storm guard's memory removed before and after); lab_restored then recovers whatever room
+    it failed over."""
+    running = drill.Rulebook(tmp_path / "rulebook.log")
     try:
-        wait_for(lambda: "load source twinroom.ha.room_watch" in log.read_text() or process.poll() is not None, 120,
-                 "ansible-rulebook loading the room watch")
-        assert process.poll() is None, "ansible-rulebook ended: %s" % log.read_text()[-3000:]
-        yield process, log
+        running.start()
+    except drill.DrillError as exc:
+        pytest.fail(str(exc))
+    try:
+        yield running
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGINT)
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(10)
-        print("ansible-rulebook's log (end):\n%s" % log.read_text()[-2000:])
-        if state.exists():
-            state.unlink()
+        running.stop()
+        print("ansible-rulebook's output (end):\n%s" % running.output()[-2000:])
 
 
 def test_a_cut_link_is_not_failed_over_and_a_lost_room_is(rulebook):  # pylint: disable=redefined-outer-name
-    process, log = rulebook
     primary = drill.primary_room(drill.datastore_roles())
     since = time.time()
     time.sleep(6)  # a few observations of both rooms first
@@ -82,10 +55,12 @@ def test_a_cut_link_is_not_failed_over_and_a_lost_room_is(rulebook):  # pylint: 
         time.sleep(30)
     finally:
         drill.lab("restore-link")
-    assert process.poll() is None, log.read_text()[-3000:]
+    assert rulebook.running(), rulebook.output()[-3000:]
     for room in drill.ZONE:
         assert reports(room, since) == [], "a cut link was failed over: %s" % reports(room, since)
-    assert "run_playbook" not in log.read_text() or "failover.yml" not in log.read_text(), log.read_text()[-3000:]
+    assert "PLAY [Start the failover clock]" not in rulebook.output(), rulebook.output()[-3000:]
+    assert "The link between the rooms is cut" in " ".join(rulebook.output().split()), \
+        "the watch raised no alarm for the cut link: %s" % rulebook.output()[-3000:]
 
     # Power lost in the room holding the datastore primary; nobody starts anything.
     time.sleep(15)  # the link's writes catch up and the leases renew before the room goes
@@ -106,4 +81,4 @@ def test_a_cut_link_is_not_failed_over_and_a_lost_room_is(rulebook):  # pylint: 
     # Never twice: the watch keeps running, the room stays lost, and no second failover starts.
     time.sleep(20)
     assert len(reports(primary, cut_at)) == 1, reports(primary, cut_at)
-    assert process.poll() is None, log.read_text()[-3000:]
+    assert rulebook.running(), rulebook.output()[-3000:]
