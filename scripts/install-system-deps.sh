@@ -11,8 +11,10 @@ set -euo pipefail
 # qemu-system-x86, cpio, busybox-static: the lab's test guest (lab/build/guest) and the VM runner stand-in
 # (lab/twinroom_lab/vmrunner.py, tests/integration/test_vm_runner.py). libvirt-dev, pkg-config: the cgo build probe
 # of KubeVirt's virt-launcher and virt-handler (lab/build/kubevirt/launcher-probe.sh).
+# openjdk-17-jre-headless: ansible-rulebook (the automatic failover's rulebook) runs its rules engine on Java 17.
 pkgs=(podman netavark aardvark-dns runc debootstrap fence-agents iptables uidmap openssl shellcheck postgresql-15 python3-psycopg2
-      lvm2 gdisk kmod thin-provisioning-tools ipmitool qemu-system-x86 cpio busybox-static libvirt-dev pkg-config)
+      lvm2 gdisk kmod thin-provisioning-tools ipmitool qemu-system-x86 cpio busybox-static libvirt-dev pkg-config
+      openjdk-17-jre-headless)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -184,7 +184,74 @@ class Stopwatch:
                     resolution_s=self.interval)
 
 
-def room_drill(lost_room, count=10, failback=True, storage_class=None, kwok=False, say=print):
+class Rulebook(object):
+    """ansible-rulebook running the collection's automatic failover (extensions/eda/rulebooks/automatic_failover.yml)
+    with the variables site.yml wrote into the lab's state directory (twinroom_automatic_failover: true in the lab's
+    inventory), as an operator starts it; its output goes to ``log``. The storm guard's memory is removed before it
+    starts and after it stops, so each drill starts from nothing."""
+
+    def __init__(self, log):
+        self.log = Path(log)
+        self.variables = STATE / "room-watch" / "room-watch-vars.yml"
+        self.process = None
+
+    def _state(self):
+        import yaml  # pylint: disable=import-outside-toplevel
+        config = Path(yaml.safe_load(self.variables.read_text())["twinroom_watch_config"])
+        return Path(json.loads(config.read_text())["state_file"])
+
+    def start(self, timeout=120):
+        if not self.variables.exists():
+            raise DrillError("site.yml did not write %s (twinroom_automatic_failover: true)" % self.variables)
+        if self._state().exists():
+            self._state().unlink()
+        with open(self.log, "w") as stream:
+            self.process = subprocess.Popen(
+                ["ansible-rulebook", "--rulebook", "twinroom.ha.automatic_failover", "-i", str(REPO / INVENTORY),
+                 "--vars", str(self.variables), "-v"],
+                cwd=str(self.log.parent), stdout=stream, stderr=subprocess.STDOUT, start_new_session=True,
+                env=dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0"))
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise DrillError("ansible-rulebook ended (rc %s): %s" % (self.process.returncode, self.output()[-3000:]))
+            if "load source twinroom.ha.room_watch" in self.output():
+                return self
+            time.sleep(1)
+        self.stop()
+        raise DrillError("ansible-rulebook did not load the room watch in %d s: %s" % (timeout, self.output()[-3000:]))
+
+    def output(self):
+        return self.log.read_text() if self.log.exists() else ""
+
+    def running(self):
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self):
+        import signal  # pylint: disable=import-outside-toplevel
+        if self.running():
+            os.killpg(self.process.pid, signal.SIGINT)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(10)
+        if self.variables.exists() and self._state().exists():
+            self._state().unlink()
+
+
+def wait_for_report(room, since, timeout=300):
+    """The failover report of ``room`` written after ``since`` (epoch), looked for every second; None at the timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        report = newest_report(room, since)
+        if report is not None:
+            return report
+        time.sleep(1)
+    return None
+
+
+def room_drill(lost_room, count=10, failback=True, storage_class=None, kwok=False, say=print, automatic=False):
     """One drill on the lab; returns its timeline and checks. Raises DrillError when a step fails.
 
     Steps: deploy ``count`` workloads (half homed in each room) and wait until each runs at home; start a
@@ -192,6 +259,9 @@ def room_drill(lost_room, count=10, failback=True, storage_class=None, kwok=Fals
     rooms' API servers and the containers, every second); power the room off (BMCs answering); run
     failover.yml; run recover.yml (with failback unless told not to) and wait until every workload runs at
     home again; stop both watchers and check: no acknowledged write lost, no identity live twice.
+
+    automatic: nobody runs failover.yml - the caller runs the automatic failover (:class:`Rulebook`), and the drill
+    waits for the report of the failover.yml it starts; the drill's clock then has no "failover started" mark.
     """
     from . import workloads  # pylint: disable=import-outside-toplevel
     from .provisioner import StandInProvisioner  # pylint: disable=import-outside-toplevel
@@ -235,13 +305,21 @@ def room_drill(lost_room, count=10, failback=True, storage_class=None, kwok=Fals
         stopwatch.mark("power_cut")  # power-off-room kills the containers first, then waits for the BMCs to agree
         lab("power-off-room", lost_room, "--bmc", "answering")
         mark("%s powered off (containers killed, BMCs answer Off)" % lost_room)
-        stopwatch.mark("failover_started")
-        failover = run_playbook("playbooks/failover.yml", extra_vars={"lost_room": lost_room}, timeout=1200)
-        if failover.returncode != 0:
-            raise DrillError("failover.yml failed:\n%s" % (failover.stdout + failover.stderr)[-4000:])
-        report = newest_report(lost_room, started_wall)
-        if report is None:
-            raise DrillError("failover.yml wrote no report for %s" % lost_room)
+        if automatic:
+            report = wait_for_report(lost_room, started_wall)
+            if report is None:
+                raise DrillError("the automatic failover wrote no report for %s within 300 s" % lost_room)
+            if report.get("trigger") != "room_watch":
+                raise DrillError("the failover of %s was not the automatic one: %s" % (lost_room, report.get("trigger")))
+        else:
+            stopwatch.mark("failover_started")
+            failover = run_playbook("playbooks/failover.yml", extra_vars={"lost_room": lost_room}, timeout=1200)
+            if failover.returncode != 0:
+                raise DrillError("failover.yml failed:\n%s" % (failover.stdout + failover.stderr)[-4000:])
+            report = newest_report(lost_room, started_wall)
+            if report is None:
+                raise DrillError("failover.yml wrote no report for %s" % lost_room)
+        result["detected_s"] = round(float(report["started"]) - started_wall, 1)
         result["report"] = report
         mark("failover.yml done: RTO %s s (fence %s, takeover %s, workloads %s)" % (
             report["rto_s"], report["phases"]["fence_s"], report["phases"]["takeover_s"],

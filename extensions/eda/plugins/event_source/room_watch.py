@@ -1,0 +1,88 @@
+# Copyright: twinroom contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""twinroom.ha.room_watch: an ansible-rulebook event source that emits an event when a room is lost.
+
+Thin: every interval it runs one step of plugins/module_utils/room_watch.py (observe both rooms, let the room_vote
+plan decide, keep the storm guard's memory) in a worker thread and puts the decision on the queue when it is news.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import asyncio
+import os
+import sys
+import time
+
+DOCUMENTATION = r"""
+---
+short_description: Emit an event when a room of a twinroom cluster is lost
+description:
+  - Watches both rooms from where ansible-rulebook runs (the witness site, or a controller outside both rooms) - each
+    room's API server, its PostgreSQL, the node leases and, once a room looks unreachable, its BMCs - and asks the
+    collection's room_vote plan whether a room is lost.
+  - Emits C({"twinroom": {"action": "failover"|"alarm", "room", "method", "reason", "votes", "views", "decided_at"}})
+    once per decision; nothing while both rooms are fine.
+  - At most one automatic failover per room until C(recover.yml) has brought it back (it clears the room from the
+    memory); the memory is kept in the configuration's state file, so a restarted watch does not fail a room over
+    twice.
+options:
+  config:
+    description:
+      - Path of the watch configuration that site.yml writes with C(twinroom_automatic_failover=true)
+        (rooms, their API server contexts, PostgreSQL addresses, nodes and BMCs, the settings).
+    type: str
+    required: true
+  interval:
+    description:
+      - Seconds between two observations.
+    type: float
+    default: 2
+  steps:
+    description:
+      - Stop after this many observations (0 - run until ansible-rulebook stops). For drills and tests.
+    type: int
+    default: 0
+"""
+
+EXAMPLES = r"""
+- twinroom.ha.room_watch:
+    config: /etc/twinroom/room-watch.json
+    interval: 2
+"""
+
+
+def _import_runner():
+    try:
+        from ansible_collections.twinroom.ha.plugins.module_utils import room_watch  # pylint: disable=import-outside-toplevel
+    except ImportError:  # ansible-rulebook loads this file by path: the collections root is seven levels up
+        here = os.path.abspath(globals().get('__file__', 'room_watch.py'))
+        sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(here), *(['..'] * 7))))
+        from ansible_collections.twinroom.ha.plugins.module_utils import room_watch  # pylint: disable=import-outside-toplevel
+    return room_watch
+
+
+async def main(queue, args):
+    """Observe, decide, emit; every ``interval`` seconds."""
+    room_watch = _import_runner()
+    watch = room_watch.Watch(room_watch.load_config(args['config']))
+    interval = float(args.get('interval', 2))
+    steps = int(args.get('steps', 0))
+    loop = asyncio.get_running_loop()
+    done = 0
+    while not steps or done < steps:
+        started = time.monotonic()
+        news = await loop.run_in_executor(None, watch.step, time.time())
+        if news is not None:
+            await queue.put(news)
+        done += 1
+        await asyncio.sleep(max(0.0, interval - (time.monotonic() - started)))
+
+
+if __name__ == '__main__':
+    class PrintQueue(object):
+        async def put(self, event):
+            print(event)
+
+    asyncio.run(main(PrintQueue(), {'config': sys.argv[1], 'steps': int(sys.argv[2]) if len(sys.argv) > 2 else 0}))

@@ -1,0 +1,242 @@
+# Copyright: twinroom contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The room watch: what the event source twinroom.ha.room_watch runs every interval.
+
+It observes both rooms from where it runs (the witness site, or a controller outside both rooms), turns what it saw
+into the voters' views and asks room_vote (the plan) whether a room is lost. Layer 5: observes through k8s.py
+(each room's API server), a TCP probe (each room's PostgreSQL) and bmc.py (the lost room's BMCs, asked only
+once a room looks unreachable), decides through room_vote.py, and keeps the storm guard's memory in a file.
+
+The voters, as observed here:
+
+- ``room_a`` and ``room_b`` - each room's own API server: the leases of the other room's nodes as it reads them.
+  A room whose API server answers but cannot read (its datastore primary is behind the lost link or in the lost
+  room) keeps the leases of its last read, so they age: it cannot see the other room. A room whose API server does
+  not answer casts no vote.
+- ``witness`` - only with a witness (the inventory's ``witness`` group: this watch then runs there): each room's API
+  server answering at all, its PostgreSQL accepting a connection, and the newest lease renewal any API server read.
+
+The BMCs of a room some voter cannot see are asked too; their answer goes into every view of that room. recover.yml
+clears a recovered room from the storm guard's memory.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import calendar
+import json
+import os
+import socket
+import tempfile
+
+from ansible_collections.twinroom.ha.plugins.module_utils import bmc, k8s, room_vote
+from ansible_collections.twinroom.ha.plugins.module_utils.rooms import ROOMS, TwinroomError
+
+PROBE_TIMEOUT = 3  # seconds for one API request or one TCP connection: the watch runs every few seconds
+WITNESS = 'witness'
+
+
+class RoomWatchError(TwinroomError):
+    """The watch's configuration or its state file cannot be used."""
+
+
+def load_config(path):
+    """The watch configuration that twinroom.ha.automatic_failover writes (JSON), checked; RoomWatchError if not."""
+    try:
+        with open(path) as handle:
+            config = json.load(handle)
+    except (IOError, OSError, ValueError) as exc:
+        raise RoomWatchError('cannot read the room watch configuration %s (%s): run site.yml with '
+                             'twinroom_automatic_failover: true to write it.' % (path, exc))
+    problems = []
+    for key in ('kubeconfig', 'rooms', 'state_file'):
+        if not config.get(key):
+            problems.append('%s is missing' % key)
+    rooms = config.get('rooms') or {}
+    if rooms and sorted(rooms) != sorted(ROOMS):
+        problems.append('rooms must be exactly %s (found %s)' % (' and '.join(ROOMS), ', '.join(sorted(rooms)) or 'none'))
+    for room in ROOMS:
+        spec = rooms.get(room) or {}
+        for key in ('context', 'nodes', 'datastore_address'):
+            if rooms and not spec.get(key):
+                problems.append('rooms.%s.%s is missing' % (room, key))
+    if problems:
+        raise RoomWatchError('the room watch configuration %s is not usable: %s. Run site.yml with '
+                             'twinroom_automatic_failover: true to write it again.' % (path, '; '.join(problems)))
+    config['settings'] = room_vote.check_settings(config.get('settings') or {})
+    return config
+
+
+# --- observe -------------------------------------------------------------------------------------------------------
+
+def _epoch(stamp):
+    return calendar.timegm(stamp.utctimetuple()) + stamp.microsecond / 1e6 if stamp else None
+
+
+def read_api(kubeconfig, context, timeout=PROBE_TIMEOUT):
+    """(answers, leases): whether the room's API server answered at all, and {node: renew epoch} when it could
+    read the node leases (None when it could not)."""
+    from kubernetes import client  # pylint: disable=import-outside-toplevel
+    try:
+        api_client = k8s.api_client(kubeconfig, context)
+    except Exception:  # a kubeconfig without that context: no vote from it, and the configuration check says why
+        return False, None
+    try:
+        leases = client.CoordinationV1Api(api_client).list_namespaced_lease('kube-node-lease', _request_timeout=timeout)
+        return True, dict((lease.metadata.name, _epoch(lease.spec.renew_time)) for lease in leases.items)
+    except client.exceptions.ApiException:
+        return True, None  # it answered, with an error: its datastore is not there
+    except Exception:  # pylint: disable=broad-except
+        pass
+    try:  # did it time out reading (no datastore) or not answer at all (the process or the room is gone)?
+        api_client.call_api('/version', 'GET', _request_timeout=timeout, _preload_content=False)
+        return True, None
+    except client.exceptions.ApiException:
+        return True, None
+    except Exception:  # pylint: disable=broad-except
+        return False, None
+    finally:
+        api_client.close()
+
+
+def tcp_answers(address, port, timeout=PROBE_TIMEOUT):
+    try:
+        socket.create_connection((address, int(port)), timeout=timeout).close()
+        return True
+    except (OSError, ValueError):
+        return False
+
+
+def read_bmc_power(room_spec, read_power=bmc.read_power, make_agents=bmc.make_agents):
+    """{node: 'on'|'off'|'dark'} from the room's BMCs, asked in parallel through the fence agents."""
+    params = dict(room_spec['bmc'], nodes=room_spec['nodes'])
+    names = [node['name'] for node in room_spec['nodes']]
+    power = {}
+    for status in read_power(names, make_agents(params)):
+        power[status['name']] = status['power_state'] if status['bmc_reachable'] else 'dark'
+    return power
+
+
+class Observer(object):
+    """Reads the rooms; keeps when each signal was last seen, since a view needs ages, not one instant."""
+
+    def __init__(self, config, read_api_=read_api, tcp=tcp_answers, read_bmcs=read_bmc_power):
+        self.config = config
+        self.read_api, self.tcp, self.read_bmcs = read_api_, tcp, read_bmcs
+        self.api_answered = dict((room, None) for room in ROOMS)
+        self.datastore_answered = dict((room, None) for room in ROOMS)
+        self.leases_via = dict((room, {}) for room in ROOMS)  # the last leases each room's API server read
+
+    def nodes(self, room):
+        return [node['name'] for node in self.config['rooms'][room]['nodes']]
+
+    def observe(self, now):
+        """{voter: {room: room_vote.room_view(...)}} for this instant; the witness's view only when the settings
+        have a witness (this watch runs on it)."""
+        answering = {}
+        for room in ROOMS:
+            spec = self.config['rooms'][room]
+            answers, leases = self.read_api(self.config['kubeconfig'], spec['context'])
+            answering[room] = answers
+            if answers:
+                self.api_answered[room] = now
+            if leases is not None:
+                self.leases_via[room] = leases
+            if self.tcp(spec['datastore_address'], spec.get('datastore_port', 5432)):
+                self.datastore_answered[room] = now
+        views = self._views(now, answering, {})
+        # The BMCs answer slowly and say nothing while a room answers: asked only for a room some voter cannot see.
+        unseen = sorted(set(room for rooms in views.values() for room, view in rooms.items() if not view['reachable']))
+        if unseen:
+            views = self._views(now, answering, dict((room, self.read_bmcs(self.config['rooms'][room]))
+                                                     for room in unseen))
+        return views
+
+    def _views(self, now, answering, power):
+        detect = self.config['settings']['detect_seconds']
+        views = {}
+        if self.config['settings']['witness']:
+            newest = {}
+            for leases in self.leases_via.values():  # the newest renewal any API server read
+                for node, renewed in leases.items():
+                    if renewed is not None and (newest.get(node) is None or renewed > newest[node]):
+                        newest[node] = renewed
+            views[WITNESS] = dict(
+                (room, room_vote.room_view(room, now, dict((node, newest.get(node)) for node in self.nodes(room)),
+                                           self.api_answered[room], self.datastore_answered[room],
+                                           power.get(room, {}), detect))
+                for room in ROOMS)
+        for voter in ROOMS:
+            if not answering[voter]:
+                continue  # a room whose API server does not answer casts no vote
+            other = [room for room in ROOMS if room != voter][0]
+            leases = dict((node, self.leases_via[voter].get(node)) for node in self.nodes(other))
+            views[voter] = {other: room_vote.room_view(other, now, leases, None, None, power.get(other, {}), detect)}
+        return views
+
+
+# --- the storm guard's memory --------------------------------------------------------------------------------------
+
+MEMORY_KEYS = ('failed_over', 'alarmed', 'withdrawn')  # as room_vote.judge keeps them
+
+
+def read_memory(path):
+    if not os.path.exists(path):
+        return dict((key, {}) for key in MEMORY_KEYS)
+    try:
+        with open(path) as handle:
+            memory = json.load(handle)
+    except (IOError, OSError, ValueError) as exc:
+        raise RoomWatchError('cannot read the room watch state %s (%s): it records which rooms were failed over '
+                             'automatically. Fix or remove it (after recover.yml) and start the watch again.'
+                             % (path, exc))
+    for key in MEMORY_KEYS:
+        memory.setdefault(key, {})
+    return memory
+
+
+def write_memory(path, memory):
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        os.makedirs(directory, 0o700)
+    handle, temporary = tempfile.mkstemp(dir=directory, prefix='.room-watch-')
+    with os.fdopen(handle, 'w') as stream:
+        json.dump(memory, stream, indent=2, sort_keys=True)
+    os.rename(temporary, path)
+
+
+class Watch(object):
+    """One step per interval: observe, judge, remember; returns the decision when it is news (an event)."""
+
+    def __init__(self, config, observer=None):
+        self.config = config
+        self.observer = observer or Observer(config)
+        self.state_file = config['state_file']
+        self.last = None
+
+    def step(self, now):
+        views = self.observer.observe(now)
+        memory = read_memory(self.state_file)
+        decision = room_vote.judge(views, now, self.config['settings'], memory)
+        if decision.get('memory') is not None and decision['memory'] != memory:
+            write_memory(self.state_file, decision['memory'])
+        key = (decision['action'], decision.get('room'), decision.get('method'))
+        if decision['action'] == 'none' or key == self.last:
+            self.last = key if decision['action'] != 'none' else None
+            return None
+        self.last = key
+        return event(decision, views, now)
+
+
+def event(decision, views, now):
+    """What the event source puts on the rulebook's queue."""
+    return {'twinroom': {
+        'action': decision['action'], 'room': decision.get('room'), 'method': decision.get('method'),
+        'reason': decision.get('reason'), 'votes': decision.get('votes'), 'not_before': decision.get('not_before'),
+        'decided_at': now,
+        'views': dict((voter, dict((room, {'reachable': view['reachable'], 'unreachable_since': view['unreachable_since'],
+                                            'signals': view['signals'], 'power': view['power']})
+                                   for room, view in rooms.items()))
+                      for voter, rooms in views.items()),
+    }}

@@ -1,0 +1,222 @@
+# -*- coding: utf-8 -*-
+"""The room watch (plugins/module_utils/room_watch.py): its configuration's checks (exact messages), the storm
+guard's memory file, the BMC answers as the plan reads them, and whole watches over scripted rooms - a room
+powered off, a cut link, a restarted watch - with the observations faked at the I/O boundary (the API servers,
+the TCP probe, the BMCs) and the real room_vote plan deciding."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import pytest
+
+try:
+    from ansible_collections.twinroom.ha.plugins.module_utils import room_watch
+except ImportError:  # not run through ansible-test: find the collection where devenv.sh links it
+    sys.path[:0] = [p for p in os.environ.get('ANSIBLE_COLLECTIONS_PATH', '').split(os.pathsep) if p]
+    from ansible_collections.twinroom.ha.plugins.module_utils import room_watch
+
+NODES = {'room_a': ['a-cp1', 'a-w1'], 'room_b': ['b-cp1', 'b-w1']}
+
+
+def config(tmp_path, **settings):
+    return {
+        'kubeconfig': '/etc/twinroom/admin.kubeconfig',
+        'state_file': str(tmp_path / 'state.json'),
+        'rooms': dict((room, {'context': room.replace('_', '-'), 'datastore_address': '10.0.%d.10' % (i + 1),
+                              'bmc': {'fence_method': 'redfish'},
+                              'nodes': [{'name': name, 'bmc_address': '10.9.%d.%d' % (i + 1, n)}
+                                        for n, name in enumerate(NODES[room])]})
+                      for i, room in enumerate(sorted(NODES))),
+        'settings': settings,
+    }
+
+
+def write(tmp_path, value):
+    path = tmp_path / 'room-watch.json'
+    path.write_text(json.dumps(value))
+    return str(path)
+
+
+# --- the configuration ---------------------------------------------------------------------------------------------
+
+def test_a_missing_configuration_says_how_to_write_it(tmp_path):
+    path = str(tmp_path / 'absent.json')
+    with pytest.raises(room_watch.RoomWatchError) as failure:
+        room_watch.load_config(path)
+    assert str(failure.value) == (
+        "cannot read the room watch configuration %s ([Errno 2] No such file or directory: '%s'): run site.yml "
+        "with twinroom_automatic_failover: true to write it." % (path, path))
+
+
+def test_a_configuration_without_its_keys_names_each(tmp_path):
+    value = config(tmp_path)
+    del value['kubeconfig']
+    del value['rooms']['room_b']['datastore_address']
+    path = write(tmp_path, value)
+    with pytest.raises(room_watch.RoomWatchError) as failure:
+        room_watch.load_config(path)
+    assert str(failure.value) == (
+        'the room watch configuration %s is not usable: kubeconfig is missing; rooms.room_b.datastore_address is '
+        'missing. Run site.yml with twinroom_automatic_failover: true to write it again.' % path)
+
+
+def test_a_configuration_with_other_rooms_is_refused(tmp_path):
+    value = config(tmp_path)
+    value['rooms']['room_c'] = value['rooms'].pop('room_b')
+    path = write(tmp_path, value)
+    with pytest.raises(room_watch.RoomWatchError) as failure:
+        room_watch.load_config(path)
+    assert 'rooms must be exactly room_a and room_b (found room_a, room_c)' in str(failure.value)
+
+
+def test_a_usable_configuration_gets_the_default_settings(tmp_path):
+    loaded = room_watch.load_config(write(tmp_path, config(tmp_path)))
+    assert loaded['settings']['detect_seconds'] == 10
+    assert loaded['rooms']['room_a']['context'] == 'room-a'
+
+
+# --- the storm guard's memory --------------------------------------------------------------------------------------
+
+def test_memory_starts_empty_and_survives_a_restart(tmp_path):
+    path = str(tmp_path / 'sub' / 'state.json')
+    assert room_watch.read_memory(path) == {'failed_over': {}, 'alarmed': {}, 'withdrawn': {}}
+    room_watch.write_memory(path, {'failed_over': {'room_a': 100.0}, 'alarmed': {}})
+    assert room_watch.read_memory(path) == {'failed_over': {'room_a': 100.0}, 'alarmed': {}, 'withdrawn': {}}
+    assert oct(os.stat(os.path.dirname(path)).st_mode & 0o777) == '0o700'
+
+
+def test_an_unreadable_memory_is_an_error_not_a_fresh_start(tmp_path):
+    path = tmp_path / 'state.json'
+    path.write_text('{not json')
+    with pytest.raises(room_watch.RoomWatchError) as failure:
+        room_watch.read_memory(str(path))
+    assert str(failure.value).startswith('cannot read the room watch state %s (' % path)
+    assert str(failure.value).endswith('it records which rooms were failed over automatically. Fix or remove it '
+                                       '(after recover.yml) and start the watch again.')
+
+
+# --- the BMCs, as the plan reads them ------------------------------------------------------------------------------
+
+def test_bmc_answers_become_on_off_or_dark(tmp_path):
+    spec = config(tmp_path)['rooms']['room_a']
+    asked = {}
+
+    def read_power(names, agents):
+        asked['names'], asked['agents'] = names, agents
+        return [dict(name='a-cp1', bmc_reachable=True, power_state='off'),
+                dict(name='a-w1', bmc_reachable=False, power_state='unknown')]
+
+    power = room_watch.read_bmc_power(spec, read_power=read_power, make_agents=lambda params: params)
+    assert power == {'a-cp1': 'off', 'a-w1': 'dark'}
+    assert asked['names'] == ['a-cp1', 'a-w1']
+    assert asked['agents']['fence_method'] == 'redfish' and len(asked['agents']['nodes']) == 2
+
+
+# --- whole watches over scripted rooms ------------------------------------------------------------------------------
+
+class Rooms(object):
+    """The rooms as the watch's probes find them, changed by the test as time goes on."""
+
+    def __init__(self):
+        self.powered = {'room_a': True, 'room_b': True}
+        self.link = True
+        self.primary = 'room_a'
+        self.bmc = {'room_a': 'answering', 'room_b': 'answering'}
+        self.bmc_asked = []
+        self.now = 1000.0
+
+    def reads(self, room):
+        """Whether the room's API server can read: its kine reaches the primary's PostgreSQL."""
+        return self.powered[room] and self.powered[self.primary] and (self.link or room == self.primary)
+
+    def read_api(self, _kubeconfig, context):
+        room = context.replace('-', '_')
+        if not self.powered[room]:
+            return False, None
+        if not self.reads(room):
+            return True, None
+        # A node renews its lease through its own room's API server, which must be able to write.
+        return True, dict((name, self.now) for other in NODES for name in NODES[other] if self.reads(other))
+
+    def tcp(self, address, _port):
+        return self.powered['room_a' if address == '10.0.1.10' else 'room_b']
+
+    def read_bmcs(self, spec):
+        room = 'room_a' if spec['context'] == 'room-a' else 'room_b'
+        self.bmc_asked.append(room)
+        if self.bmc[room] == 'dark':
+            return dict((node['name'], 'dark') for node in spec['nodes'])
+        return dict((node['name'], 'on' if self.powered[room] else 'off') for node in spec['nodes'])
+
+
+def watch_over(tmp_path, rooms, **settings):
+    loaded = room_watch.load_config(write(tmp_path, config(tmp_path, **settings)))
+    return room_watch.Watch(loaded, room_watch.Observer(loaded, rooms.read_api, rooms.tcp, rooms.read_bmcs))
+
+
+def run(watch, rooms, seconds, step=2.0):
+    """The watch's events over ``seconds`` of the rooms' time."""
+    events = []
+    end = rooms.now + seconds
+    while rooms.now < end:
+        news = watch.step(rooms.now)
+        if news is not None:
+            events.append(news['twinroom'])
+        rooms.now += step
+    return events
+
+
+def test_healthy_rooms_give_no_event_and_ask_no_bmc(tmp_path):
+    rooms = Rooms()
+    assert run(watch_over(tmp_path, rooms), rooms, 60) == []
+    assert rooms.bmc_asked == []
+
+
+@pytest.mark.parametrize('witness', [False, True], ids=['no-witness', 'witness'])
+@pytest.mark.parametrize('lost', ['room_a', 'room_b'])
+def test_a_room_powered_off_is_failed_over_once(tmp_path, lost, witness):
+    rooms = Rooms()
+    watch = watch_over(tmp_path, rooms, witness=witness)
+    assert run(watch, rooms, 10) == []
+    rooms.powered[lost] = False
+    cut = rooms.now
+    events = run(watch, rooms, 60)
+    failovers = [event for event in events if event['action'] == 'failover']
+    assert [(event['room'], event['method']) for event in failovers] == [(lost, 'bmc-off')], events
+    assert failovers[0]['decided_at'] - cut <= 10 + 2 * 2.0, 'decided %.1f s after the cut' % (
+        failovers[0]['decided_at'] - cut)
+    survivor = 'room_b' if lost == 'room_a' else 'room_a'
+    expected = {lost: 'absent', survivor: 'lost'}
+    if witness:
+        expected['witness'] = 'lost'
+    assert failovers[0]['votes'] == expected
+    assert room_watch.read_memory(str(tmp_path / 'state.json'))['failed_over'].get(lost) is not None
+
+    # A watch restarted on the same state file does not fail the room over again.
+    again = watch_over(tmp_path, rooms, witness=witness)
+    assert [event for event in run(again, rooms, 30) if event['action'] == 'failover'] == []
+
+
+def test_a_room_whose_bmcs_are_dark_is_not_failed_over(tmp_path):
+    rooms = Rooms()
+    watch = watch_over(tmp_path, rooms)
+    run(watch, rooms, 10)
+    rooms.powered['room_b'] = False
+    rooms.bmc['room_b'] = 'dark'
+    events = run(watch, rooms, 120)
+    assert [event for event in events if event['action'] == 'failover' and event['method'] == 'bmc-off'] == [], events
+
+
+@pytest.mark.parametrize('witness', [False, True], ids=['no-witness', 'witness'])
+def test_a_cut_link_is_never_failed_over_and_raises_one_alarm(tmp_path, witness):
+    rooms = Rooms()
+    watch = watch_over(tmp_path, rooms, witness=witness)
+    run(watch, rooms, 10)
+    rooms.link = False
+    events = run(watch, rooms, 120)
+    assert [event['action'] for event in events] == ['alarm'], events
+    assert events[0]['reason'].startswith('The link between the rooms is cut'), events[0]['reason']
+    assert rooms.bmc_asked, 'the BMCs of a room a voter cannot see were not asked'
