@@ -73,6 +73,7 @@ LAYERS = {
     'piraeus_k8s.py': RUNNERS,
     'room_capacity.py': RUNNERS,
     'room_info_runner.py': RUNNERS,
+    'room_watch.py': RUNNERS,                # the event source room_watch: observe the rooms, judge through room_vote
     'storage_device.py': RUNNERS,            # pure decisions plus read_devices/read_host
     'vm_runner.py': RUNNERS,
 }
