@@ -231,12 +231,13 @@ class Watch(object):
 
 def event(decision, views, now):
     """What the event source puts on the rulebook's queue."""
+    seen = {}
+    for voter, rooms in views.items():
+        seen[voter] = dict((room, {'reachable': view['reachable'], 'unreachable_since': view['unreachable_since'],
+                                   'signals': view['signals'], 'power': view['power']})
+                           for room, view in rooms.items())
     return {'twinroom': {
         'action': decision['action'], 'room': decision.get('room'), 'method': decision.get('method'),
         'reason': decision.get('reason'), 'votes': decision.get('votes'), 'not_before': decision.get('not_before'),
-        'decided_at': now,
-        'views': dict((voter, dict((room, {'reachable': view['reachable'], 'unreachable_since': view['unreachable_since'],
-                                            'signals': view['signals'], 'power': view['power']})
-                                   for room, view in rooms.items()))
-                      for voter, rooms in views.items()),
+        'decided_at': now, 'views': seen,
     }}

@@ -21,6 +21,7 @@ from twinroom_lab import drill  # noqa: E402  pylint: disable=wrong-import-posit
 
 pytestmark = pytest.mark.lab
 
+
 def reports(room, since):
     return sorted(path for path in (drill.STATE / "reports").glob("failover-%s-*.json" % room)
                   if path.stat().st_mtime >= since)
