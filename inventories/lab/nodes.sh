@@ -3,4 +3,8 @@
 # Size it for one run through the environment: TWINROOM_LAB_WORKERS_PER_ROOM=3 TWINROOM_LAB_WITNESS=true make lab
 set -euo pipefail
 here=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")" && pwd)
-PYTHONPATH="$here/../../lab${PYTHONPATH:+:$PYTHONPATH}" exec python3 -c 'import sys; from twinroom_lab import inventory; sys.exit(inventory.main())' "$@"
+lab="$here/../../lab"
+# A copy of this directory elsewhere (ansible-rulebook copies the inventory it runs a playbook with) finds the
+# lab's code through the checkout scripts/devenv.sh names.
+[ -d "$lab/twinroom_lab" ] || lab="${TWINROOM_REPO:?TWINROOM_REPO is not set: source scripts/devenv.sh}/lab"
+PYTHONPATH="$lab${PYTHONPATH:+:$PYTHONPATH}" exec python3 -c 'import sys; from twinroom_lab import inventory; sys.exit(inventory.main())' "$@"

@@ -59,6 +59,9 @@ def build_parser():
     drill.add_argument("--no-failback", action="store_true", help="recover only; leave workloads where they run")
     drill.add_argument("--storage-class", help="give each StatefulSet pod a claim on this class (the lab's stand-in "
                                                "provisioner binds them), e.g. twinroom-vm-replicated")
+    drill.add_argument("--automatic", action="store_true",
+                       help="nobody runs failover.yml: ansible-rulebook runs the automatic failover site.yml configured "
+                            "(its output in <state>/room-watch/drill-rulebook.log)")
     drill.add_argument("--json", action="store_true", help="also print the whole result as JSON")
     return parser
 
@@ -136,16 +139,25 @@ def run_drill(room, args, say):
     if args.workloads < 1:
         raise UsageError("--workloads must be at least 1, got %d" % args.workloads)
     say("drill: lose %s with %d workloads%s" % (room, args.workloads, "" if args.no_failback else ", then fail back"))
+    rulebook = drill.Rulebook(drill.STATE / "room-watch" / "drill-rulebook.log") if args.automatic else None
     try:
+        if rulebook:
+            rulebook.start()
+            say("ansible-rulebook runs the automatic failover (output: %s)" % rulebook.log)
         result = drill.room_drill(room, count=args.workloads, failback=not args.no_failback,
-                                  storage_class=args.storage_class, say=say)
+                                  storage_class=args.storage_class, say=say, automatic=args.automatic)
     except drill.DrillError as exc:
         raise LabError(str(exc)) from None
+    finally:
+        if rulebook:
+            rulebook.stop()
     report = result["report"]
     say("")
     clock = result.get("drill_clock") or {}
     say("drill clock: every workload of %s Running and Ready in the other room %s s after the power cut, %s s after "
         "failover.yml started" % (room, clock.get("from_power_cut_s"), clock.get("from_failover_start_s")))
+    say("failover.yml started %s s after the power cut (its report's start%s)"
+        % (result["detected_s"], ": the detection" if args.automatic else ""))
     say("playbook report: RTO %s s from failover.yml's first task to the last workload Running and Ready (fence %s s, "
         "takeover %s s, workloads %s s)"
         % (report["rto_s"], report["phases"]["fence_s"], report["phases"]["takeover_s"],

@@ -34,6 +34,7 @@ from ansible_collections.twinroom.ha.plugins.module_utils import bmc, k8s, room_
 from ansible_collections.twinroom.ha.plugins.module_utils.rooms import ROOMS, TwinroomError
 
 PROBE_TIMEOUT = 3  # seconds for one API request or one TCP connection: the watch runs every few seconds
+VERSION_TIMEOUT = 1.5  # /version needs no datastore: an API server that is up answers it at once
 WITNESS = 'witness'
 
 
@@ -90,7 +91,7 @@ def read_api(kubeconfig, context, timeout=PROBE_TIMEOUT):
     except Exception:  # pylint: disable=broad-except
         pass
     try:  # did it time out reading (no datastore) or not answer at all (the process or the room is gone)?
-        api_client.call_api('/version', 'GET', _request_timeout=timeout, _preload_content=False)
+        api_client.call_api('/version', 'GET', _request_timeout=VERSION_TIMEOUT, _preload_content=False)
         return True, None
     except client.exceptions.ApiException:
         return True, None
@@ -134,16 +135,22 @@ class Observer(object):
     def observe(self, now):
         """{voter: {room: room_vote.room_view(...)}} for this instant; the witness's view only when the settings
         have a witness (this watch runs on it)."""
-        answering = {}
-        for room in ROOMS:
+        def ask(room):  # both rooms at once: a room that is gone answers only with its timeouts
             spec = self.config['rooms'][room]
-            answers, leases = self.read_api(self.config['kubeconfig'], spec['context'])
+            return (self.read_api(self.config['kubeconfig'], spec['context']),
+                    self.tcp(spec['datastore_address'], spec.get('datastore_port', 5432)))
+
+        answering = {}
+        for room, answer in zip(ROOMS, bmc.run_parallel(list(ROOMS), ask)):
+            if isinstance(answer, Exception):
+                raise answer
+            (answers, leases), datastore = answer
             answering[room] = answers
             if answers:
                 self.api_answered[room] = now
             if leases is not None:
                 self.leases_via[room] = leases
-            if self.tcp(spec['datastore_address'], spec.get('datastore_port', 5432)):
+            if datastore:
                 self.datastore_answered[room] = now
         views = self._views(now, answering, {})
         # The BMCs answer slowly and say nothing while a room answers: asked only for a room some voter cannot see.

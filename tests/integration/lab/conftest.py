@@ -79,3 +79,20 @@ def lab_restored():
     done = restore_lab()
     if done:
         print("lab restored: %s" % "; ".join(done))
+
+
+@pytest.fixture
+def automatic_failover(tmp_path, lab_restored):  # pylint: disable=unused-argument,redefined-outer-name
+    """ansible-rulebook running the collection's automatic failover with what site.yml wrote (drill.Rulebook: the
+    storm guard's memory removed before and after), stopped afterwards - before lab_restored recovers whatever room
+    it failed over."""
+    running = drill.Rulebook(tmp_path / "rulebook.log")
+    try:
+        running.start()
+    except drill.DrillError as exc:
+        pytest.fail(str(exc))
+    try:
+        yield running
+    finally:
+        running.stop()
+        print("ansible-rulebook's output (end):\n%s" % running.output()[-1500:])

@@ -8,10 +8,14 @@ running (no container runtime), roles/kubevirt/files/virt_handler_standin.py rep
 KVM), and lab/twinroom_lab/provisioner.py creates each PV in place of LINSTOR's CSI provisioner (no DRBD
 here); nothing attaches it.
 
-The room holding the datastore primary loses power; failover.yml must bring the VM that lived there up in
-the other room while the other VM keeps running untouched, and no VM may ever have two live launcher pods
-(the drill's never-twice watch, every half second from the power-off to the end). recover.yml then brings the room
-back (that site.yml reports no change after a recovery is test_failover.py's check).
+Nobody runs failover.yml: the real ansible-rulebook runs the collection's automatic failover
+(extensions/eda/rulebooks/automatic_failover.yml, its event source twinroom.ha.room_watch configured by site.yml).
+First the inter-room link is cut for twice the detection time with both rooms powered: an alarm, no failover. Then
+the room holding the datastore primary loses power; the automatic failover must bring the VM that lived there up in
+the other room, once, while the other VM keeps running untouched, and no VM may ever have two live launcher pods
+(the drill's never-twice watch, every half second from before the cut to the end). recover.yml then brings the room
+back (that site.yml reports no change after a recovery is test_failover.py's check). The operator's own failover.yml
+runs in test_failover.py, test_failover_ipmi.py and the refusal tests.
 """
 import sys
 import time
@@ -21,7 +25,7 @@ import pytest
 from kubernetes import client, config
 
 from labutil import delete_namespace_and_wait, wait_for
-from playbook import failed_tasks, output, run_playbook
+from playbook import failed_tasks, run_playbook
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "lab"))
 from twinroom_lab import drill  # noqa: E402  pylint: disable=wrong-import-position
@@ -123,7 +127,13 @@ def vms():
             core.delete_persistent_volume(pv.metadata.name, _request_timeout=30)
 
 
-def test_a_vm_fails_over_to_the_other_room_and_never_runs_twice(vms, lab_restored):  # pylint: disable=redefined-outer-name,unused-argument
+def reports_since(room, since):
+    return sorted(path.name for path in (drill.STATE / "reports").glob("failover-%s-*.json" % room)
+                  if path.stat().st_mtime >= since)
+
+
+def test_a_vm_fails_over_by_itself_to_the_other_room_and_never_runs_twice(vms, automatic_failover):  # pylint: disable=redefined-outer-name
+    rulebook = automatic_failover
     nodes = drill.room_nodes()
     zone_room = {zone: room for room, zone in drill.ZONE.items()}
     # Each VM starts in its home room: the VM module's preferred node affinity, honoured by kube-scheduler.
@@ -142,24 +152,45 @@ def test_a_vm_fails_over_to_the_other_room_and_never_runs_twice(vms, lab_restore
     # node whose container runs, in either room's view.
     watch = TwinWatch(drill.KUBECONFIG, list(drill.ZONE.values()), namespace=NAMESPACE, interval=0.5).start()
     try:
+        # The link cut for twice the detection time, both rooms powered: each room's API server loses the other,
+        # the watch raises an alarm and nobody is failed over.
+        drill.lab("cut-link")
+        try:
+            time.sleep(20)
+        finally:
+            drill.lab("restore-link")
+        time.sleep(10)  # the standby catches up and the leases are renewed before the room goes
+        assert reports_since(lost, started) == [] and reports_since(survivor, started) == [], \
+            "a cut link was failed over"
+        assert "The link between the rooms is cut" in " ".join(rulebook.output().split()), \
+            "the watch raised no alarm for the cut link: %s" % rulebook.output()[-3000:]
+        assert "PLAY [Start the failover clock]" not in rulebook.output(), rulebook.output()[-3000:]
+
+        # Power lost in the room holding the datastore primary and VM's home; nobody starts anything.
+        cut_at, cut = time.time(), time.monotonic()
         drill.lab("power-off-room", lost, "--bmc", "answering")
-        time.sleep(10)  # room_info counts a node down once its lease is 10 s stale
-        failover = run_playbook("playbooks/failover.yml", drill.INVENTORY, extra_vars={"lost_room": lost})
-        assert failover.returncode == 0, failed_tasks(failover)
+        report = drill.wait_for_report(lost, cut_at)
+        assert report is not None, "no automatic failover of %s within 300 s: %s" % (lost, rulebook.output()[-3000:])
         after = wait_for(lambda: both_running(drill.ZONE[survivor], nodes[survivor]), 60,
-                         "both VMIs Running in %s after failover.yml" % survivor)
+                         "both VMIs Running in %s after the automatic failover" % survivor)
+        running_after = time.monotonic() - cut
+        time.sleep(10)  # the watch keeps running, the room stays lost: no second failover
     finally:
         watch.stop()
     print("never-twice watch: %d samples, unanswered %s, violations %s, shown apart %s"
           % (watch.samples, watch.unanswered, watch.violations, watch.apart))
-    report = drill.newest_report(lost, started)
     timeline = [item for item in report["timeline"] if item["workload"].endswith("/" + moved)]
-    print("failover of %s: RTO %s s, phases %s, %s" % (lost, report.get("rto_s"), report.get("phases"), timeline))
+    print("automatic failover of %s: failover.yml started %.1f s after the power cut (its report's start), both VMIs "
+          "Running in %s %.1f s after the power cut (this test's clock, asked every second); failover.yml's own RTO %s s, phases "
+          "%s, %s" % (lost, float(report["started"]) - cut_at, survivor, running_after, report.get("rto_s"),
+                      report.get("phases"), timeline))
+    assert report["trigger"] == "room_watch", report
+    assert len(reports_since(lost, cut_at)) == 1, reports_since(lost, cut_at)
     assert watch.violations == []
     assert watch.samples >= 10, "the watch read too rarely to be evidence"
     assert after[moved][2] != state[moved][2], "the VMI of %s was not replaced" % moved
     assert after[stayed][2] == state[stayed][2], "%s, in the surviving room, was disturbed" % stayed
-    assert "VirtualMachineInstance/%s" % moved in output(failover), "failover.yml did not wait for %s" % moved
+    assert "VirtualMachineInstance/%s" % moved in rulebook.output(), "failover.yml did not wait for %s" % moved
     _core, custom = apis(drill.ZONE[survivor])
     vm = custom.get_namespaced_custom_object("kubevirt.io", "v1", NAMESPACE, "virtualmachines", moved)
     assert vm["status"].get("printableStatus") == "Running", vm["status"]
