@@ -33,7 +33,8 @@ import tempfile
 from ansible_collections.twinroom.ha.plugins.module_utils import bmc, k8s, room_vote
 from ansible_collections.twinroom.ha.plugins.module_utils.rooms import ROOMS, TwinroomError
 
-PROBE_TIMEOUT = 3  # seconds for one API request or one TCP connection: the watch runs every few seconds
+PROBE_TIMEOUT = 3.0  # seconds to read the leases: the watch runs every few seconds
+CONNECT_TIMEOUT = 1.0  # seconds to connect to an API server or PostgreSQL: within a site a connection takes < 1 ms
 VERSION_TIMEOUT = 1.5  # /version needs no datastore: an API server that is up answers it at once
 WITNESS = 'witness'
 
@@ -77,31 +78,34 @@ def _epoch(stamp):
 
 def read_api(kubeconfig, context, timeout=PROBE_TIMEOUT):
     """(answers, leases): whether the room's API server answered at all, and {node: renew epoch} when it could
-    read the node leases (None when it could not)."""
+    read the node leases (None when it could not).
+
+    /version first: it needs no datastore, so an API server that is up answers it at once, and one that is gone
+    costs only the connect timeout; the leases are read only from an API server that answered."""
     from kubernetes import client  # pylint: disable=import-outside-toplevel
     try:
         api_client = k8s.api_client(kubeconfig, context)
     except Exception:  # a kubeconfig without that context: no vote from it, and the configuration check says why
         return False, None
     try:
-        leases = client.CoordinationV1Api(api_client).list_namespaced_lease('kube-node-lease', _request_timeout=timeout)
-        return True, dict((lease.metadata.name, _epoch(lease.spec.renew_time)) for lease in leases.items)
-    except client.exceptions.ApiException:
-        return True, None  # it answered, with an error: its datastore is not there
-    except Exception:  # pylint: disable=broad-except
-        pass
-    try:  # did it time out reading (no datastore) or not answer at all (the process or the room is gone)?
-        api_client.call_api('/version', 'GET', _request_timeout=VERSION_TIMEOUT, _preload_content=False)
-        return True, None
-    except client.exceptions.ApiException:
-        return True, None
-    except Exception:  # pylint: disable=broad-except
-        return False, None
+        try:
+            client.VersionApi(api_client).get_code(_preload_content=False,
+                                                  _request_timeout=(CONNECT_TIMEOUT, VERSION_TIMEOUT))
+        except client.exceptions.ApiException:
+            pass  # it answered, with an error
+        except Exception:  # pylint: disable=broad-except
+            return False, None  # the process or the room is gone
+        try:
+            leases = client.CoordinationV1Api(api_client).list_namespaced_lease(
+                'kube-node-lease', _request_timeout=(CONNECT_TIMEOUT, float(timeout)))
+            return True, dict((lease.metadata.name, _epoch(lease.spec.renew_time)) for lease in leases.items)
+        except Exception:  # pylint: disable=broad-except
+            return True, None  # it answered /version but cannot read: its datastore is not there
     finally:
         api_client.close()
 
 
-def tcp_answers(address, port, timeout=PROBE_TIMEOUT):
+def tcp_answers(address, port, timeout=CONNECT_TIMEOUT):
     try:
         socket.create_connection((address, int(port)), timeout=timeout).close()
         return True
@@ -128,37 +132,57 @@ class Observer(object):
         self.api_answered = dict((room, None) for room in ROOMS)
         self.datastore_answered = dict((room, None) for room in ROOMS)
         self.leases_via = dict((room, {}) for room in ROOMS)  # the last leases each room's API server read
+        self.suspects = set()  # rooms unseen, or whose API server did not answer, in the last step
 
     def nodes(self, room):
         return [node['name'] for node in self.config['rooms'][room]['nodes']]
 
     def observe(self, now):
         """{voter: {room: room_vote.room_view(...)}} for this instant; the witness's view only when the settings
-        have a witness (this watch runs on it)."""
-        def ask(room):  # both rooms at once: a room that is gone answers only with its timeouts
-            spec = self.config['rooms'][room]
-            return (self.read_api(self.config['kubeconfig'], spec['context']),
-                    self.tcp(spec['datastore_address'], spec.get('datastore_port', 5432)))
+        have a witness (this watch runs on it).
 
-        answering = {}
-        for room, answer in zip(ROOMS, bmc.run_parallel(list(ROOMS), ask)):
+        Every probe runs at once (a room that is gone answers only with its timeouts, so the slowest probe sets the
+        step's length). The BMCs answer slowly and say nothing while a room answers: they are asked, in the same
+        round, for a room that was unseen or whose API server did not answer in the previous step, and otherwise
+        only once some voter cannot see the room."""
+        suspects = sorted(self.suspects)
+        probes = [('api', room) for room in ROOMS] + [('datastore', room) for room in ROOMS]
+        probes += [('bmc', room) for room in suspects]
+        answers = dict(zip(probes, bmc.run_parallel(probes, self._probe)))
+        for answer in answers.values():
             if isinstance(answer, Exception):
                 raise answer
-            (answers, leases), datastore = answer
-            answering[room] = answers
-            if answers:
+        answering = {}
+        for room in ROOMS:
+            responded, leases = answers[('api', room)]
+            answering[room] = responded
+            if responded:
                 self.api_answered[room] = now
             if leases is not None:
                 self.leases_via[room] = leases
-            if datastore:
+            if answers[('datastore', room)]:
                 self.datastore_answered[room] = now
-        views = self._views(now, answering, {})
-        # The BMCs answer slowly and say nothing while a room answers: asked only for a room some voter cannot see.
+        power = dict((room, answers[('bmc', room)]) for room in suspects)
+        views = self._views(now, answering, power)
         unseen = sorted(set(room for rooms in views.values() for room, view in rooms.items() if not view['reachable']))
-        if unseen:
-            views = self._views(now, answering, dict((room, self.read_bmcs(self.config['rooms'][room]))
-                                                     for room in unseen))
+        late = [room for room in unseen if room not in power]
+        if late:  # a room that went unseen between two steps: its BMCs now, rather than one step later
+            power.update(zip(late, bmc.run_parallel(late, lambda room: self.read_bmcs(self.config['rooms'][room]))))
+            for answer in power.values():
+                if isinstance(answer, Exception):
+                    raise answer
+            views = self._views(now, answering, power)
+        self.suspects = set(unseen) | set(room for room in ROOMS if not answering[room])
         return views
+
+    def _probe(self, probe):
+        kind, room = probe
+        spec = self.config['rooms'][room]
+        if kind == 'api':
+            return self.read_api(self.config['kubeconfig'], spec['context'])
+        if kind == 'datastore':
+            return self.tcp(spec['datastore_address'], spec.get('datastore_port', 5432))
+        return self.read_bmcs(spec)
 
     def _views(self, now, answering, power):
         detect = self.config['settings']['detect_seconds']

@@ -220,3 +220,84 @@ def test_a_cut_link_is_never_failed_over_and_raises_one_alarm(tmp_path, witness)
     assert [event['action'] for event in events] == ['alarm'], events
     assert events[0]['reason'].startswith('The link between the rooms is cut'), events[0]['reason']
     assert rooms.bmc_asked, 'the BMCs of a room a voter cannot see were not asked'
+
+
+# --- read_api against API servers on loopback ------------------------------------------------------------------------
+
+class _Server(object):
+    """An API server stand-in on 127.0.0.1: answers /version; the leases, or hangs on them (no datastore)."""
+
+    def __init__(self, hang):
+        import http.server  # pylint: disable=import-outside-toplevel
+        import threading  # pylint: disable=import-outside-toplevel
+        import time  # pylint: disable=import-outside-toplevel
+        released = threading.Event()
+        self.released = released
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):  # pylint: disable=invalid-name
+                if self.path.startswith('/version'):
+                    body = b'{"major": "1", "minor": "36", "gitVersion": "v1.36.3"}'
+                elif hang:
+                    released.wait(10)
+                    return
+                else:
+                    body = json.dumps({'kind': 'LeaseList', 'apiVersion': 'coordination.k8s.io/v1', 'metadata': {},
+                                       'items': [{'metadata': {'name': 'a-w1', 'namespace': 'kube-node-lease'},
+                                                  'spec': {'renewTime': '2026-12-04T03:00:00.500000Z'}}]}).encode()
+                self.send_response(200)
+                self.send_header('Content-Type', 'application/json')
+                self.send_header('Content-Length', str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *_args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        self.clock = time.monotonic
+
+    def close(self):
+        self.released.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _kubeconfig(tmp_path, port):
+    path = tmp_path / 'kubeconfig'
+    path.write_text(json.dumps({
+        'apiVersion': 'v1', 'kind': 'Config', 'current-context': 'room-a',
+        'clusters': [{'name': 'room-a', 'cluster': {'server': 'http://127.0.0.1:%d' % port}}],
+        'contexts': [{'name': 'room-a', 'context': {'cluster': 'room-a', 'user': 'admin'}}],
+        'users': [{'name': 'admin', 'user': {'token': 'test-only'}}]}))
+    return str(path)
+
+
+@pytest.mark.parametrize('hang', [False, True], ids=['reads', 'no-datastore'])
+def test_read_api_tells_an_api_server_that_reads_from_one_that_cannot(tmp_path, hang):
+    server = _Server(hang)
+    try:
+        started = server.clock()
+        answers, leases = room_watch.read_api(_kubeconfig(tmp_path, server.server.server_address[1]), 'room-a',
+                                              timeout=1)
+        took = server.clock() - started
+    finally:
+        server.close()
+    assert answers is True
+    if hang:
+        assert leases is None
+        assert took < 5, 'an API server that cannot read held the watch for %.1f s' % took
+    else:
+        assert leases == {'a-w1': 1796353200.5}
+
+
+def test_read_api_of_a_room_that_is_gone_says_so(tmp_path):
+    import socket  # pylint: disable=import-outside-toplevel
+    closed = socket.socket()
+    closed.bind(('127.0.0.1', 0))
+    port = closed.getsockname()[1]
+    closed.close()  # nothing listens there: connection refused, as from a node whose API server stopped
+    assert room_watch.read_api(_kubeconfig(tmp_path, port), 'room-a') == (False, None)
+    assert room_watch.read_api(_kubeconfig(tmp_path, port), 'no-such-context') == (False, None)
