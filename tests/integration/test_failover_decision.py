@@ -17,12 +17,12 @@ REFUSED = ("failover_decision is not a decision of the room watch (%s): refusing
 
 @pytest.mark.parametrize('decision, problems', [
     ('room_b lost', 'it is text, not a mapping'),
-    ({'reason': 'room_a is lost.', 'votes': 'room_b lost'}, 'it lacks method and decided_at; votes is text, not a '
-                                                            'mapping of voter to vote'),
+    ({'reason': 'room_a is lost.', 'votes': 'room_b lost'},
+     'it lacks method and decided_at; votes is text, not a mapping of voter to vote'),
 ], ids=['text', 'incomplete'])
 def test_a_decision_that_is_not_one_is_refused_before_anything(decision, problems):
-    result = run_playbook('playbooks/failover.yml', VALID, extra_vars={'lost_room': 'room_a',
-                                                                        'failover_decision': decision})
+    extra_vars = {'lost_room': 'room_a', 'failover_decision': decision}
+    result = run_playbook('playbooks/failover.yml', VALID, extra_vars=extra_vars)
     text = output(result)
     assert result.returncode != 0, text
     assert 'Task failed: Action failed: %s' % (REFUSED % problems) in text, text
