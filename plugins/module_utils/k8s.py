@@ -20,6 +20,10 @@ What is here, and how to use it:
     ``call`` asked again while the API server answers 429 "storage is (re)initializing", honouring
     Retry-After, for up to ``INITIALIZING_BUDGET`` seconds.
 
+``post_event(kubeconfig, context, body, timeout=EVENT_TIMEOUT)``
+    Create one core v1 Event (a dict) through ``context``'s API server within a short timeout, not retried:
+    for records that must never hold anything up (the room watch's decisions).
+
 ``api_error(exc, what, error=KubernetesError)``
     An ApiException (or a connection failure) as a TwinroomError subclass (``error``: the runner's own
     class, so its module's ``finish`` reports it) whose message says what failed, the status and reason,
@@ -74,6 +78,9 @@ INITIALIZING_STATUS = 429
 
 # How often a waiter lists at most (and how often it lists when it cannot watch).
 WAIT_INTERVAL = 1.0
+
+# Seconds for writing an Event that only records what happened (post_event): it must never hold anything up.
+EVENT_TIMEOUT = 2
 
 
 class KubernetesError(TwinroomError):
@@ -182,6 +189,26 @@ def api_error(exc, what, error=KubernetesError, **details):
         details.setdefault('status', status)
         details.setdefault('reason', getattr(exc, 'reason', None))
     return error(api_error_message(exc, what), **details)
+
+
+def post_event(kubeconfig, context, body, timeout=EVENT_TIMEOUT):
+    """Create the core v1 Event ``body`` (a dict, its namespace in its metadata) through the API server of
+    ``context``, each request within ``timeout`` seconds and not retried; :class:`KubernetesError` with
+    :func:`api_error_message`'s text when the kubeconfig does not load or the API server does not take it."""
+    where = 'through context %s' % context if context else 'through the default context'
+    what = 'write the Event %s/%s %s' % (body['metadata'].get('namespace'), body['metadata'].get('name'), where)
+    try:
+        client = api_client(kubeconfig, context)
+    except Exception as exc:  # the loader raises several types for a bad or missing file
+        raise api_error(exc, what)
+    try:
+        k8s_client.CoreV1Api(client).create_namespaced_event(body['metadata']['namespace'], body,
+                                                             _request_timeout=timeout,
+                                                             _content_type='application/json')
+    except Exception as exc:  # ApiException, a timeout, a refused connection
+        raise api_error(exc, what)
+    finally:
+        client.close()
 
 
 def _listed(listing, api):

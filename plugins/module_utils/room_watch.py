@@ -5,7 +5,9 @@
 It observes both rooms from where it runs (the witness site, or a controller outside both rooms), turns what it saw
 into the voters' views and asks room_vote (the plan) whether a room is lost. Layer 5: observes through k8s.py
 (each room's API server), a TCP probe (each room's PostgreSQL) and bmc.py (the lost room's BMCs, asked only
-once a room looks unreachable), decides through room_vote.py, and keeps the storm guard's memory in a file.
+once a room looks unreachable), decides through room_vote.py, and keeps the storm guard's memory in a file. Each
+decision it emits is also posted, in the background, as a Kubernetes Event (room_events.py builds it, k8s.py posts
+it) through a room's API server that answered.
 
 The voters, as observed here:
 
@@ -26,11 +28,13 @@ __metaclass__ = type
 
 import calendar
 import json
+import logging
 import os
 import socket
 import tempfile
+import threading
 
-from ansible_collections.twinroom.ha.plugins.module_utils import bmc, k8s, room_vote
+from ansible_collections.twinroom.ha.plugins.module_utils import bmc, k8s, room_events, room_vote
 from ansible_collections.twinroom.ha.plugins.module_utils.rooms import ROOMS, TwinroomError
 
 PROBE_TIMEOUT = 3.0  # seconds to read the leases: the watch runs every few seconds
@@ -238,13 +242,16 @@ def write_memory(path, memory):
 
 
 class Watch(object):
-    """One step per interval: observe, judge, remember; returns the decision when it is news (an event)."""
+    """One step per interval: observe, judge, remember; returns the decision when it is news (an event), and posts
+    it as a Kubernetes Event in the background (``post_event``: k8s.post_event, or a stand-in for tests)."""
 
-    def __init__(self, config, observer=None):
+    def __init__(self, config, observer=None, post_event=None):
         self.config = config
         self.observer = observer or Observer(config)
         self.state_file = config['state_file']
         self.last = None
+        self.post_event = post_event or k8s.post_event
+        self.instance = socket.gethostname()
 
     def step(self, now):
         views = self.observer.observe(now)
@@ -257,7 +264,40 @@ class Watch(object):
             self.last = key if decision['action'] != 'none' else None
             return None
         self.last = key
-        return event(decision, views, now)
+        news = event(decision, views, now)
+        # The rooms that voted are those whose API server answered in this step (an unanswering one casts no vote).
+        self.record(news['twinroom'], [voter for voter in ROOMS if voter in views])
+        return news
+
+    def record(self, decision, answered):
+        """Post the decision's Event (room_events.decision_event) in a thread of its own, through the API server of
+        the room that answered - the other room's first - trying the next when one fails, each within
+        k8s.EVENT_TIMEOUT; failures are logged. Returns the thread (None when no room answered): the step never
+        waits for it, and the event the rulebook gets carries nothing of it."""
+        if not answered:
+            return None
+        room = decision.get('room')
+        contexts = [self.config['rooms'][voter]['context']
+                    for voter in sorted(answered, key=lambda voter: voter == room)]
+        body = room_events.decision_event(decision, self.instance)
+        thread = threading.Thread(target=_post_event, name='twinroom-event',
+                                  args=(self.post_event, self.config['kubeconfig'], contexts, body))
+        thread.daemon = True  # a post still waiting for its timeout never keeps the event source from ending
+        thread.start()
+        return thread
+
+
+def _post_event(post, kubeconfig, contexts, body):
+    errors = []
+    for context in contexts:
+        try:
+            post(kubeconfig, context, body, timeout=k8s.EVENT_TIMEOUT)
+            return True
+        except Exception as exc:  # a record only: the watch goes on whatever fails
+            errors.append(str(exc))
+    logging.getLogger(__name__).warning('The room watch could not record its decision as the Kubernetes Event %s: %s',
+                                        body['metadata']['name'], ' '.join(errors))
+    return False
 
 
 def event(decision, views, now):

@@ -89,7 +89,31 @@ def test_job_templates_run_playbooks_that_exist_with_credentials_the_setup_creat
         assert (REPO / template['playbook']).is_file(), template['playbook']
         assert set(template['credentials']) <= created, template['name']
     assert [t['name'] for t in SETUP['awx_setup_job_templates']] == ['site', 'validate', 'failover', 'recover',
-                                                                     'drill']
+                                                                     'drill', 'automatic failover']
+
+
+def test_the_template_the_eda_rulebook_launches_takes_what_the_launch_sends():
+    """AWX refuses a launch with variables its template neither asks for nor has in a survey, and a limit it does
+    not ask for; ansible-rulebook's run_job_template always sends a limit (the rulebook's hosts) and its own
+    ansible_eda beside the rulebook's extra_vars. The template the rulebook names asks for both, runs failover.yml,
+    and failover.yml reads every variable the rulebook passes."""
+    rulebook = yaml.safe_load((REPO / 'extensions' / 'eda' / 'rulebooks' / 'automatic_failover_awx.yml').read_text())
+    launch = [action['run_job_template'] for rule in rulebook[0]['rules'] for action in rule.get('actions', [])
+              if 'run_job_template' in action][0]
+    named = re.search(r"default\('([^']+)'\)", launch['name']).group(1)
+    [template] = [t for t in SETUP['awx_setup_job_templates']
+                  if '%s %s' % (SETUP['awx_setup_project'], t['name']) == named]
+    assert template['playbook'] == 'playbooks/failover.yml'
+    assert template.get('ask_variables') is True and template.get('ask_limit') is True
+    assert 'survey' not in template
+    for variable in launch['job_args']['extra_vars']:
+        assert reads_variable(playbook_text(template['playbook']), variable), variable
+    # The operators' templates keep their surveys and take nothing else.
+    others = [t for t in SETUP['awx_setup_job_templates'] if t is not template]
+    assert not any(t.get('ask_variables') or t.get('ask_limit') for t in others)
+    setup = playbook_text('playbooks/awx_setup.yml')
+    assert 'ask_variables_on_launch: "{{ item.ask_variables | default(false) }}"' in setup
+    assert 'ask_limit_on_launch: "{{ item.ask_limit | default(false) }}"' in setup
 
 
 def test_the_drill_and_the_dark_bmc_confirmation_are_typed_not_picked():

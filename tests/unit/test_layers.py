@@ -59,6 +59,7 @@ LAYERS = {
     'operation_lock_plan.py': PLANS,
     'piraeus.py': PLANS,
     'remediation.py': PLANS,
+    'room_events.py': PLANS,                 # automatic failover's Events and failover_decision's check
     'room_status.py': PLANS,
     'room_vote.py': PLANS,                   # automatic failover: the vote, the decision, the isolation response
     'workloads.py': PLANS,

@@ -7,8 +7,12 @@ the TCP probe, the BMCs) and the real room_vote plan deciding."""
 from __future__ import annotations
 
 import json
+import logging
 import os
+import socket
 import sys
+import threading
+import time
 
 import pytest
 
@@ -17,6 +21,7 @@ try:
 except ImportError:  # not run through ansible-test: find the collection where devenv.sh links it
     sys.path[:0] = [p for p in os.environ.get('ANSIBLE_COLLECTIONS_PATH', '').split(os.pathsep) if p]
     from ansible_collections.twinroom.ha.plugins.module_utils import room_watch
+from ansible_collections.twinroom.ha.plugins.module_utils import room_events
 
 NODES = {'room_a': ['a-cp1', 'a-w1'], 'room_b': ['b-cp1', 'b-w1']}
 
@@ -152,9 +157,29 @@ class Rooms(object):
         return dict((node['name'], 'on' if self.powered[room] else 'off') for node in spec['nodes'])
 
 
-def watch_over(tmp_path, rooms, **settings):
+class Poster(object):
+    """Stands in for k8s.post_event: records each post; ``hold`` keeps a post waiting until released, ``fail``
+    names the contexts whose API server refuses it."""
+
+    def __init__(self, hold=False, fail=()):
+        self.posts = []
+        self.posted = threading.Event()
+        self.release = threading.Event()
+        self.hold, self.fail = hold, fail
+
+    def __call__(self, kubeconfig, context, body, timeout):
+        self.posts.append((kubeconfig, context, body, timeout))
+        self.posted.set()
+        if self.hold:
+            self.release.wait(10)
+        if context in self.fail:
+            raise RuntimeError('cannot write the Event through context %s' % context)
+
+
+def watch_over(tmp_path, rooms, poster=None, **settings):
     loaded = room_watch.load_config(write(tmp_path, config(tmp_path, **settings)))
-    return room_watch.Watch(loaded, room_watch.Observer(loaded, rooms.read_api, rooms.tcp, rooms.read_bmcs))
+    return room_watch.Watch(loaded, room_watch.Observer(loaded, rooms.read_api, rooms.tcp, rooms.read_bmcs),
+                            post_event=poster or Poster())
 
 
 def run(watch, rooms, seconds, step=2.0):
@@ -301,3 +326,75 @@ def test_read_api_of_a_room_that_is_gone_says_so(tmp_path):
     closed.close()  # nothing listens there: connection refused, as from a node whose API server stopped
     assert room_watch.read_api(_kubeconfig(tmp_path, port), 'room-a') == (False, None)
     assert room_watch.read_api(_kubeconfig(tmp_path, port), 'no-such-context') == (False, None)
+
+# --- each decision, as a Kubernetes Event ---------------------------------------------------------------------------
+
+def test_each_decision_is_posted_in_the_background_without_delaying_the_step(tmp_path):
+    rooms, poster = Rooms(), Poster(hold=True)
+    watch = watch_over(tmp_path, rooms, poster=poster)
+    assert run(watch, rooms, 10) == []
+    assert poster.posts == []
+    rooms.powered['room_a'] = False
+    news, slowest = None, 0.0
+    try:
+        while news is None:
+            started = time.monotonic()
+            news = watch.step(rooms.now)
+            slowest = max(slowest, time.monotonic() - started)
+            rooms.now += 2.0
+        assert poster.posted.wait(5), 'no Event was posted'
+        assert slowest < 1.0, 'a step waited %.1f s for the post' % slowest
+        assert not poster.release.is_set()  # the post is still waiting while the step has returned
+        assert poster.posts == [('/etc/twinroom/admin.kubeconfig', 'room-b',
+                                 room_events.decision_event(news['twinroom'], socket.gethostname()), 2)]
+        assert poster.posts[0][2]['reason'] == 'RoomFailoverDecided'
+        assert set(news['twinroom']) == {'action', 'room', 'method', 'reason', 'votes', 'not_before', 'decided_at',
+                                         'views'}
+    finally:
+        poster.release.set()
+
+
+@pytest.mark.parametrize('witness', [False, True], ids=['no-witness', 'witness'])
+def test_a_cut_link_alarm_is_posted_once_through_a_room_that_answered(tmp_path, witness):
+    rooms, poster = Rooms(), Poster()
+    watch = watch_over(tmp_path, rooms, poster=poster, witness=witness)
+    run(watch, rooms, 10)
+    rooms.link = False
+    events = run(watch, rooms, 120)
+    deadline = time.monotonic() + 5
+    while len(poster.posts) < len(events) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert [body['reason'] for _config, _context, body, _timeout in poster.posts] == ['RoomAlarm']
+    assert poster.posts[0][1] in ('room-a', 'room-b')
+
+
+def decision(room):
+    return {'action': 'failover' if room else 'alarm', 'room': room, 'method': 'bmc-off' if room else None,
+            'reason': 'A reason.', 'votes': {'room_a': 'absent', 'room_b': 'lost'}, 'not_before': None,
+            'decided_at': 1796281200.0, 'views': {}}
+
+
+def test_the_survivors_api_server_is_asked_first_then_the_other(tmp_path, caplog):
+    poster = Poster(fail=('room-b',))
+    watch = watch_over(tmp_path, Rooms(), poster=poster)
+    watch.record(decision('room_a'), ['room_a', 'room_b']).join(5)
+    assert [context for _config, context, _body, _timeout in poster.posts] == ['room-b', 'room-a']
+    assert caplog.records == []
+
+
+def test_a_decision_no_api_server_took_is_logged_and_the_watch_goes_on(tmp_path, caplog):
+    poster = Poster(fail=('room-a', 'room-b'))
+    watch = watch_over(tmp_path, Rooms(), poster=poster)
+    with caplog.at_level(logging.WARNING):
+        watch.record(decision(None), ['room_a', 'room_b']).join(5)
+    assert [context for _config, context, _body, _timeout in poster.posts] == ['room-a', 'room-b']
+    assert [record.getMessage() for record in caplog.records] == [
+        'The room watch could not record its decision as the Kubernetes Event twinroom-decision-alarm-rooms-'
+        '1796281200000: cannot write the Event through context room-a cannot write the Event through context room-b']
+
+
+def test_no_room_answered_no_event_is_posted(tmp_path):
+    poster = Poster()
+    watch = watch_over(tmp_path, Rooms(), poster=poster)
+    assert watch.record(decision(None), []) is None
+    assert poster.posts == []

@@ -1,15 +1,25 @@
 # -*- coding: utf-8 -*-
-"""The automatic failover's rulebooks, read by ansible-rulebook's own parser: what each rule runs, and that a
-failover is run only for a room whose BMCs report it off (an isolation decision needs the guard, not installed)."""
+"""The automatic failover's rulebooks, read by ansible-rulebook's own parser: what each rule runs, that a
+failover is run only for a room whose BMCs report it off (an isolation decision needs the guard, not installed),
+and that both pass the decision on (failover_decision), which ansible-rulebook renders into what failover.yml takes."""
 
 from __future__ import annotations
 
+import os
 import pathlib
+import sys
 
 import pytest
 import yaml
 
+try:
+    from ansible_collections.twinroom.ha.plugins.module_utils import room_events
+except ImportError:  # not run through ansible-test: find the collection where devenv.sh links it
+    sys.path[:0] = [p for p in os.environ.get('ANSIBLE_COLLECTIONS_PATH', '').split(os.pathsep) if p]
+    from ansible_collections.twinroom.ha.plugins.module_utils import room_events
+
 rules_parser = pytest.importorskip('ansible_rulebook.rules_parser')
+rulebook_util = pytest.importorskip('ansible_rulebook.util')
 
 RULEBOOKS = pathlib.Path(__file__).resolve().parents[2] / 'extensions' / 'eda' / 'rulebooks'
 FAILOVER = 'event.twinroom.action == "failover" and event.twinroom.method == "bmc-off"'
@@ -44,4 +54,44 @@ def test_the_playbook_runs_with_the_controller_in_its_limit():
     assert rule_set.hosts == ['all,localhost']
     run = [action for rule in rule_set.rules for action in rule.actions if action.action == 'run_playbook'][0]
     assert run.action_args['name'] == '{{ twinroom_playbooks_dir }}/failover.yml'
-    assert run.action_args['extra_vars'] == {'lost_room': '{{ event.twinroom.room }}', 'failover_trigger': 'room_watch'}
+    assert run.action_args['extra_vars'] == {'lost_room': '{{ event.twinroom.room }}', 'failover_trigger': 'room_watch',
+                                             'failover_decision': DECISION}
+
+
+DECISION = {'reason': '{{ event.twinroom.reason }}', 'votes': '{{ event.twinroom.votes }}',
+            'method': '{{ event.twinroom.method }}', 'decided_at': '{{ event.twinroom.decided_at }}'}
+EVENT = {'twinroom': {
+    'action': 'failover', 'room': 'room_a', 'method': 'bmc-off', 'not_before': None, 'decided_at': 1796281200.25,
+    'reason': 'room_a is lost: unreachable by a majority of the voters (votes: room_a absent, room_b lost, witness '
+              'lost). Its BMCs answer and report every node off: failing over to room_b.',
+    'votes': {'room_a': 'absent', 'room_b': 'lost', 'witness': 'lost'}, 'views': {}}}
+
+
+def launched(name):
+    """The extra variables the rule that fails a room over passes, as written in the rulebook."""
+    rule_set = rules(name)
+    action = [action for rule in rule_set.rules for action in rule.actions
+              if action.action in ('run_playbook', 'run_job_template')][0]
+    if action.action == 'run_job_template':
+        return action.action_args['job_args']['extra_vars']
+    return action.action_args['extra_vars']
+
+
+@pytest.mark.parametrize('name', ['automatic_failover.yml', 'automatic_failover_awx.yml'])
+def test_both_rulebooks_pass_the_decision_with_its_votes(name):
+    extra_vars = launched(name)
+    assert extra_vars['failover_decision'] == DECISION
+    assert extra_vars['failover_trigger'] == 'room_watch'
+    # As ansible-rulebook renders them for an event (native types: the votes stay a mapping, the time a number),
+    # they are what failover.yml's check accepts.
+    rendered = rulebook_util.substitute_variables(extra_vars, {'event': EVENT})
+    assert rendered['lost_room'] == 'room_a'
+    assert rendered['failover_decision'] == dict((key, EVENT['twinroom'][key]) for key in DECISION)
+    assert room_events.decision_problems(rendered['failover_decision']) == []
+
+
+def test_the_awx_rulebook_launches_the_template_made_for_it_with_the_controller_in_its_limit():
+    rule_set = rules('automatic_failover_awx.yml')
+    assert rule_set.hosts == ['all,localhost']
+    launch = [action for rule in rule_set.rules for action in rule.actions if action.action == 'run_job_template'][0]
+    assert launch.action_args['name'] == "{{ twinroom_failover_job_template | default('twinroom automatic failover') }}"

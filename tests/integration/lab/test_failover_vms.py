@@ -185,6 +185,18 @@ def test_a_vm_fails_over_by_itself_to_the_other_room_and_never_runs_twice(vms, a
           "%s, %s" % (lost, float(report["started"]) - cut_at, survivor, running_after, report.get("rto_s"),
                       report.get("phases"), timeline))
     assert report["trigger"] == "room_watch", report
+    # The decision it ran for, with its votes, in the report; the failover and the decision as Kubernetes Events.
+    assert report["decision"]["method"] == "bmc-off", report["decision"]
+    assert report["decision"]["votes"][survivor] == "lost", report["decision"]
+    assert report["event_written"] is True, report.get("event_error")
+    core, _custom = apis(drill.ZONE[survivor])
+    failed_over = core.list_namespaced_event("kube-system", field_selector="reason=RoomFailedOver",
+                                             _request_timeout=10).items
+    assert report["event"] in ["kube-system/%s" % event.metadata.name for event in failed_over], report["event"]
+    decided = core.list_namespaced_event("kube-system", field_selector="reason=RoomFailoverDecided",
+                                         _request_timeout=10).items
+    assert any(event.message.startswith("Failover of %s decided (bmc-off)." % lost) for event in decided), \
+        [event.message for event in decided]
     assert len(reports_since(lost, cut_at)) == 1, reports_since(lost, cut_at)
     assert watch.violations == []
     assert watch.samples >= 10, "the watch read too rarely to be evidence"
