@@ -327,6 +327,7 @@ def test_read_api_of_a_room_that_is_gone_says_so(tmp_path):
     assert room_watch.read_api(_kubeconfig(tmp_path, port), 'room-a') == (False, None)
     assert room_watch.read_api(_kubeconfig(tmp_path, port), 'no-such-context') == (False, None)
 
+
 # --- each decision, as a Kubernetes Event ---------------------------------------------------------------------------
 
 def test_each_decision_is_posted_in_the_background_without_delaying_the_step(tmp_path):
