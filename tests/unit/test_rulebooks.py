@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 """The automatic failover's rulebooks, read by ansible-rulebook's own parser: what each rule runs, and that a
-failover is run only for a room whose BMCs report it off (an isolation decision needs the guard, not installed)."""
+failover is run only for a room whose BMCs report it off (an isolation decision is printed for an operator)."""
 
 from __future__ import annotations
 
