@@ -93,8 +93,8 @@ def read_api(kubeconfig, context, timeout=PROBE_TIMEOUT):
         return False, None
     try:
         try:
-            client.VersionApi(api_client).get_code(_preload_content=False,
-                                                  _request_timeout=(CONNECT_TIMEOUT, VERSION_TIMEOUT))
+            client.VersionApi(api_client).get_code(
+                _preload_content=False, _request_timeout=(CONNECT_TIMEOUT, VERSION_TIMEOUT))
         except client.exceptions.ApiException:
             pass  # it answered, with an error
         except Exception:  # pylint: disable=broad-except

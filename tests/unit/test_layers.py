@@ -68,6 +68,7 @@ LAYERS = {
     'datastore.py': RUNNERS,
     'failback.py': RUNNERS,                  # its plan (plan, batches, landed) is pure and small enough to stay here
     'fence.py': RUNNERS,
+    'isolation_guard.py': RUNNERS,           # the guard on every node: probe, room_vote.isolate, power off
     'leader_lease_runner.py': RUNNERS,
     'linstor_quorum_runner.py': RUNNERS,
     'operation_lock.py': RUNNERS,

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 """The automatic failover's rulebooks, read by ansible-rulebook's own parser: what each rule runs, that a
-failover is run only for a room whose BMCs report it off (an isolation decision needs the guard, not installed),
-and that both pass the decision on (failover_decision), which ansible-rulebook renders into what failover.yml takes."""
+failover is run only for a room whose BMCs report it off (an isolation decision is printed for an operator), and
+that both pass the decision on (failover_decision), which ansible-rulebook renders into what failover.yml takes."""
 
 from __future__ import annotations
 
