@@ -37,7 +37,8 @@ import threading
 from ansible_collections.twinroom.ha.plugins.module_utils import bmc, k8s, room_events, room_vote
 from ansible_collections.twinroom.ha.plugins.module_utils.rooms import ROOMS, TwinroomError
 
-PROBE_TIMEOUT = 3.0  # seconds to read the leases: the watch runs every few seconds
+PROBE_TIMEOUT = 1.5  # seconds to read the leases: a read that takes longer keeps the last one (aging), and
+# an API server without its datastore holds the step this long
 CONNECT_TIMEOUT = 1.0  # seconds to connect to an API server or PostgreSQL: within a site a connection takes < 1 ms
 VERSION_TIMEOUT = 1.5  # /version needs no datastore: an API server that is up answers it at once
 WITNESS = 'witness'
