@@ -136,6 +136,12 @@ def newest_report(room, since):
     return json.loads(reports[-1].read_text()) if reports else None
 
 
+def reports_since(room, since):
+    """The names of the failover reports of ``room`` written after ``since`` (epoch), oldest first."""
+    return sorted(path.name for path in (STATE / "reports").glob("failover-%s-*.json" % room)
+                  if path.stat().st_mtime >= since)
+
+
 class Stopwatch:
     """Polls (every 0.5 s) until every (workload, room) pair runs there, Running and Ready; keeps the time of
     the last poll that saw one missing and the first that saw none, after the power cut. Marks are monotonic."""

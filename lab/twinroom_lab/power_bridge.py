@@ -11,6 +11,12 @@ Both ForceOff and GracefulShutdown become the same pending "Off" in the driver, 
 tell them apart: every Off is treated as power loss (podman kill), which is what fencing wants.
 Because the notification is synchronous, a BMC reports Off only after the container has stopped.
 
+A node can also stop by itself: its isolation guard powers it off (systemctl poweroff --force --force ends the
+container's PID namespace), or it crashes. A real BMC then reports the host Off; the fake driver does not notice.
+So the bridge also watches the containers (every SELF_OFF_INTERVAL s): a node container that stopped without the
+bridge killing it, whose BMC still reports On, gets a ForceOff through that BMC, which then reports Off like a real
+one (after the fake driver's usual delay).
+
 Run as a daemon by `twinroom-lab bmc start`; listens on 127.0.0.1 only.
 """
 
@@ -29,8 +35,11 @@ from typing import Optional
 import requests
 
 from . import LabError, daemon, podman, topology, wait
+from .redfish import Redfish
 
 DEFAULT_PORT = 8400
+SELF_OFF_INTERVAL = 2.0
+OWN_KILL_GRACE = 60.0  # seconds after the bridge killed a container in which its stop is the bridge's own
 KILL = "kill"
 START = "start"
 MAX_BODY = 64 * 1024
@@ -95,6 +104,7 @@ class Bridge:
         self.state_dir = state_dir
         self.log = log
         self.last = {}  # system uuid -> power_state last reported
+        self.killed_at = {}  # container -> monotonic time the bridge last killed it
         self.locks = {}
         self.guard = threading.Lock()
 
@@ -117,6 +127,8 @@ class Bridge:
             if decision.action is None:
                 self.log("%s: %s" % (label, decision.reason))
                 return 200, {"action": None, "reason": decision.reason}
+            if decision.action == KILL:
+                self.killed_at[node.container] = time.monotonic()
             try:
                 result = apply(node.container, decision.action)
             except LabError as exc:
@@ -124,6 +136,57 @@ class Bridge:
                 return 500, {"action": decision.action, "error": str(exc)}
             self.log("%s: %s: %s" % (label, decision.reason, result))
             return 200, {"action": decision.action, "result": result}
+
+
+def stopped_by_themselves(before, now, killed_at, clock_now, grace=OWN_KILL_GRACE):
+    """Containers running in ``before`` and not in ``now`` ({container: state}) that the bridge did not kill in the
+    last ``grace`` seconds (``killed_at``: {container: monotonic time})."""
+    return sorted(name for name, state in now.items()
+                  if before.get(name) == "running" and state != "running"
+                  and clock_now - killed_at.get(name, float("-inf")) > grace)
+
+
+class SelfOffWatcher(threading.Thread):
+    """Tells the BMC of a node that stopped by itself that its host is off (see the module's docstring)."""
+
+    def __init__(self, bridge, interval=SELF_OFF_INTERVAL):
+        super().__init__(name="self-off-watcher", daemon=True)
+        self.bridge, self.interval = bridge, interval
+        self.stopping = threading.Event()
+
+    def states(self):
+        topo = topology.load(self.bridge.state_dir)
+        listing = podman.containers()
+        return topo, dict((node.container, (listing.get(node.container) or {}).get("state", "missing"))
+                          for node in topo.bmc_nodes)
+
+    def run(self):
+        before = {}
+        while not self.stopping.wait(self.interval):
+            try:
+                topo, now = self.states()
+            except Exception as exc:  # pylint: disable=broad-except  # a lab being rebuilt: try again
+                self.bridge.log("self-off watcher: cannot list the nodes: %s" % exc)
+                continue
+            for container in stopped_by_themselves(before, now, self.bridge.killed_at, time.monotonic()):
+                node = next(n for n in topo.bmc_nodes if n.container == container)
+                self.tell_bmc(node)
+            before = now
+
+    def tell_bmc(self, node):
+        from .bmc import tls_paths  # pylint: disable=import-outside-toplevel  # bmc imports this module's peers
+        try:
+            client = Redfish(node, cafile=tls_paths(self.bridge.state_dir)[0], timeout=5)
+            reported = client.power_state()
+            if reported != "On":
+                self.bridge.log("%s (%s) stopped by itself; its BMC reports %s already" % (
+                    node.name, node.container, reported))
+                return
+            client.reset("ForceOff")
+            self.bridge.log("%s (%s) stopped by itself (its container exited): ForceOff sent, so its BMC reports "
+                            "Off like a real BMC of a host that powered itself off" % (node.name, node.container))
+        except LabError as exc:  # a dark BMC (power-off-room --bmc dark stops them) has nothing to report
+            self.bridge.log("%s (%s) stopped by itself; its BMC was not told: %s" % (node.name, node.container, exc))
 
 
 def make_handler(bridge):
@@ -181,12 +244,16 @@ def serve(state_dir, port):
         with lock:
             print("%s %s" % (stamp, message), flush=True)
 
-    server = ThreadingHTTPServer(("127.0.0.1", port), make_handler(Bridge(state_dir, log)))
+    bridge = Bridge(state_dir, log)
+    server = ThreadingHTTPServer(("127.0.0.1", port), make_handler(bridge))
     server.daemon_threads = True
     log("power bridge listening on 127.0.0.1:%d, topology %s/topology.json" % (port, state_dir))
+    watcher = SelfOffWatcher(bridge)
+    watcher.start()
     try:
         server.serve_forever()
     finally:
+        watcher.stopping.set()
         log("power bridge stopping")
 
 

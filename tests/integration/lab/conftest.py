@@ -72,6 +72,12 @@ def restore_lab():
 
 
 @pytest.fixture
+def lab_restorer():
+    """restore_lab itself, for a fixture that must put the lab back before its own clean-up."""
+    return restore_lab
+
+
+@pytest.fixture
 def lab_restored():
     """For tests that power rooms off, cut the link or fail rooms over: restores the lab afterwards, passed or
     failed, so one failure does not leave a room off for every later test."""

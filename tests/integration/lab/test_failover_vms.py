@@ -127,11 +127,6 @@ def vms():
             core.delete_persistent_volume(pv.metadata.name, _request_timeout=30)
 
 
-def reports_since(room, since):
-    return sorted(path.name for path in (drill.STATE / "reports").glob("failover-%s-*.json" % room)
-                  if path.stat().st_mtime >= since)
-
-
 def test_a_vm_fails_over_by_itself_to_the_other_room_and_never_runs_twice(vms, automatic_failover):  # pylint: disable=redefined-outer-name
     rulebook = automatic_failover
     nodes = drill.room_nodes()
@@ -160,7 +155,7 @@ def test_a_vm_fails_over_by_itself_to_the_other_room_and_never_runs_twice(vms, a
         finally:
             drill.lab("restore-link")
         time.sleep(10)  # the standby catches up and the leases are renewed before the room goes
-        assert reports_since(lost, started) == [] and reports_since(survivor, started) == [], \
+        assert drill.reports_since(lost, started) == [] and drill.reports_since(survivor, started) == [], \
             "a cut link was failed over"
         assert "The link between the rooms is cut" in " ".join(rulebook.output().split()), \
             "the watch raised no alarm for the cut link: %s" % rulebook.output()[-3000:]
@@ -197,7 +192,7 @@ def test_a_vm_fails_over_by_itself_to_the_other_room_and_never_runs_twice(vms, a
                                          _request_timeout=10).items
     assert any(event.message.startswith("Failover of %s decided (bmc-off)." % lost) for event in decided), \
         [event.message for event in decided]
-    assert len(reports_since(lost, cut_at)) == 1, reports_since(lost, cut_at)
+    assert len(drill.reports_since(lost, cut_at)) == 1, drill.reports_since(lost, cut_at)
     assert watch.violations == []
     assert watch.samples >= 10, "the watch read too rarely to be evidence"
     assert after[moved][2] != state[moved][2], "the VMI of %s was not replaced" % moved

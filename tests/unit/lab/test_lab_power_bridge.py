@@ -88,3 +88,17 @@ def test_bridge_reports_a_failed_action(bridge, monkeypatch):
     assert (status, body["error"]) == (500, "container twinroom-a-cp1 does not exist")
     assert bridge.logged == ["a-cp1 (twinroom-a-cp1): power unknown -> Off: kill FAILED: "
                              "container twinroom-a-cp1 does not exist"]
+
+
+def test_a_node_that_stopped_by_itself_is_told_to_its_bmc_and_the_bridges_own_kills_are_not():
+    before = {"twinroom-a-w1": "running", "twinroom-a-w2": "running", "twinroom-b-w1": "running",
+              "twinroom-b-w2": "exited"}
+    now = {"twinroom-a-w1": "exited", "twinroom-a-w2": "exited", "twinroom-b-w1": "running",
+           "twinroom-b-w2": "exited"}
+    # a-w2 was killed by the bridge 10 s ago (fencing); a-w1 stopped by itself; b-w2 was already off.
+    assert power_bridge.stopped_by_themselves(before, now, {"twinroom-a-w2": 90.0}, 100.0) == ["twinroom-a-w1"]
+    # A kill longer ago than the grace no longer explains a stop.
+    assert power_bridge.stopped_by_themselves(before, now, {"twinroom-a-w2": 10.0}, 100.0) == [
+        "twinroom-a-w1", "twinroom-a-w2"]
+    # The first listing after the bridge starts has nothing before it: nothing is told.
+    assert power_bridge.stopped_by_themselves({}, now, {}, 100.0) == []
