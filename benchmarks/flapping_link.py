@@ -118,8 +118,8 @@ def main():
     finally:
         workloads.remove(drill.KUBECONFIG, drill.ZONE["room_a"])
     print()
-    print("%-4s %5s %9s %6s %8s %10s %7s %5s %9s" % ("run", "cuts", "failovers", "alarms", "samples", "violations",
-                                                   "acked", "lost", "settled s"))
+    print("%-4s %5s %9s %6s %8s %10s %7s %5s %9s"
+          % ("run", "cuts", "failovers", "alarms", "samples", "violations", "acked", "lost", "settled s"))
     for result in results:
         twice = result["never_twice"]
         print("%-4d %5d %9d %6d %8d %10d %7d %5d %9.1f" % (

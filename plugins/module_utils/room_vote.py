@@ -6,8 +6,9 @@
 Three voters - room_a, room_b and, when configured, the witness at a third site - each report what they see of the
 rooms other than themselves (:func:`room_view`); :func:`judge` turns the reports into one decision, ``none``,
 ``alarm`` (an operator decides) or ``failover`` (run failover.yml for the room). :func:`isolate` is the guard's side:
-when a node of a cut-off room makes itself harmless. The settings and their checks live in failover_settings.py
-(layer 1, shared with the inventory rule) and are re-exported here.
+when a node of a cut-off room makes itself harmless; :func:`witness_answer` is what the witness tells each guard.
+The settings and their checks live in failover_settings.py (layer 1, shared with the inventory rule) and are
+re-exported here.
 
 A plan (layer 4): pure, no I/O, no clock - ``now`` and every time are epoch seconds passed in. The voters' clocks
 differ a little; ``margin_seconds`` covers that, the guard's reaction time and the latency of the witness's answer.
@@ -24,7 +25,7 @@ from ansible_collections.twinroom.ha.plugins.module_utils.rooms import ROOMS, Tw
 
 # The settings' part of the API lives in failover_settings.py (layer 1, shared with the inventory rule).
 __all__ = ['AutomaticFailoverSettingsError', 'DEFAULTS', 'settings_problems', 'check_settings', 'room_view', 'judge',
-           'isolate', 'when', 'TwinroomError']
+           'isolate', 'witness_answer', 'when', 'TwinroomError']
 
 WITNESS = 'witness'
 VOTERS = ROOMS + (WITNESS,)
@@ -249,6 +250,9 @@ def _decide(settings, reports, ballots, memory, now, primary_room):
                          subject=WITNESS)
     if witness:
         cut = _cut_with_witness(reports, ballots, settings['detect_seconds'])
+        held = sorted(memory['withdrawn'])
+        if cut and held:  # one room withdrawn at most, the same while the cut lasts, whatever primary_room says now
+            primary_room = other_room(held[0])
         if cut and primary_room is None:
             return _decision('alarm', None, 'The link between the rooms is cut: the witness hears both rooms but they '
                              'do not hear each other (%s), and which room holds the datastore primary is not known: the '
@@ -312,8 +316,10 @@ def judge(views, now, settings, memory, primary_room=None):
        never taken for a cut link). The witness keeps ``primary_room``; the other room enters ``memory["withdrawn"]``
        at the first such decision: the witness must stop answering that room's guard from then on, so the room
        isolates itself, and it is taken over as in 3, counted from the withdrawal. Unknown primary room: alarm, and
-       the witness keeps answering both. Without a witness, a cut link (both rooms heard, each reporting the other
-       unreachable) leaves the preferred room and takes the other over as in 3; no preferred room: alarm.
+       the witness keeps answering both. The witness withdraws one room at most: while ``memory["withdrawn"]`` holds
+       a room, it keeps the other, whatever ``primary_room`` says then. Without a witness, a cut link (both rooms
+       heard, each reporting the other unreachable) leaves the preferred room and takes the other over as in 3; no
+       preferred room: alarm.
     6. The witness lost (no report, or it hears neither room) and a room unreachable from the other: two faults,
        alarm, no failover; the rooms' guards isolate both. The witness lost alone: alarm.
     7. One automatic failover per room: while ``memory["failed_over"]`` holds the room (the caller clears it after
@@ -397,3 +403,30 @@ def isolate(now, last_seen_other_room, last_seen_witness, witness, preferred_roo
                 % (own_room, unseen, when(last), settings['isolation_seconds'])}
     return {'isolate': False, 'at': at, 'reason': 'This node of %s last saw %s at %s: it isolates itself at %s unless '
             'it hears from %s again.' % (own_room, them, when(last), when(at), other if not witness else 'them')}
+
+
+def witness_answer(method, path, withdrawn, step_at, step_age, stale_seconds, started_at):
+    """The witness's answer to an isolation guard's request: (HTTP status, JSON body).
+
+    ``GET /rooms/<room>`` (a query string is ignored): 403 when ``withdrawn`` (judge()'s ``memory["withdrawn"]``)
+    holds the room - rule 5, the room isolates itself; 503 when the watch has completed no step since it started at
+    ``started_at`` (``step_at`` None) or its last step, at ``step_at``, is more than ``stale_seconds`` old
+    (``step_age``) - a watch that hangs or stopped watches nothing, so it vouches for no room; else 200. The body has
+    "room", "answer" (true with 200 only), "watch_step_at" and, with no, "reason". Another path: 404; another
+    method: 405."""
+    if method != 'GET':
+        return 405, {'answer': False, 'reason': 'The witness answers GET only, not %s.' % method}
+    parts = path.split('?')[0].split('/')
+    room = parts[2] if len(parts) == 3 and parts[:2] == ['', 'rooms'] else None
+    if room not in ROOMS:
+        return 404, {'answer': False, 'reason': 'No such path %s: the witness answers GET %s.'
+                     % (path, join_words('/rooms/%s' % name for name in ROOMS))}
+    body = {'room': room, 'answer': False, 'watch_step_at': None if step_at is None else when(round(step_at, 3))}
+    if room in (withdrawn or {}):
+        return 403, dict(body, reason='%s was withdrawn at %s: the link between the rooms is cut and the witness keeps '
+                         '%s, so %s isolates itself.' % (room, when(withdrawn[room]), other_room(room), room))
+    if step_at is None or step_age > stale_seconds:
+        since = body['watch_step_at'] or 'it started at %s' % when(round(started_at, 3))
+        return 503, dict(body, reason='The watch has not completed a step since %s (the witness answers for %g s '
+                         'after one): it vouches for no room it does not watch.' % (since, stale_seconds))
+    return 200, dict(body, answer=True)

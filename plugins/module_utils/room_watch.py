@@ -20,6 +20,11 @@ The voters, as observed here:
 
 The BMCs of a room some voter cannot see are asked too; their answer goes into every view of that room. recover.yml
 clears a recovered room from the storm guard's memory.
+
+Which room holds the datastore primary (the witness keeps that room when the link is cut, room_vote rule 5) is read
+from the same API servers (:func:`primary_from_reads`). With ``beacon`` in its configuration (a witness), the watch
+answers each room's isolation guard (:class:`Beacon`): ``GET /rooms/<room>`` is 200 while the watch runs and has not
+withdrawn the room.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -33,15 +38,20 @@ import os
 import socket
 import tempfile
 import threading
+import time
 
-from ansible_collections.twinroom.ha.plugins.module_utils import bmc, k8s, room_events, room_vote
-from ansible_collections.twinroom.ha.plugins.module_utils.rooms import ROOMS, TwinroomError
+from ansible_collections.twinroom.ha.plugins.module_utils import bmc, json_http, k8s, room_events, room_vote
+from ansible_collections.twinroom.ha.plugins.module_utils.failover_settings import shown
+from ansible_collections.twinroom.ha.plugins.module_utils.rooms import ROOMS, TwinroomError, join_words
 
 PROBE_TIMEOUT = 1.5  # seconds to read the leases: a read that takes longer keeps the last one (aging), and
 # an API server without its datastore holds the step this long
 CONNECT_TIMEOUT = 1.0  # seconds to connect to an API server or PostgreSQL: within a site a connection takes < 1 ms
 VERSION_TIMEOUT = 1.5  # /version needs no datastore: an API server that is up answers it at once
 WITNESS = 'witness'
+DEFAULT_INTERVAL = 2.0  # seconds between two steps, as the event source runs them by default
+STALE_STEPS = 3  # the beacon stops vouching when the watch has completed no step for this many intervals
+BEACON_KEYS = ('address', 'port', 'stale_seconds')
 
 
 class RoomWatchError(TwinroomError):
@@ -68,11 +78,43 @@ def load_config(path):
         for key in ('context', 'nodes', 'datastore_address'):
             if rooms and not spec.get(key):
                 problems.append('rooms.%s.%s is missing' % (room, key))
+    if config.get('beacon') is not None:
+        problems += _beacon_problems(config['beacon'])
     if problems:
         raise RoomWatchError('the room watch configuration %s is not usable: %s. Run site.yml with '
                              'twinroom_automatic_failover: true to write it again.' % (path, '; '.join(problems)))
     config['settings'] = room_vote.check_settings(config.get('settings') or {})
     return config
+
+
+def _beacon_problems(beacon):
+    if not isinstance(beacon, dict):
+        return ['beacon must be a mapping with address and port (found %s)' % shown(beacon)]
+    problems = []
+    unknown = sorted(str(key) for key in beacon if key not in BEACON_KEYS)
+    if unknown:
+        problems.append('beacon has the unknown key(s) %s (it takes %s)'
+                        % (join_words(unknown), join_words(BEACON_KEYS)))
+    address = beacon.get('address')
+    if not isinstance(address, str) or not address.strip():
+        problems.append("beacon.address must be the witness's address, a non-empty string (found %s)"
+                        % ('nothing' if address is None else shown(address)))
+    port = beacon.get('port')
+    if not _whole(port) or not 0 < port < 65536:
+        problems.append('beacon.port must be a whole number from 1 to 65535 (found %s)'
+                        % ('nothing' if port is None else shown(port)))
+    stale = beacon.get('stale_seconds')
+    if stale is not None and (not _number(stale) or stale <= 0):
+        problems.append('beacon.stale_seconds must be a number of seconds greater than 0 (found %s)' % shown(stale))
+    return problems
+
+
+def _whole(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 # --- observe -------------------------------------------------------------------------------------------------------
@@ -128,12 +170,31 @@ def read_bmc_power(room_spec, read_power=bmc.read_power, make_agents=bmc.make_ag
     return power
 
 
-class Observer(object):
-    """Reads the rooms; keeps when each signal was last seen, since a view needs ages, not one instant."""
+def primary_from_reads(_config, reads):
+    """The room that holds the datastore primary as the rooms' API servers show it, or None when they do not tell.
 
-    def __init__(self, config, read_api_=read_api, tcp=tcp_answers, read_bmcs=read_bmc_power):
+    ``reads``: {room: (answers, leases)} of this step (read_api). The kine of both rooms writes to the one primary, so
+    an API server reads only when it reaches the primary. When one room's API server reads and the other's answers but
+    cannot, and the rooms cannot reach each other (a cut link, the only case where room_vote asks which room holds
+    the primary), the reading room is the one with the primary. While the link is up the answer may name the room
+    whose API server reads across the link: room_vote uses it only for a cut link."""
+    reading = [room for room in ROOMS if reads[room][0] and reads[room][1] is not None]
+    blind = [room for room in ROOMS if reads[room][0] and reads[room][1] is None]
+    return reading[0] if len(reading) == 1 and len(blind) == 1 else None
+
+
+class Observer(object):
+    """Reads the rooms; keeps when each signal was last seen, since a view needs ages, not one instant.
+
+    ``find_primary(config, reads)`` names the room holding the datastore primary from this step's API reads
+    ({room: (answers, leases)}), or None (:func:`primary_from_reads`; a site may hand in a probe of its own);
+    ``primary_room`` keeps the answer of the last step."""
+
+    def __init__(self, config, read_api_=read_api, tcp=tcp_answers, read_bmcs=read_bmc_power,
+                 find_primary=primary_from_reads):
         self.config = config
-        self.read_api, self.tcp, self.read_bmcs = read_api_, tcp, read_bmcs
+        self.read_api, self.tcp, self.read_bmcs, self.find_primary = read_api_, tcp, read_bmcs, find_primary
+        self.primary_room = None
         self.api_answered = dict((room, None) for room in ROOMS)
         self.datastore_answered = dict((room, None) for room in ROOMS)
         self.leases_via = dict((room, {}) for room in ROOMS)  # the last leases each room's API server read
@@ -167,6 +228,7 @@ class Observer(object):
                 self.leases_via[room] = leases
             if answers[('datastore', room)]:
                 self.datastore_answered[room] = now
+        self.primary_room = self.find_primary(self.config, dict((room, answers[('api', room)]) for room in ROOMS))
         power = dict((room, answers[('bmc', room)]) for room in suspects)
         views = self._views(now, answering, power)
         unseen = sorted(set(room for rooms in views.values() for room, view in rooms.items() if not view['reachable']))
@@ -242,24 +304,84 @@ def write_memory(path, memory):
     os.rename(temporary, path)
 
 
+# --- the witness's answer to the isolation guards ------------------------------------------------------------------
+
+class Beacon(object):
+    """The witness's answer to each room's isolation guard (room_vote.witness_answer), served over HTTP on
+    ``address``:``port`` (json_http.JsonServer; port 0: any free one) until :meth:`close`.
+
+    It answers from what the watch's last completed step left (:meth:`update`: a snapshot swapped under a lock, never
+    the state file); each request has a daemon thread of its own, so no client ever holds a step. ``clock``
+    (monotonic) ages the last step against ``stale_seconds``; ``wall`` says when the beacon started."""
+
+    def __init__(self, address, port, stale_seconds, clock=time.monotonic, wall=time.time):
+        self.stale_seconds, self.clock, self.started_at = float(stale_seconds), clock, wall()
+        self.lock = threading.Lock()
+        self.last_step, self.withdrawn = None, {}  # (clock reading, the step's epoch), {room: epoch}
+        try:
+            self.server = json_http.JsonServer(address, port, self.answer, name='twinroom-beacon')
+        except (OSError, OverflowError) as exc:
+            raise RoomWatchError('cannot answer the isolation guards on %s port %s (%s): the room watch must run on '
+                                 'the witness, whose twinroom_node_address this is, and nothing else may listen on '
+                                 'twinroom_witness_port. Start the watch on the witness, or free the port, and start '
+                                 'it again.' % (address, port, exc))
+        self.port = self.server.port
+
+    def update(self, step_at, withdrawn):
+        """A step completed at ``step_at`` (epoch) with ``withdrawn`` ({room: epoch}) in its memory."""
+        with self.lock:
+            self.last_step, self.withdrawn = (self.clock(), step_at), dict(withdrawn or {})
+
+    def answer(self, method, path):
+        with self.lock:
+            last_step, withdrawn = self.last_step, self.withdrawn
+        age = None if last_step is None else self.clock() - last_step[0]
+        return room_vote.witness_answer(method, path, withdrawn, last_step and last_step[1], age, self.stale_seconds,
+                                        self.started_at)
+
+    def close(self):
+        self.server.close()
+
+
 class Watch(object):
     """One step per interval: observe, judge, remember; returns the decision when it is news (an event), and posts
-    it as a Kubernetes Event in the background (``post_event``: k8s.post_event, or a stand-in for tests)."""
+    it as a Kubernetes Event in the background (``post_event``: k8s.post_event, or a stand-in for tests).
 
-    def __init__(self, config, observer=None, post_event=None):
+    With ``beacon`` in the configuration it starts the :class:`Beacon` (RoomWatchError when it cannot listen), which
+    stops vouching ``beacon.stale_seconds`` (default ``STALE_STEPS`` x ``interval``) after the last completed step;
+    :meth:`close` stops it. ``clock`` and ``wall`` go to the beacon."""
+
+    def __init__(self, config, observer=None, post_event=None, interval=DEFAULT_INTERVAL, clock=time.monotonic,
+                 wall=time.time):
         self.config = config
         self.observer = observer or Observer(config)
         self.state_file = config['state_file']
         self.last = None
         self.post_event = post_event or k8s.post_event
         self.instance = socket.gethostname()
+        spec = config.get('beacon')
+        self.beacon = spec and Beacon(spec['address'], spec['port'],
+                                      spec.get('stale_seconds') or STALE_STEPS * float(interval), clock, wall)
+
+    def close(self):
+        if self.beacon:
+            self.beacon.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *_exc):
+        self.close()
 
     def step(self, now):
         views = self.observer.observe(now)
         memory = read_memory(self.state_file)
-        decision = room_vote.judge(views, now, self.config['settings'], memory)
+        decision = room_vote.judge(views, now, self.config['settings'], memory,
+                                   primary_room=getattr(self.observer, 'primary_room', None))
         if decision.get('memory') is not None and decision['memory'] != memory:
             write_memory(self.state_file, decision['memory'])
+        if self.beacon:  # after the memory is written: the answer never runs ahead of what a restart would read
+            self.beacon.update(now, (decision.get('memory') or memory)['withdrawn'])
         key = (decision['action'], decision.get('room'), decision.get('method'))
         if decision['action'] == 'none' or key == self.last:
             self.last = key if decision['action'] != 'none' else None

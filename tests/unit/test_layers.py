@@ -37,6 +37,7 @@ LAYERS = {
     # clients
     'bmc.py': CLIENTS,                       # Redfish/IPMI fence agents, probes, parallel reads
     'k8s.py': CLIENTS,                       # Kubernetes: client, timeout, 429, error mapping, waiter
+    'json_http.py': CLIENTS,                 # a JSON answer over HTTP in the background (the witness's beacon)
     'linstor_rest.py': CLIENTS,
     'lock_file.py': CLIENTS,
     'module_run.py': CLIENTS,                # the end every module shares (finish)

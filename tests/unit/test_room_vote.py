@@ -77,6 +77,11 @@ CASES = [
      {'room_a': {'room_b': seen('room_b', NOW - 70, 'on')}, 'room_b': {'room_a': seen('room_a', NOW - 70, 'on')},
       'witness': {'room_a': seen('room_a', NOW - 1, 'on'), 'room_b': seen('room_b', NOW - 1, 'on')}},
      {'withdrawn': {'room_b': NOW - 40}}, 'room_a', ('failover', 'room_b', 'isolation', NOW, {'room_a': 'lost', 'room_b': 'alive', 'witness': 'alive'})),
+    ('5-link-cut-withdrawal-stands-whatever-primary-room', W,
+     {'room_a': {'room_b': seen('room_b', NOW - 25, 'on')}, 'room_b': {'room_a': seen('room_a', NOW - 25, 'on')},
+      'witness': {'room_a': seen('room_a', NOW - 1, 'on'), 'room_b': seen('room_b', NOW - 1, 'on')}},
+     {'withdrawn': {'room_b': NOW - 10}}, 'room_b',
+     ('none', 'room_b', 'isolation', NOW + 30, {'room_a': 'lost', 'room_b': 'alive', 'witness': 'alive'})),
     ('5-link-cut-primary-unknown-alarm', W,
      {'room_a': {'room_b': seen('room_b', NOW - 25)}, 'room_b': {'room_a': seen('room_a', NOW - 25)},
       'witness': {'room_a': seen('room_a', NOW - 1), 'room_b': seen('room_b', NOW - 1)}},
@@ -198,6 +203,13 @@ REASONS = {
         'the datastore primary, and stopped answering room_b at 2027-01-15T08:00:00Z, so room_b isolates '
         'itself. Its BMCs report its nodes on: failing over to room_a at 2027-01-15T08:00:40Z, once room_b '
         'has isolated itself (2027-01-15T08:00:00Z, its last contact, + 30 s isolation + 10 s margin), in 40 '
+        's.',
+    '5-link-cut-withdrawal-stands-whatever-primary-room':
+        'The link between the rooms is cut: the witness hears both rooms but they do not hear each other '
+        '(votes on room_b: room_a lost, room_b alive, witness alive); the witness keeps room_a, which holds '
+        'the datastore primary, and stopped answering room_b at 2027-01-15T07:59:50Z, so room_b isolates '
+        'itself. Its BMCs report its nodes on: failing over to room_a at 2027-01-15T08:00:30Z, once room_b '
+        'has isolated itself (2027-01-15T07:59:50Z, its last contact, + 30 s isolation + 10 s margin), in 30 '
         's.',
     '5-link-cut-after-withdrawal-and-isolation':
         'The link between the rooms is cut: the witness hears both rooms but they do not hear each other '
@@ -322,6 +334,59 @@ def test_the_witness_answers_a_withdrawn_room_again_once_every_voter_hears_it():
     views = {'room_a': {'room_b': seen('room_b', NOW)}, 'room_b': {'room_a': seen('room_a', NOW)},
              'witness': {'room_a': seen('room_a', NOW), 'room_b': seen('room_b', NOW)}}
     assert room_vote.judge(views, NOW, W, memory)['memory']['withdrawn'] == {}
+
+
+@pytest.mark.parametrize('primary_room', ['room_a', 'room_b', None])
+def test_the_witness_withdraws_one_room_at_most_and_keeps_to_it(primary_room):
+    """Whatever a later step says of the primary room (it may not be readable, or read wrong), a withdrawal
+    stands until every voter hears the room again: the witness never withdraws the room it kept."""
+    views = {'room_a': {'room_b': seen('room_b', NOW - 25)}, 'room_b': {'room_a': seen('room_a', NOW - 25)},
+             'witness': {'room_a': seen('room_a', NOW - 1), 'room_b': seen('room_b', NOW - 1)}}
+    decision = room_vote.judge(views, NOW, W, {'withdrawn': {'room_b': NOW - 10}}, primary_room=primary_room)
+    assert (decision['action'], decision['room'], decision['memory']['withdrawn']) == (
+        'none', 'room_b', {'room_b': NOW - 10})
+
+
+# (method, path, withdrawn, step_at, step_age) -> (status, body)
+ANSWERS = [
+    ('GET', '/rooms/room_a', {}, NOW, 1.0, 200,
+     {'room': 'room_a', 'answer': True, 'watch_step_at': '2027-01-15T08:00:00Z'}),
+    ('GET', '/rooms/room_b?probe=1', {}, NOW + 0.25, 6.0, 200,
+     {'room': 'room_b', 'answer': True, 'watch_step_at': '2027-01-15T08:00:00.250Z'}),
+    ('GET', '/rooms/room_b', {'room_b': NOW - 30}, NOW, 1.0, 403,
+     {'room': 'room_b', 'answer': False, 'watch_step_at': '2027-01-15T08:00:00Z',
+      'reason': 'room_b was withdrawn at 2027-01-15T07:59:30Z: the link between the rooms is cut and the witness keeps '
+                'room_a, so room_b isolates itself.'}),
+    ('GET', '/rooms/room_a', {'room_b': NOW - 30}, NOW, 1.0, 200,
+     {'room': 'room_a', 'answer': True, 'watch_step_at': '2027-01-15T08:00:00Z'}),
+    ('GET', '/rooms/room_a', {}, NOW, 6.5, 503,
+     {'room': 'room_a', 'answer': False, 'watch_step_at': '2027-01-15T08:00:00Z',
+      'reason': 'The watch has not completed a step since 2027-01-15T08:00:00Z (the witness answers for 6 s after '
+                'one): it vouches for no room it does not watch.'}),
+    ('GET', '/rooms/room_a', {}, None, None, 503,
+     {'room': 'room_a', 'answer': False, 'watch_step_at': None,
+      'reason': 'The watch has not completed a step since it started at 2027-01-15T07:59:00Z (the witness answers for '
+                '6 s after one): it vouches for no room it does not watch.'}),
+    ('GET', '/rooms/room_b', {'room_b': NOW - 30}, NOW, 60.0, 403,
+     {'room': 'room_b', 'answer': False, 'watch_step_at': '2027-01-15T08:00:00Z',
+      'reason': 'room_b was withdrawn at 2027-01-15T07:59:30Z: the link between the rooms is cut and the witness keeps '
+                'room_a, so room_b isolates itself.'}),
+    ('GET', '/rooms/', {}, NOW, 1.0, 404,
+     {'answer': False, 'reason': 'No such path /rooms/: the witness answers GET /rooms/room_a and /rooms/room_b.'}),
+    ('GET', '/rooms/witness', {}, NOW, 1.0, 404,
+     {'answer': False, 'reason': 'No such path /rooms/witness: the witness answers GET /rooms/room_a and '
+                                 '/rooms/room_b.'}),
+    ('POST', '/rooms/room_a', {}, NOW, 1.0, 405,
+     {'answer': False, 'reason': 'The witness answers GET only, not POST.'}),
+]
+
+
+@pytest.mark.parametrize('answer', ANSWERS, ids=['200', '200-query', '403', '200-other-room', '503-stale',
+                                                 '503-no-step', '403-before-503', '404-no-room', '404-witness',
+                                                 '405'])
+def test_witness_answer(answer):
+    method, path, withdrawn, step_at, step_age, status, body = answer
+    assert room_vote.witness_answer(method, path, withdrawn, step_at, step_age, 6.0, NOW - 60) == (status, body)
 
 
 @pytest.mark.parametrize('views, settings, message', [

@@ -30,6 +30,11 @@ description:
   - At most one automatic failover per room until C(recover.yml) has brought it back (it clears the room from the
     memory); the memory is kept in the configuration's state file, so a restarted watch does not fail a room over
     twice.
+  - With C(beacon) in its configuration (site.yml writes it when the inventory has a C(witness) group, and the watch
+    then runs on the witness), answers each room's isolation guard at
+    C(http://<beacon.address>:<beacon.port>/rooms/<room>) - status 200 while it runs, 403 for a room it withdrew
+    after a cut link (that room isolates itself), 503 when it has completed no step for 3 intervals (or
+    C(beacon.stale_seconds)). It stops answering when the source ends.
 options:
   config:
     description:
@@ -69,18 +74,21 @@ def _import_runner():
 async def main(queue, args):
     """Observe, decide, emit; every ``interval`` seconds."""
     room_watch = _import_runner()
-    watch = room_watch.Watch(room_watch.load_config(args['config']))
     interval = float(args.get('interval', 2))
     steps = int(args.get('steps', 0))
+    watch = room_watch.Watch(room_watch.load_config(args['config']), interval=interval)
     loop = asyncio.get_running_loop()
     done = 0
-    while not steps or done < steps:
-        started = time.monotonic()
-        news = await loop.run_in_executor(None, watch.step, time.time())
-        if news is not None:
-            await queue.put(news)
-        done += 1
-        await asyncio.sleep(max(0.0, interval - (time.monotonic() - started)))
+    try:
+        while not steps or done < steps:
+            started = time.monotonic()
+            news = await loop.run_in_executor(None, watch.step, time.time())
+            if news is not None:
+                await queue.put(news)
+            done += 1
+            await asyncio.sleep(max(0.0, interval - (time.monotonic() - started)))
+    finally:  # however the source ends (its steps done, an error, ansible-rulebook stopping it): the beacon stops
+        watch.close()
 
 
 if __name__ == '__main__':
