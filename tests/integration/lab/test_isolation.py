@@ -28,7 +28,9 @@ from twinroom_lab import drill, podman, topology, workloads  # noqa: E402  pylin
 from twinroom_lab.twinwatch import TwinWatch  # noqa: E402  pylint: disable=wrong-import-position
 from twinroom_lab.writer import Writer, ensure_namespace, missing_acknowledged  # noqa: E402  pylint: disable=wrong-import-position
 
-pytestmark = pytest.mark.lab
+# A long drill (about 6-9 minutes: two guard reconfigurations, 30 s isolation, the failover and recover.yml): it runs
+# in make drills; make test covers the automatic failover and the cut-link alarm in test_failover_vms.py.
+pytestmark = [pytest.mark.lab, pytest.mark.drill]
 
 ISOLATED, PREFERRED = "room_b", "room_a"
 
