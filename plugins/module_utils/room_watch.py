@@ -203,15 +203,16 @@ class Observer(object):
     def nodes(self, room):
         return [node['name'] for node in self.config['rooms'][room]['nodes']]
 
-    def observe(self, now):
+    def observe(self, now, settled=()):
         """{voter: {room: room_vote.room_view(...)}} for this instant; the witness's view only when the settings
         have a witness (this watch runs on it).
 
         Every probe runs at once (a room that is gone answers only with its timeouts, so the slowest probe sets the
         step's length). The BMCs answer slowly and say nothing while a room answers: they are asked, in the same
         round, for a room that was unseen or whose API server did not answer in the previous step, and otherwise
-        only once some voter cannot see the room."""
-        suspects = sorted(self.suspects)
+        only once some voter cannot see the room; never for a room in ``settled`` (failed over already: no decision
+        needs its power, and each fence agent call is a process the failover itself needs the CPU and BMCs for)."""
+        suspects = sorted(room for room in self.suspects if room not in settled)
         probes = [('api', room) for room in ROOMS] + [('datastore', room) for room in ROOMS]
         probes += [('bmc', room) for room in suspects]
         answers = dict(zip(probes, bmc.run_parallel(probes, self._probe)))
@@ -232,7 +233,7 @@ class Observer(object):
         power = dict((room, answers[('bmc', room)]) for room in suspects)
         views = self._views(now, answering, power)
         unseen = sorted(set(room for rooms in views.values() for room, view in rooms.items() if not view['reachable']))
-        late = [room for room in unseen if room not in power]
+        late = [room for room in unseen if room not in power and room not in settled]
         if late:  # a room that went unseen between two steps: its BMCs now, rather than one step later
             power.update(zip(late, bmc.run_parallel(late, lambda room: self.read_bmcs(self.config['rooms'][room]))))
             for answer in power.values():
@@ -374,8 +375,8 @@ class Watch(object):
         self.close()
 
     def step(self, now):
-        views = self.observer.observe(now)
         memory = read_memory(self.state_file)
+        views = self.observer.observe(now, settled=set(memory['failed_over']))
         decision = room_vote.judge(views, now, self.config['settings'], memory,
                                    primary_room=getattr(self.observer, 'primary_room', None))
         if decision.get('memory') is not None and decision['memory'] != memory:

@@ -776,3 +776,18 @@ def test_many_guards_at_once_while_the_watch_steps(tmp_path):
         for thread in threads:
             thread.join(5)
         assert answers == [True] * 20
+
+
+def test_the_bmcs_of_a_room_failed_over_are_not_asked_again(tmp_path):
+    # Each BMC read is a fence agent process per node: once the room is failed over no decision needs its power,
+    # and the failover itself needs the CPU and the BMCs.
+    rooms = Rooms()
+    watch = watch_over(tmp_path, rooms)
+    run(watch, rooms, 10)
+    rooms.powered['room_a'] = False
+    events = run(watch, rooms, 30)
+    assert [event['action'] for event in events] == ['failover'], events
+    asked = len(rooms.bmc_asked)
+    assert asked > 0
+    assert run(watch, rooms, 60) == []
+    assert len(rooms.bmc_asked) == asked, 'the BMCs of a room failed over were asked again'
