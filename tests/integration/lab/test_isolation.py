@@ -60,8 +60,8 @@ def guards_prefer_room_a(automatic_failover, lab_restorer):  # pylint: disable=r
         assert again.returncode == 0, (again.stdout + again.stderr)[-3000:]
 
 
-def test_a_cut_link_isolates_the_room_that_is_not_preferred_and_fails_it_over(automatic_failover,
-                                                                            guards_prefer_room_a):
+def test_a_cut_link_isolates_the_room_that_is_not_preferred_and_fails_it_over(
+        automatic_failover, guards_prefer_room_a):
     # pylint: disable=unused-argument,redefined-outer-name
     topo = topology.load(str(drill.STATE))
     nodes = dict((room, topo.room_nodes(room)) for room in drill.ZONE)
