@@ -50,6 +50,9 @@ CONNECT_TIMEOUT = 1.0  # seconds to connect to an API server or PostgreSQL: with
 VERSION_TIMEOUT = 1.5  # /version needs no datastore: an API server that is up answers it at once
 WITNESS = 'witness'
 DEFAULT_INTERVAL = 2.0  # seconds between two steps, as the event source runs them by default
+EVENT_RETRY_SECONDS = 180.0  # a decision's Event is offered again this long: when a room holding the datastore
+# primary is lost, the surviving room's API server takes no write until the failover has taken the datastore over
+EVENT_RETRY_INTERVAL = 3.0  # seconds between two rounds of offering it
 STALE_STEPS = 3  # the beacon stops vouching when the watch has completed no step for this many intervals
 BEACON_KEYS = ('address', 'port', 'stale_seconds')
 
@@ -350,16 +353,18 @@ class Watch(object):
 
     With ``beacon`` in the configuration it starts the :class:`Beacon` (RoomWatchError when it cannot listen), which
     stops vouching ``beacon.stale_seconds`` (default ``STALE_STEPS`` x ``interval``) after the last completed step;
-    :meth:`close` stops it. ``clock`` and ``wall`` go to the beacon."""
+    :meth:`close` stops it. ``clock`` and ``wall`` go to the beacon. ``event_retry``: (seconds, interval) for which
+    a decision's Event no API server took is offered again."""
 
     def __init__(self, config, observer=None, post_event=None, interval=DEFAULT_INTERVAL, clock=time.monotonic,
-                 wall=time.time):
+                 wall=time.time, event_retry=(EVENT_RETRY_SECONDS, EVENT_RETRY_INTERVAL)):
         self.config = config
         self.observer = observer or Observer(config)
         self.state_file = config['state_file']
         self.last = None
         self.post_event = post_event or k8s.post_event
         self.instance = socket.gethostname()
+        self.event_retry = event_retry
         spec = config.get('beacon')
         self.beacon = spec and Beacon(spec['address'], spec['port'],
                                       spec.get('stale_seconds') or STALE_STEPS * float(interval), clock, wall)
@@ -396,8 +401,10 @@ class Watch(object):
     def record(self, decision, answered):
         """Post the decision's Event (room_events.decision_event) in a thread of its own, through the API server of
         the room that answered - the other room's first - trying the next when one fails, each within
-        k8s.EVENT_TIMEOUT; failures are logged. Returns the thread (None when no room answered): the step never
-        waits for it, and the event the rulebook gets carries nothing of it."""
+        k8s.EVENT_TIMEOUT. When none takes it (a survivor's API server takes no write until the failover has taken
+        the datastore over) the round is tried again every ``event_retry`` interval for its seconds; then the
+        failure is logged. Returns the thread (None when no room answered): the step never waits for it, and the
+        event the rulebook gets carries nothing of it."""
         if not answered:
             return None
         room = decision.get('room')
@@ -405,22 +412,31 @@ class Watch(object):
                     for voter in sorted(answered, key=lambda voter: voter == room)]
         body = room_events.decision_event(decision, self.instance)
         thread = threading.Thread(target=_post_event, name='twinroom-event',
-                                  args=(self.post_event, self.config['kubeconfig'], contexts, body))
+                                  args=(self.post_event, self.config['kubeconfig'], contexts, body, self.event_retry))
         thread.daemon = True  # a post still waiting for its timeout never keeps the event source from ending
         thread.start()
         return thread
 
 
-def _post_event(post, kubeconfig, contexts, body):
-    errors = []
-    for context in contexts:
-        try:
-            post(kubeconfig, context, body, timeout=k8s.EVENT_TIMEOUT)
-            return True
-        except Exception as exc:  # a record only: the watch goes on whatever fails
-            errors.append(str(exc))
-    logging.getLogger(__name__).warning('The room watch could not record its decision as the Kubernetes Event %s: %s',
-                                        body['metadata']['name'], ' '.join(errors))
+def _post_event(post, kubeconfig, contexts, body, retry, clock=time.monotonic, sleep=time.sleep):
+    seconds, interval = retry
+    deadline = clock() + seconds
+    rounds = 0
+    while True:
+        rounds += 1
+        errors = []
+        for context in contexts:
+            try:
+                post(kubeconfig, context, body, timeout=k8s.EVENT_TIMEOUT)
+                return True
+            except Exception as exc:  # a record only: the watch goes on whatever fails
+                errors.append(str(exc))
+        if clock() + interval > deadline:
+            break
+        sleep(interval)
+    logging.getLogger(__name__).warning(
+        'The room watch could not record its decision as the Kubernetes Event %s (%d %s in %.0f s): %s',
+        body['metadata']['name'], rounds, 'round' if rounds == 1 else 'rounds', seconds, ' '.join(errors))
     return False
 
 

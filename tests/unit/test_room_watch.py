@@ -163,22 +163,23 @@ class Poster(object):
     """Stands in for k8s.post_event: records each post; ``hold`` keeps a post waiting until released, ``fail``
     names the contexts whose API server refuses it."""
 
-    def __init__(self, hold=False, fail=()):
+    def __init__(self, hold=False, fail=(), refusals=0):
         self.posts = []
         self.posted = threading.Event()
         self.release = threading.Event()
-        self.hold, self.fail = hold, fail
+        self.hold, self.fail, self.refusals = hold, fail, refusals
 
     def __call__(self, kubeconfig, context, body, timeout):
         self.posts.append((kubeconfig, context, body, timeout))
         self.posted.set()
         if self.hold:
             self.release.wait(10)
-        if context in self.fail:
+        if context in self.fail or len(self.posts) <= self.refusals:
             raise RuntimeError('cannot write the Event through context %s' % context)
 
 
-def watch_over(tmp_path, rooms, poster=None, find_primary=room_watch.primary_from_reads, beacon=False, **settings):
+def watch_over(tmp_path, rooms, poster=None, find_primary=room_watch.primary_from_reads, beacon=False,
+               event_retry=(0.0, 0.01), **settings):
     """A watch over the scripted rooms; ``beacon``: it answers the guards on 127.0.0.1 (any free port), its clock the
     rooms' time."""
     loaded = room_watch.load_config(write(tmp_path, config(tmp_path, **settings)))
@@ -186,7 +187,8 @@ def watch_over(tmp_path, rooms, poster=None, find_primary=room_watch.primary_fro
         loaded['beacon'] = {'address': '127.0.0.1', 'port': 0}
     return room_watch.Watch(loaded, room_watch.Observer(loaded, rooms.read_api, rooms.tcp, rooms.read_bmcs,
                                                         find_primary=find_primary),
-                            post_event=poster or Poster(), clock=lambda: rooms.now, wall=lambda: 1000.0)
+                            post_event=poster or Poster(), clock=lambda: rooms.now, wall=lambda: 1000.0,
+                            event_retry=event_retry)
 
 
 def run(watch, rooms, seconds, step=2.0):
@@ -404,7 +406,40 @@ def test_a_decision_no_api_server_took_is_logged_and_the_watch_goes_on(tmp_path,
     assert [context for _config, context, _body, _timeout in poster.posts] == ['room-a', 'room-b']
     assert [record.getMessage() for record in caplog.records] == [
         'The room watch could not record its decision as the Kubernetes Event twinroom-decision-alarm-rooms-'
-        '1796281200000: cannot write the Event through context room-a cannot write the Event through context room-b']
+        '1796281200000 (1 round in 0 s): cannot write the Event through context room-a cannot write the Event '
+        'through context room-b']
+
+
+def test_a_decision_is_offered_again_until_the_survivors_api_server_takes_writes(tmp_path, caplog):
+    """Room A, holding the datastore primary, is lost: room B's API server takes no write until the failover has
+    taken the datastore over; the Event is offered again, round after round, until it does."""
+    poster = Poster(refusals=3)
+    watch = watch_over(tmp_path, Rooms(), poster=poster, event_retry=(5.0, 0.01))
+    with caplog.at_level(logging.WARNING):
+        assert watch.record(decision('room_a'), ['room_b']) is not None
+        deadline = time.monotonic() + 5
+        while len(poster.posts) < 4 and time.monotonic() < deadline:
+            time.sleep(0.01)
+    assert [context for _config, context, _body, _timeout in poster.posts] == ['room-b'] * 4
+    assert caplog.records == []
+
+
+def test_offering_a_decision_again_ends_after_its_seconds():
+    posts, slept, now = [], [], [0.0]
+
+    def refuse(_kubeconfig, context, _body, timeout):
+        posts.append(context)
+        now[0] += timeout
+        raise RuntimeError('refused')
+
+    def sleep(seconds):
+        slept.append(seconds)
+        now[0] += seconds
+
+    body = room_events.decision_event(decision('room_a'), 'ctl')
+    assert room_watch._post_event(refuse, 'k', ['room-b'], body, (20.0, 3.0), clock=lambda: now[0],
+                                  sleep=sleep) is False
+    assert posts == ['room-b'] * 5 and slept == [3.0] * 4 and now[0] == 22.0
 
 
 def test_no_room_answered_no_event_is_posted(tmp_path):

@@ -25,8 +25,9 @@ description:
   - Emits one event per decision, its key C(twinroom) holding C(action) (V(failover) or V(alarm)), C(room),
     C(method), C(reason), C(votes), C(not_before), C(decided_at) and C(views); nothing while both rooms are fine.
   - Posts each decision it emits as a Kubernetes Event too (reason V(RoomFailoverDecided) or V(RoomAlarm), in
-    C(kube-system)), in the background through the API server of a room that answered, within 2 seconds; the event
-    on the queue never waits for it.
+    C(kube-system)), in the background through the API server of a room that answered, within 2 seconds a try,
+    offered again every 3 seconds for up to 3 minutes while no API server takes writes; the event on the queue
+    never waits for it.
   - At most one automatic failover per room until C(recover.yml) has brought it back (it clears the room from the
     memory); the memory is kept in the configuration's state file, so a restarted watch does not fail a room over
     twice.
