@@ -22,7 +22,8 @@ What is here, and how to use it:
 
 ``post_event(kubeconfig, context, body, timeout=EVENT_TIMEOUT)``
     Create one core v1 Event (a dict) through ``context``'s API server within a short timeout, not retried:
-    for records that must never hold anything up (the room watch's decisions).
+    for records that must never hold anything up (the room watch's decisions). ``offer_event`` tries contexts
+    in order, round after round, for a bounded time.
 
 ``api_error(exc, what, error=KubernetesError)``
     An ApiException (or a connection failure) as a TwinroomError subclass (``error``: the runner's own
@@ -209,6 +210,26 @@ def post_event(kubeconfig, context, body, timeout=EVENT_TIMEOUT):
         raise api_error(exc, what)
     finally:
         client.close()
+
+
+def offer_event(post, kubeconfig, contexts, body, seconds, interval, clock=time.monotonic, sleep=time.sleep):
+    """Post ``body`` with ``post`` (:func:`post_event` or a stand-in) through the first of ``contexts`` whose API
+    server takes it; a round none takes is tried again every ``interval`` seconds for ``seconds``. None once one
+    took it, else (rounds tried, the last round's errors)."""
+    deadline = clock() + seconds
+    rounds = 0
+    while True:
+        rounds += 1
+        errors = []
+        for context in contexts:
+            try:
+                post(kubeconfig, context, body, timeout=EVENT_TIMEOUT)
+                return None
+            except Exception as exc:  # ApiException, a timeout, a refused connection, a stand-in's error
+                errors.append(str(exc))
+        if clock() + interval > deadline:
+            return rounds, errors
+        sleep(interval)
 
 
 def _listed(listing, api):

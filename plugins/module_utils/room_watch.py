@@ -418,26 +418,13 @@ class Watch(object):
         return thread
 
 
-def _post_event(post, kubeconfig, contexts, body, retry, clock=time.monotonic, sleep=time.sleep):
-    seconds, interval = retry
-    deadline = clock() + seconds
-    rounds = 0
-    while True:
-        rounds += 1
-        errors = []
-        for context in contexts:
-            try:
-                post(kubeconfig, context, body, timeout=k8s.EVENT_TIMEOUT)
-                return True
-            except Exception as exc:  # a record only: the watch goes on whatever fails
-                errors.append(str(exc))
-        if clock() + interval > deadline:
-            break
-        sleep(interval)
-    logging.getLogger(__name__).warning(
-        'The room watch could not record its decision as the Kubernetes Event %s (%d %s in %.0f s): %s',
-        body['metadata']['name'], rounds, 'round' if rounds == 1 else 'rounds', seconds, ' '.join(errors))
-    return False
+def _post_event(post, kubeconfig, contexts, body, retry):
+    failed = k8s.offer_event(post, kubeconfig, contexts, body, *retry)
+    if failed:
+        logging.getLogger(__name__).warning(
+            'The room watch could not record its decision as the Kubernetes Event %s (%d %s in %.0f s): %s',
+            body['metadata']['name'], failed[0], 'round' if failed[0] == 1 else 'rounds', retry[0], ' '.join(failed[1]))
+    return not failed
 
 
 def event(decision, views, now):

@@ -21,7 +21,7 @@ try:
 except ImportError:  # not run through ansible-test: find the collection where devenv.sh links it
     sys.path[:0] = [p for p in os.environ.get('ANSIBLE_COLLECTIONS_PATH', '').split(os.pathsep) if p]
     from ansible_collections.twinroom.ha.plugins.module_utils import room_watch
-from ansible_collections.twinroom.ha.plugins.module_utils import isolation_guard, room_events, room_vote
+from ansible_collections.twinroom.ha.plugins.module_utils import isolation_guard, k8s, room_events, room_vote
 
 NODES = {'room_a': ['a-cp1', 'a-w1'], 'room_b': ['b-cp1', 'b-w1']}
 
@@ -437,8 +437,8 @@ def test_offering_a_decision_again_ends_after_its_seconds():
         now[0] += seconds
 
     body = room_events.decision_event(decision('room_a'), 'ctl')
-    assert room_watch._post_event(refuse, 'k', ['room-b'], body, (20.0, 3.0), clock=lambda: now[0],
-                                  sleep=sleep) is False
+    assert k8s.offer_event(refuse, 'k', ['room-b'], body, 20.0, 3.0, clock=lambda: now[0],
+                           sleep=sleep) == (5, ['refused'])
     assert posts == ['room-b'] * 5 and slept == [3.0] * 4 and now[0] == 22.0
 
 
