@@ -15,7 +15,9 @@ A node can also stop by itself: its isolation guard powers it off (systemctl pow
 container's PID namespace), or it crashes. A real BMC then reports the host Off; the fake driver does not notice.
 So the bridge also watches the containers (every SELF_OFF_INTERVAL s): a node container that stopped without the
 bridge killing it, whose BMC still reports On, gets a ForceOff through that BMC, which then reports Off like a real
-one (after the fake driver's usual delay).
+one (after the fake driver's usual delay). Stopped means exited or stopped in two listings in a row and in an
+inspect just before the BMC is told: once a node that was running (it was still running a minute later, and
+nothing had started it) was read as stopped, and its BMC told to power it off under a test.
 
 Run as a daemon by `twinroom-lab bmc start`; listens on 127.0.0.1 only.
 """
@@ -40,6 +42,7 @@ from .redfish import Redfish
 DEFAULT_PORT = 8400
 SELF_OFF_INTERVAL = 2.0
 OWN_KILL_GRACE = 60.0  # seconds after the bridge killed a container in which its stop is the bridge's own
+STOPPED = ("exited", "stopped")  # what podman shows for a container whose processes have all ended
 KILL = "kill"
 START = "start"
 MAX_BODY = 64 * 1024
@@ -139,11 +142,19 @@ class Bridge:
 
 
 def stopped_by_themselves(before, now, killed_at, clock_now, grace=OWN_KILL_GRACE):
-    """Containers running in ``before`` and not in ``now`` ({container: state}) that the bridge did not kill in the
-    last ``grace`` seconds (``killed_at``: {container: monotonic time})."""
+    """Containers running in ``before`` and stopped (``STOPPED``) in ``now`` ({container: state}) that the bridge did
+    not kill in the last ``grace`` seconds (``killed_at``: {container: monotonic time}). A state podman shows in
+    passing (missing, unknown, stopping) is not a stop."""
     return sorted(name for name, state in now.items()
-                  if before.get(name) == "running" and state != "running"
+                  if before.get(name) == "running" and state in STOPPED
                   and clock_now - killed_at.get(name, float("-inf")) > grace)
+
+
+def still_stopped(suspects, now, killed_at, clock_now, grace=OWN_KILL_GRACE):
+    """The ``suspects`` (stopped by themselves in the previous listing) still stopped in ``now`` and still not
+    killed by the bridge meanwhile: the stops to tell their BMCs."""
+    return sorted(name for name in suspects
+                  if now.get(name) in STOPPED and clock_now - killed_at.get(name, float("-inf")) > grace)
 
 
 class SelfOffWatcher(threading.Thread):
@@ -161,16 +172,18 @@ class SelfOffWatcher(threading.Thread):
                           for node in topo.bmc_nodes)
 
     def run(self):
-        before = {}
+        before, suspects = {}, []
         while not self.stopping.wait(self.interval):
             try:
                 topo, now = self.states()
             except Exception as exc:  # pylint: disable=broad-except  # a lab being rebuilt: try again
                 self.bridge.log("self-off watcher: cannot list the nodes: %s" % exc)
                 continue
-            for container in stopped_by_themselves(before, now, self.bridge.killed_at, time.monotonic()):
-                node = next(n for n in topo.bmc_nodes if n.container == container)
-                self.tell_bmc(node)
+            for container in still_stopped(suspects, now, self.bridge.killed_at, time.monotonic()):
+                node = next((n for n in topo.bmc_nodes if n.container == container), None)
+                if node is not None and podman.state(container) in STOPPED:
+                    self.tell_bmc(node)
+            suspects = stopped_by_themselves(before, now, self.bridge.killed_at, time.monotonic())
             before = now
 
     def tell_bmc(self, node):

@@ -102,3 +102,19 @@ def test_a_node_that_stopped_by_itself_is_told_to_its_bmc_and_the_bridges_own_ki
         "twinroom-a-w1", "twinroom-a-w2"]
     # The first listing after the bridge starts has nothing before it: nothing is told.
     assert power_bridge.stopped_by_themselves({}, now, {}, 100.0) == []
+
+
+def test_a_state_podman_shows_in_passing_is_not_a_stop():
+    before = {"twinroom-a-w1": "running", "twinroom-a-w2": "running", "twinroom-b-w1": "running",
+              "twinroom-b-w2": "running"}
+    now = {"twinroom-a-w1": "stopping", "twinroom-a-w2": "missing", "twinroom-b-w1": "unknown",
+           "twinroom-b-w2": "stopped"}
+    assert power_bridge.stopped_by_themselves(before, now, {}, 100.0) == ["twinroom-b-w2"]
+
+
+def test_a_stop_is_told_only_when_the_next_listing_still_shows_it_and_the_bridge_did_not_kill_it_meanwhile():
+    suspects = ["twinroom-a-w1", "twinroom-a-w2", "twinroom-b-w1"]
+    now = {"twinroom-a-w1": "exited", "twinroom-a-w2": "running", "twinroom-b-w1": "exited"}
+    # a-w2 runs again (a listing taken in passing); b-w1 was killed by the bridge 1 s ago (a fence applied).
+    assert power_bridge.still_stopped(suspects, now, {"twinroom-b-w1": 99.0}, 100.0) == ["twinroom-a-w1"]
+    assert power_bridge.still_stopped([], now, {}, 100.0) == []
