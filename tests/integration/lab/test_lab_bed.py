@@ -64,7 +64,7 @@ def fence_redfish(node, action, password=None):
     return subprocess.run(cmd, capture_output=True, text=True, timeout=90, check=False)
 
 
-def test_bmc_power_off_stops_the_node_and_power_on_brings_it_back(nodes):
+def test_bmc_power_off_stops_the_node_and_power_on_brings_it_back(nodes, lab_restored):  # pylint: disable=unused-argument
     node = nodes["a-w2"]
     status = fence_redfish(node, "status")
     assert status.returncode == 0 and "ON" in status.stdout.upper(), status.stdout + status.stderr
