@@ -43,6 +43,9 @@ DEFAULT_PORT = 8400
 SELF_OFF_INTERVAL = 2.0
 OWN_KILL_GRACE = 60.0  # seconds after the bridge killed a container in which its stop is the bridge's own
 STOPPED = ("exited", "stopped")  # what podman shows for a container whose processes have all ended
+# Every kill through apply() - this bridge's and the IPMI stand-in's (lab/twinroom_lab/ipmi_bmc.py, another process)
+# - leaves its time here: a node one of the lab's BMCs powered off did not stop by itself.
+KILL_MARKS = "/run/twinroom-lab/power-kills"
 KILL = "kill"
 START = "start"
 MAX_BODY = 64 * 1024
@@ -80,6 +83,21 @@ def _wait_container(container, running, timeout):
                          timeout=timeout, interval=0.2, say=lambda _: None)
 
 
+def mark_kill(container, marks=KILL_MARKS):
+    os.makedirs(marks, mode=0o700, exist_ok=True)
+    with open(os.path.join(marks, container), "w") as handle:
+        handle.write("%f\n" % time.time())
+
+
+def killed_by_a_bmc(container, wall_now, grace=OWN_KILL_GRACE, marks=KILL_MARKS):
+    """Whether one of the lab's BMCs (any process, through apply) killed ``container`` in the last ``grace`` s."""
+    try:
+        with open(os.path.join(marks, container)) as handle:
+            return wall_now - float(handle.read().strip() or 0) <= grace
+    except (OSError, ValueError):
+        return False
+
+
 def apply(container, action, timeout=30):
     """Make the container match the decision; idempotent. Returns what was done."""
     current = podman.state(container)
@@ -89,6 +107,7 @@ def apply(container, action, timeout=30):
         if current != "running":
             return "already stopped (%s)" % current
         started = time.monotonic()
+        mark_kill(container)
         podman.kill([container])
         _wait_container(container, running=False, timeout=timeout)
         return "podman kill: stopped after %.2fs" % (time.monotonic() - started)
@@ -181,7 +200,8 @@ class SelfOffWatcher(threading.Thread):
                 continue
             for container in still_stopped(suspects, now, self.bridge.killed_at, time.monotonic()):
                 node = next((n for n in topo.bmc_nodes if n.container == container), None)
-                if node is not None and podman.state(container) in STOPPED:
+                if node is not None and podman.state(container) in STOPPED \
+                        and not killed_by_a_bmc(container, time.time()):
                     self.tell_bmc(node)
             suspects = stopped_by_themselves(before, now, self.bridge.killed_at, time.monotonic())
             before = now

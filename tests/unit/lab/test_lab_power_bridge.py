@@ -1,4 +1,5 @@
 import json
+import time
 
 import pytest
 
@@ -118,3 +119,14 @@ def test_a_stop_is_told_only_when_the_next_listing_still_shows_it_and_the_bridge
     # a-w2 runs again (a listing taken in passing); b-w1 was killed by the bridge 1 s ago (a fence applied).
     assert power_bridge.still_stopped(suspects, now, {"twinroom-b-w1": 99.0}, 100.0) == ["twinroom-a-w1"]
     assert power_bridge.still_stopped([], now, {}, 100.0) == []
+
+
+def test_a_kill_by_any_of_the_labs_bmcs_is_marked_for_the_watcher(tmp_path):
+    """The IPMI stand-in is another process: its kills reach the watcher through the marks apply() leaves."""
+    marks = str(tmp_path / "kills")
+    assert power_bridge.killed_by_a_bmc("twinroom-a-w2", 1000.0, marks=marks) is False
+    power_bridge.mark_kill("twinroom-a-w2", marks=marks)
+    now = time.time()
+    assert power_bridge.killed_by_a_bmc("twinroom-a-w2", now, marks=marks) is True
+    assert power_bridge.killed_by_a_bmc("twinroom-a-w2", now + power_bridge.OWN_KILL_GRACE + 1, marks=marks) is False
+    assert power_bridge.killed_by_a_bmc("twinroom-a-w1", now, marks=marks) is False
