@@ -16,8 +16,9 @@ container's PID namespace), or it crashes. A real BMC then reports the host Off;
 So the bridge also watches the containers (every SELF_OFF_INTERVAL s): a node container that stopped without the
 bridge killing it, whose BMC still reports On, gets a ForceOff through that BMC, which then reports Off like a real
 one (after the fake driver's usual delay). Stopped means exited or stopped in two listings in a row and in an
-inspect just before the BMC is told: once a node that was running (it was still running a minute later, and
-nothing had started it) was read as stopped, and its BMC told to power it off under a test.
+inspect just before the BMC is told, and not killed through apply() in the last OWN_KILL_GRACE seconds by any of the
+lab's BMCs (KILL_MARKS): the IPMI stand-in is another process, and a node it powered off and on again must not get
+a late ForceOff from its Redfish emulator.
 
 Run as a daemon by `twinroom-lab bmc start`; listens on 127.0.0.1 only.
 """
