@@ -17,7 +17,7 @@ So the bridge also watches the containers (every SELF_OFF_INTERVAL s): a node co
 bridge killing it, whose BMC still reports On, gets a ForceOff through that BMC, which then reports Off like a real
 one (after the fake driver's usual delay). Stopped means exited or stopped in two listings in a row and in an
 inspect just before the BMC is told, and not killed through apply() in the last OWN_KILL_GRACE seconds by any of the
-lab's BMCs (KILL_MARKS): the IPMI stand-in is another process, and a node it powered off and on again must not get
+lab's BMCs (KILL_MARKS, the one record of kills): the IPMI stand-in is another process, and a node it powered off and on again must not get
 a late ForceOff from its Redfish emulator.
 
 Run as a daemon by `twinroom-lab bmc start`; listens on 127.0.0.1 only.
@@ -42,7 +42,7 @@ from .redfish import Redfish
 
 DEFAULT_PORT = 8400
 SELF_OFF_INTERVAL = 2.0
-OWN_KILL_GRACE = 60.0  # seconds after the bridge killed a container in which its stop is the bridge's own
+OWN_KILL_GRACE = 60.0  # seconds after a lab BMC killed a container in which its stop is that BMC's own
 STOPPED = ("exited", "stopped")  # what podman shows for a container whose processes have all ended
 # Every kill through apply() - this bridge's and the IPMI stand-in's (lab/twinroom_lab/ipmi_bmc.py, another process)
 # - leaves its time here: a node one of the lab's BMCs powered off did not stop by itself.
@@ -90,13 +90,20 @@ def mark_kill(container, marks=KILL_MARKS):
         handle.write("%f\n" % time.time())
 
 
-def killed_by_a_bmc(container, wall_now, grace=OWN_KILL_GRACE, marks=KILL_MARKS):
-    """Whether one of the lab's BMCs (any process, through apply) killed ``container`` in the last ``grace`` s."""
+def kill_marks(marks=KILL_MARKS):
+    """{container: epoch time one of the lab's BMCs (any process, through apply) last killed it}."""
+    killed = {}
     try:
-        with open(os.path.join(marks, container)) as handle:
-            return wall_now - float(handle.read().strip() or 0) <= grace
-    except (OSError, ValueError):
-        return False
+        names = os.listdir(marks)
+    except OSError:
+        return killed
+    for name in names:
+        try:
+            with open(os.path.join(marks, name)) as handle:
+                killed[name] = float(handle.read().strip())
+        except (OSError, ValueError):
+            continue
+    return killed
 
 
 def apply(container, action, timeout=30):
@@ -127,7 +134,6 @@ class Bridge:
         self.state_dir = state_dir
         self.log = log
         self.last = {}  # system uuid -> power_state last reported
-        self.killed_at = {}  # container -> monotonic time the bridge last killed it
         self.locks = {}
         self.guard = threading.Lock()
 
@@ -150,8 +156,6 @@ class Bridge:
             if decision.action is None:
                 self.log("%s: %s" % (label, decision.reason))
                 return 200, {"action": None, "reason": decision.reason}
-            if decision.action == KILL:
-                self.killed_at[node.container] = time.monotonic()
             try:
                 result = apply(node.container, decision.action)
             except LabError as exc:
@@ -162,9 +166,9 @@ class Bridge:
 
 
 def stopped_by_themselves(before, now, killed_at, clock_now, grace=OWN_KILL_GRACE):
-    """Containers running in ``before`` and stopped (``STOPPED``) in ``now`` ({container: state}) that the bridge did
-    not kill in the last ``grace`` seconds (``killed_at``: {container: monotonic time}). A state podman shows in
-    passing (missing, unknown, stopping) is not a stop."""
+    """Containers running in ``before`` and stopped (``STOPPED``) in ``now`` ({container: state}) that no lab BMC
+    killed in the last ``grace`` seconds (``killed_at``: {container: time}, on ``clock_now``'s clock). A state podman
+    shows in passing (missing, unknown, stopping) is not a stop."""
     return sorted(name for name, state in now.items()
                   if before.get(name) == "running" and state in STOPPED
                   and clock_now - killed_at.get(name, float("-inf")) > grace)
@@ -172,7 +176,7 @@ def stopped_by_themselves(before, now, killed_at, clock_now, grace=OWN_KILL_GRAC
 
 def still_stopped(suspects, now, killed_at, clock_now, grace=OWN_KILL_GRACE):
     """The ``suspects`` (stopped by themselves in the previous listing) still stopped in ``now`` and still not
-    killed by the bridge meanwhile: the stops to tell their BMCs."""
+    killed by a lab BMC meanwhile: the stops to tell their BMCs."""
     return sorted(name for name in suspects
                   if now.get(name) in STOPPED and clock_now - killed_at.get(name, float("-inf")) > grace)
 
@@ -199,12 +203,12 @@ class SelfOffWatcher(threading.Thread):
             except Exception as exc:  # pylint: disable=broad-except  # a lab being rebuilt: try again
                 self.bridge.log("self-off watcher: cannot list the nodes: %s" % exc)
                 continue
-            for container in still_stopped(suspects, now, self.bridge.killed_at, time.monotonic()):
+            killed, wall_now = kill_marks(), time.time()
+            for container in still_stopped(suspects, now, killed, wall_now):
                 node = next((n for n in topo.bmc_nodes if n.container == container), None)
-                if node is not None and podman.state(container) in STOPPED \
-                        and not killed_by_a_bmc(container, time.time()):
+                if node is not None and podman.state(container) in STOPPED:
                     self.tell_bmc(node)
-            suspects = stopped_by_themselves(before, now, self.bridge.killed_at, time.monotonic())
+            suspects = stopped_by_themselves(before, now, killed, wall_now)
             before = now
 
     def tell_bmc(self, node):

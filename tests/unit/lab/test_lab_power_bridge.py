@@ -124,9 +124,12 @@ def test_a_stop_is_told_only_when_the_next_listing_still_shows_it_and_the_bridge
 def test_a_kill_by_any_of_the_labs_bmcs_is_marked_for_the_watcher(tmp_path):
     """The IPMI stand-in is another process: its kills reach the watcher through the marks apply() leaves."""
     marks = str(tmp_path / "kills")
-    assert power_bridge.killed_by_a_bmc("twinroom-a-w2", 1000.0, marks=marks) is False
+    assert power_bridge.kill_marks(marks=marks) == {}
     power_bridge.mark_kill("twinroom-a-w2", marks=marks)
-    now = time.time()
-    assert power_bridge.killed_by_a_bmc("twinroom-a-w2", now, marks=marks) is True
-    assert power_bridge.killed_by_a_bmc("twinroom-a-w2", now + power_bridge.OWN_KILL_GRACE + 1, marks=marks) is False
-    assert power_bridge.killed_by_a_bmc("twinroom-a-w1", now, marks=marks) is False
+    killed, now = power_bridge.kill_marks(marks=marks), time.time()
+    assert set(killed) == {"twinroom-a-w2"} and now - 5 <= killed["twinroom-a-w2"] <= now
+    before = {"twinroom-a-w1": "running", "twinroom-a-w2": "running"}
+    stopped = {"twinroom-a-w1": "exited", "twinroom-a-w2": "exited"}
+    assert power_bridge.stopped_by_themselves(before, stopped, killed, now) == ["twinroom-a-w1"]
+    assert power_bridge.stopped_by_themselves(before, stopped, killed, now + power_bridge.OWN_KILL_GRACE + 1) == [
+        "twinroom-a-w1", "twinroom-a-w2"]
