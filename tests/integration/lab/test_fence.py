@@ -118,6 +118,16 @@ def set_kept_taint(api, name, present):
     api.patch_node(name, {"spec": {"taints": taints}}, _request_timeout=20)
 
 
+def lease_age(name, context):
+    """Seconds since Node name's Lease was renewed (None: no renewTime yet). The lab's nodes share this machine's
+    clock."""
+    from kubernetes import client, config  # the venv's, as in core()
+    api_client = config.new_client_from_config(config_file=KUBECONFIG, context=context, persist_config=False)
+    lease = client.CoordinationV1Api(api_client).read_namespaced_lease(name, "kube-node-lease", _request_timeout=20)
+    renewed = lease.spec.renew_time
+    return None if renewed is None else time.time() - renewed.timestamp()
+
+
 def events(api, name, reason):
     found = api.list_namespaced_event("default", field_selector="involvedObject.name=%s,reason=%s" % (name, reason),
                                       _request_timeout=20)
@@ -220,6 +230,10 @@ def test_fencing_a_worker_powers_it_off_before_marking_it(topology, nodes, lab_c
     api = core(CONTEXT["room_a"])
     assert container_state(container) == "running", "%s must run before the test" % name
     assert mark(api, name) == ([], None), "%s is already marked: the lab is not clean" % name
+    # A node powered on just before (test_lab_bed's power test) renews its lease only once its agent is up again: the
+    # fence watches a fresh lease go stale (verify_lease_stale), so wait for a renewal first.
+    wait("%s's lease renewed" % name, lambda: ((lease_age(name, CONTEXT["room_a"]) or 99) < 5,
+                                               lease_age(name, CONTEXT["room_a"])), READY_TIMEOUT)
     set_kept_taint(api, name, True)
     taints_before = other_taints(api, name)
     assert KEPT_TAINT in taints_before
