@@ -4,7 +4,7 @@
 # Every output lands in "$TWINROOM_CACHE/bin/<name>-<version>/" and is reused when present, so a
 # warm run costs nothing and a version bump builds only what changed. Nothing is written to the repo.
 #
-# usage: build-binaries.sh [kine|kwok|kubernetes|kubelet|containerd|cri-tools|cni-plugins|node-images|kubevirt|piraeus|guest|all]...
+# usage: build-binaries.sh [kine|kwok|kubernetes|kubelet|kube-proxy|containerd|cri-tools|cni-plugins|node-images|coredns|kubevirt|piraeus|guest|all]...
 #   (piraeus: CRDs only, no build; node-images: the pause image and the drill workload image as image archives;
 #    guest: the test guest's kernel and initramfs, lab/build/guest, not part of `all` yet: no lab node boots it)
 set -euo pipefail
@@ -89,6 +89,7 @@ import (
 	_ "k8s.io/kubernetes/cmd/kube-scheduler"
 	_ "k8s.io/kubernetes/cmd/kubectl"
 	_ "k8s.io/kubernetes/cmd/kubelet"
+	_ "k8s.io/kubernetes/cmd/kube-proxy"
 )
 EOF
 }
@@ -128,6 +129,11 @@ build_kubernetes() {
 # built before the lab ran kubelets stays valid.
 build_kubelet() {
   build_k8s kubelet kubelet
+}
+
+# kube-proxy, from the same wrapper module, in its own cache directory (as the kubelet).
+build_kube_proxy() {
+  build_k8s kube-proxy kube-proxy
 }
 
 build_containerd() {
@@ -209,6 +215,25 @@ CONTAINERFILE
   touch "$out/.complete"
 }
 
+# CoreDNS, the cluster DNS (roles/cluster_dns): built from its Go module and saved as an image archive under the
+# name a real site pulls (cluster_dns_image), so the nodes import it instead of pulling it.
+build_coredns() {
+  local out="$cache/image/coredns-$COREDNS_VERSION"
+  done_marker "$out" && { log "CoreDNS $COREDNS_VERSION cached"; return; }
+  local work
+  work=$(mktemp -d)
+  trap 'rm -rf "$work"' RETURN
+  mkdir -p "$out" "$work/image"
+  log "CoreDNS $COREDNS_VERSION: go install (cold: a few minutes)"
+  GOBIN="$work/image" go install -trimpath -ldflags "-s -w -X github.com/coredns/coredns/coremain.GitCommit=gomodproxy" \
+    "github.com/coredns/coredns@$COREDNS_VERSION"
+  printf 'FROM scratch\nCOPY coredns /coredns\nEXPOSE 53 53/udp\nENTRYPOINT ["/coredns"]\n' > "$work/image/Containerfile"
+  podman build --network none -q -t "$COREDNS_IMAGE_NAME:${COREDNS_VERSION#v}" "$work/image" >/dev/null
+  podman save --format docker-archive -o "$out/coredns.tar" "$COREDNS_IMAGE_NAME:${COREDNS_VERSION#v}"
+  write_sums "$out" coredns.tar
+  touch "$out/.complete"
+}
+
 build_kubevirt() {
   "$here/kubevirt/build.sh"
 }
@@ -226,16 +251,18 @@ for t in "${targets[@]}"; do
     kwok) build_kwok ;;
     kubernetes) build_kubernetes ;;
     kubelet) build_kubelet ;;
+    kube-proxy) build_kube_proxy ;;
     containerd) build_containerd ;;
     cri-tools) build_cri_tools ;;
     cni-plugins) build_cni_plugins ;;
     node-images) build_node_images ;;
+    coredns) build_coredns ;;
     kubevirt) build_kubevirt ;;
     guest) build_guest ;;
     piraeus) PIRAEUS_VERSION=$PIRAEUS_VERSION "$here/piraeus/fetch-crds.sh" ;;
-    all) build_kine; build_kwok; build_kubernetes; build_kubelet; build_containerd; build_cri_tools; build_cni_plugins
-         build_node_images; build_kubevirt; PIRAEUS_VERSION=$PIRAEUS_VERSION "$here/piraeus/fetch-crds.sh" ;;
-    *) echo "unknown target '$t': choose kine, kwok, kubernetes, kubelet, containerd, cri-tools, cni-plugins, node-images, kubevirt, piraeus, guest or all" >&2; exit 2 ;;
+    all) build_kine; build_kwok; build_kubernetes; build_kubelet; build_kube_proxy; build_containerd; build_cri_tools
+         build_cni_plugins; build_node_images; build_coredns; build_kubevirt; PIRAEUS_VERSION=$PIRAEUS_VERSION "$here/piraeus/fetch-crds.sh" ;;
+    *) echo "unknown target '$t': choose kine, kwok, kubernetes, kubelet, kube-proxy, containerd, cri-tools, cni-plugins, node-images, coredns, kubevirt, piraeus, guest or all" >&2; exit 2 ;;
   esac
 done
 log "done; binaries under $bin"

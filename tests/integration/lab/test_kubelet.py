@@ -1,5 +1,6 @@
 """The rooms' nodes run real kubelets with containerd: pods run real containers (logs, exec), pods in one room
-reach pods in the other over the link, and cutting the link cuts that traffic too."""
+reach pods in the other over the link, and cutting the link cuts that traffic too; Services answer by name
+(kube-proxy, CoreDNS) in both rooms."""
 import sys
 import time
 from pathlib import Path
@@ -36,8 +37,11 @@ def pods(lab_cli):
         for name, node in PODS.items():
             container = client.V1Container(name="web", image=workloads.IMAGE, image_pull_policy="Never", command=command)
             spec = client.V1PodSpec(node_name=node, termination_grace_period_seconds=2, containers=[container])
-            api.create_namespaced_pod(NAMESPACE, client.V1Pod(metadata=client.V1ObjectMeta(name=name), spec=spec),
-                                      _request_timeout=15)
+            api.create_namespaced_pod(NAMESPACE, client.V1Pod(metadata=client.V1ObjectMeta(name=name, labels={"app": name}),
+                                                              spec=spec), _request_timeout=15)
+            service = client.V1Service(metadata=client.V1ObjectMeta(name="web-" + name), spec=client.V1ServiceSpec(
+                selector={"app": name}, ports=[client.V1ServicePort(port=80, target_port=8080)]))
+            api.create_namespaced_service(NAMESPACE, service, _request_timeout=15)
         wait_for(lambda: all(p.status.phase == "Running" and p.status.pod_ip
                              for p in api.list_namespaced_pod(NAMESPACE, _request_timeout=10).items)
                  and len(api.list_namespaced_pod(NAMESPACE, _request_timeout=10).items) == len(PODS),
@@ -86,3 +90,16 @@ def test_pods_run_real_containers_and_reach_across_the_rooms_until_the_link_is_c
     started = time.monotonic()
     wait_for(lambda: fetch_in_node("a-w1", "pod-a", url) == (0, "pod-b"), 60, "pod-a reaches pod-b again")
     print("pod traffic across the link back %.1f s after restore-link" % (time.monotonic() - started))
+
+
+def test_services_answer_by_name_in_both_rooms(pods):
+    """kube-proxy on every kubelet node and CoreDNS with a replica in each room: a pod reaches the other room's pod
+    through its Service's name."""
+    dns = core().list_namespaced_pod("kube-system", label_selector="k8s-app=kube-dns", _request_timeout=10).items
+    zones = {p.metadata.name: (p.spec.node_name, p.status.phase) for p in dns}
+    rooms = sorted(set(node[0] for node, phase in zones.values() if phase == "Running"))
+    assert rooms == ["a", "b"], "CoreDNS must run in each room: %s" % zones
+    for node, pod, other in (("a-w1", "pod-a", "pod-b"), ("b-w1", "pod-b", "pod-a")):
+        url = "http://web-%s.%s.svc.cluster.local/hostname" % (other, NAMESPACE)
+        # The Service's endpoints reach kube-proxy on every node within a few seconds of the pod being Ready.
+        wait_for(lambda: fetch_in_node(node, pod, url) == (0, other), 60, "%s reaches %s by name" % (pod, url))
