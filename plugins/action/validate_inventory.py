@@ -15,7 +15,7 @@ from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.twinroom.ha.plugins.module_utils import (
-    inventory_failover, inventory_model, inventory_rules, inventory_site)
+    inventory_failover, inventory_model, inventory_rules, inventory_services, inventory_site)
 
 ARGUMENT_SPEC = {
     'required_vars': {'type': 'list', 'elements': 'str', 'default': []},
@@ -71,7 +71,7 @@ def variables_to_read(required_vars=()):
     """The variables the rules read on the room nodes: the model's, the site's and the required ones; nothing else
     (secrets in particular) is ever evaluated."""
     return tuple(inventory_model.unique(list(inventory_rules.VARIABLES) + list(inventory_site.SITE_VARIABLES)
-                                        + list(required_vars or ())))
+                                        + list(inventory_services.VARIABLES) + list(required_vars or ())))
 
 
 def read_role_defaults(names, roles_dir=ROLES_DIR):
@@ -113,15 +113,20 @@ class ActionModule(ActionBase):
         hosts = inventory_model.relevant_hosts(groups)
         all_hostvars = task_vars.get('hostvars') or {}
         hostvars = read_hostvars(all_hostvars, hosts, variables_to_read(required_vars))
-        # storage_layer and kubevirt run on the controller: what they install follows localhost's variables.
+        # storage_layer, kubevirt and cluster_dns run on the controller: what they install follows localhost's
+        # variables.
         controller_vars = read_hostvars(all_hostvars, [inventory_model.CONTROLLER],
                                         inventory_site.SITE_VARIABLES)[inventory_model.CONTROLLER]
+        dns_controller_vars = read_hostvars(all_hostvars, [inventory_model.CONTROLLER],
+                                            inventory_services.VARIABLES)[inventory_model.CONTROLLER]
         role_defaults = read_role_defaults(inventory_site.role_default_names())
+        role_defaults.update(read_role_defaults(inventory_services.ROLE_DEFAULTS))
 
         violations = inventory_rules.check_inventory(groups, hostvars, required_vars)
         violations.extend(inventory_rules.check_bmc_credentials(groups, hostvars, credentials_set(all_hostvars, hosts)))
         violations.extend(inventory_failover.check_automatic_failover(groups, hostvars))
         violations.extend(inventory_site.check_site(groups, hostvars, controller_vars, role_defaults))
+        violations.extend(inventory_services.check_cluster_dns(groups, hostvars, dns_controller_vars, role_defaults))
         result['changed'] = False
         result['violations'] = [violation._asdict() for violation in violations]
         if violations:

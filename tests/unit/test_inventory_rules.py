@@ -11,10 +11,12 @@ import pytest
 import yaml
 
 try:
-    from ansible_collections.twinroom.ha.plugins.module_utils import inventory_model, inventory_rules, inventory_site
+    from ansible_collections.twinroom.ha.plugins.module_utils import (
+        inventory_model, inventory_rules, inventory_services, inventory_site)
 except ImportError:  # not run through ansible-test: find the collection where devenv.sh links it
     sys.path[:0] = [p for p in os.environ.get('ANSIBLE_COLLECTIONS_PATH', '').split(os.pathsep) if p]
-    from ansible_collections.twinroom.ha.plugins.module_utils import inventory_model, inventory_rules, inventory_site
+    from ansible_collections.twinroom.ha.plugins.module_utils import (
+        inventory_model, inventory_rules, inventory_services, inventory_site)
 
 from ansible_collections.twinroom.ha.plugins.action import validate_inventory as validate_action
 
@@ -99,7 +101,8 @@ def test_summary_of_a_valid_inventory():
 def test_only_model_variables_are_read():
     # The action plugin evaluates these names and nothing else: BMC passwords stay in the vault.
     names = validate_action.variables_to_read(['twinroom_node_address', 'twinroom_zone'])
-    assert names == inventory_rules.VARIABLES + inventory_site.SITE_VARIABLES + ('twinroom_node_address',)
+    assert names == tuple(inventory_model.unique(inventory_rules.VARIABLES + inventory_site.SITE_VARIABLES
+                                                 + inventory_services.VARIABLES + ('twinroom_node_address',)))
     assert not [name for name in names if 'password' in name or 'username' in name]
 
 

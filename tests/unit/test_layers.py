@@ -54,6 +54,7 @@ LAYERS = {
     'inventory_failover.py': PLANS,          # the inventory rule automatic-failover
     'inventory_rules.py': PLANS,
     'inventory_site.py': PLANS,
+    'inventory_services.py': PLANS,
     'kubevirt_vm.py': PLANS,
     'leader_lease.py': PLANS,
     'linstor_quorum.py': PLANS,
