@@ -20,9 +20,9 @@ DEFAULTS = {'control_plane_service_cidr': '10.96.0.0/16', 'node_agent_cluster_dn
 PREFIX = "Inventory rule 'cluster-dns' failed for "
 
 
-def messages(hostvars=None, controller=None, defaults=DEFAULTS):
+def messages(hostvars=None, controller=None):
     hostvars = dict((host, {}) for group in GROUPS.values() for host in group) if hostvars is None else hostvars
-    return [v.message for v in inventory_services.check_cluster_dns(GROUPS, hostvars, controller, defaults)]
+    return [v.message for v in inventory_services.check_cluster_dns(GROUPS, hostvars, controller, dict(DEFAULTS))]
 
 
 def everywhere(**values):
