@@ -70,8 +70,9 @@ ROLES_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path
 def variables_to_read(required_vars=()):
     """The variables the rules read on the room nodes: the model's, the site's and the required ones; nothing else
     (secrets in particular) is ever evaluated."""
-    return tuple(inventory_model.unique(list(inventory_rules.VARIABLES) + list(inventory_site.SITE_VARIABLES)
-                                        + list(inventory_services.VARIABLES) + list(required_vars or ())))
+    return tuple(inventory_model.unique(list(inventory_rules.VARIABLES) + list(inventory_failover.INVENTORY_VARIABLES)
+                                        + list(inventory_site.SITE_VARIABLES) + list(inventory_services.VARIABLES)
+                                        + list(required_vars or ())))
 
 
 def read_role_defaults(names, roles_dir=ROLES_DIR):

@@ -21,6 +21,10 @@ from ansible_collections.twinroom.ha.plugins.module_utils.inventory_model import
 
 RULE = 'automatic-failover'
 _DIGITS = re.compile(r'^\s*\d+\s*$')
+# Where the room watch on the witness answers the isolation guards (roles automatic_failover and isolation_guard read
+# it; default 8450): one port for every host, or a guard asks where nothing listens and isolates its room.
+WITNESS_PORT = 'twinroom_witness_port'
+INVENTORY_VARIABLES = failover_settings.INVENTORY_VARIABLES + (WITNESS_PORT,)
 
 
 def _hosts(layout):
@@ -65,7 +69,38 @@ def check_automatic_failover(groups, hostvars):
             settings[key] = values[0][0]
         elif any(isinstance(model.value(hostvars, host, name), Unreadable) for host in hosts):
             return violations  # reported by variable-evaluates; the settings are not known
+    violations.extend(_check_witness_port(layout, hosts, hostvars))
     if violations:
         return violations
     return [model.violation(RULE, ALL_ROOM_NODES, problem)
             for problem in failover_settings.settings_problems(settings)]
+
+
+def _check_witness_port(layout, hosts, hostvars):
+    """With hosts in group witness: twinroom_witness_port is one TCP port (1-65535) for every host."""
+    if not layout.witness:
+        return []
+
+    def port(host):  # '8450' from an INI inventory is 8450; an unreadable value is reported by its own rule
+        value = model.value(hostvars, host, WITNESS_PORT)
+        return None if isinstance(value, Unreadable) else _number(value)
+
+    values = model.group_hosts(hosts, port)
+    unset = [host for host in hosts if model.value(hostvars, host, WITNESS_PORT) is None]
+    if len(values) > 1 or (values and unset):
+        parts = ['%s: %s' % (failover_settings.shown(value), model.names(holders)) for value, holders in values]
+        if unset:
+            parts.append('unset (8450): %s' % model.names(unset))
+        return [model.violation(
+            RULE, model.subject([host for value, holders in values for host in holders] + unset, layout.room_nodes),
+            '%s differs between hosts (%s): an isolation guard would ask the witness where its room watch does not '
+            'listen, and isolate its room. Set it once, in group_vars/all, and remove the other values.'
+            % (WITNESS_PORT, '; '.join(parts)))]
+    for value, holders in values:
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
+            return [model.violation(
+                RULE, model.subject(holders, layout.room_nodes),
+                '%s is %s; it must be a TCP port from 1 to 65535, where the room watch on the witness answers the '
+                'isolation guards (default 8450). Set it in group_vars/all.'
+                % (WITNESS_PORT, failover_settings.shown(value)))]
+    return []

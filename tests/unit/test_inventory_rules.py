@@ -101,8 +101,9 @@ def test_summary_of_a_valid_inventory():
 def test_only_model_variables_are_read():
     # The action plugin evaluates these names and nothing else: BMC passwords stay in the vault.
     names = validate_action.variables_to_read(['twinroom_node_address', 'twinroom_zone'])
-    assert names == tuple(inventory_model.unique(inventory_rules.VARIABLES + inventory_site.SITE_VARIABLES
-                                                 + inventory_services.VARIABLES + ('twinroom_node_address',)))
+    assert names == tuple(inventory_model.unique(
+        inventory_rules.VARIABLES + inventory_failover.INVENTORY_VARIABLES + inventory_site.SITE_VARIABLES
+        + inventory_services.VARIABLES + ('twinroom_node_address',)))
     assert not [name for name in names if 'password' in name or 'username' in name]
 
 
@@ -367,10 +368,31 @@ def test_automatic_failover_switch_is_a_boolean_and_a_witness_group_is_the_witne
     assert inventory_failover.check_automatic_failover(case['groups'], case['hostvars']) == []
 
 
+def test_the_witness_port_is_one_tcp_port_for_every_host():
+    case = _failover_case(twinroom_automatic_failover=True, twinroom_witness_port=8450)
+    case['groups']['witness'] = ['w1']
+    case['hostvars']['w1'] = {'twinroom_automatic_failover': True, 'twinroom_witness_port': '8450'}
+    assert _failover_messages(case) == []
+    case['hostvars']['w1']['twinroom_witness_port'] = 9000
+    assert _failover_messages(case) == [
+        "Inventory rule 'automatic-failover' failed for all room nodes: twinroom_witness_port differs between hosts "
+        "(8450: a-cp1, a-w1, a-w2, b-cp1, b-w1, b-w2; 9000: w1): an isolation guard would ask the witness where its "
+        "room watch does not listen, and isolate its room. Set it once, in group_vars/all, and remove the other "
+        "values."]
+    case = _failover_case(twinroom_automatic_failover=True, twinroom_witness_port=70000)
+    case['groups']['witness'] = ['w1']
+    case['hostvars']['w1'] = {'twinroom_automatic_failover': True, 'twinroom_witness_port': 70000}
+    assert _failover_messages(case) == [
+        "Inventory rule 'automatic-failover' failed for all room nodes: twinroom_witness_port is 70000; it must be a "
+        "TCP port from 1 to 65535, where the room watch on the witness answers the isolation guards (default 8450). "
+        "Set it in group_vars/all."]
+    # Without a witness nobody listens on it: nothing to check.
+    assert _failover_messages(_failover_case(twinroom_automatic_failover=True, twinroom_witness_port='x')) == []
+
+
 def test_automatic_failover_variables_are_read():
     assert set(failover_names()) <= set(validate_action.variables_to_read())
 
 
 def failover_names():
-    from ansible_collections.twinroom.ha.plugins.module_utils import failover_settings
-    return failover_settings.INVENTORY_VARIABLES
+    return inventory_failover.INVENTORY_VARIABLES
