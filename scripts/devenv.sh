@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Source this file: it prepares (once, then cached) and activates the project's environment.
 #   - a Python venv keyed by the hash of requirements.txt, outside the repo;
-#   - ansible_collections/twinroom/ha pointing at this checkout, so `twinroom.ha.*` resolves;
+#   - ansible_collections/twinroom/ha pointing at this checkout (a path of its own), so `twinroom.ha.*` resolves;
 #   - the lab's podman configuration (runc, rlimits this sandbox allows).
 # Everything slow is cached under $TWINROOM_CACHE (default /var/cache/twinroom).
 _twinroom_repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -22,7 +22,9 @@ fi
 # shellcheck disable=SC1091
 . "$_twinroom_venv/bin/activate"
 
-_twinroom_colls=$TWINROOM_CACHE/collections
+# One collections path per checkout: two checkouts on one machine (a clean clone under test beside a working copy)
+# each resolve twinroom.ha to themselves, whichever sourced this file last.
+_twinroom_colls=$TWINROOM_CACHE/collections/$(printf '%s' "$_twinroom_repo" | sha256sum | cut -c1-12)
 mkdir -p "$_twinroom_colls/ansible_collections/twinroom"
 ln -sfn "$_twinroom_repo" "$_twinroom_colls/ansible_collections/twinroom/ha"
 export ANSIBLE_COLLECTIONS_PATH=$_twinroom_colls

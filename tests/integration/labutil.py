@@ -18,6 +18,34 @@ def node_exec(container, script, timeout=30):
     return podman("exec", container, "bash", "-c", script, check=False, timeout=timeout)
 
 
+# One DNS query (A record, recursion desired) sent from a node to the cluster DNS Service through kube-proxy; prints
+# the first answer's address, or what went wrong. The node's python3 is the one Ansible uses.
+_DNS_QUERY = r"""
+import socket, struct, sys
+name, server = sys.argv[1], sys.argv[2]
+query = struct.pack(">HHHHHH", 0x7472, 0x0100, 1, 0, 0, 0)
+query += b"".join(bytes([len(part)]) + part.encode() for part in name.split(".")) + b"\0" + struct.pack(">HH", 1, 1)
+sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+sock.settimeout(2)
+try:
+    sock.sendto(query, (server, 53))
+    reply = sock.recv(512)
+except OSError as exc:
+    print("no reply: %s" % exc)
+    sys.exit(1)
+answers = struct.unpack(">H", reply[6:8])[0]
+print(".".join(str(b) for b in reply[-4:]) if answers and reply[-6:-4] == b"\0\4" else "rcode %d, %d answers"
+      % (reply[3] & 15, answers))
+"""
+
+
+def dns_answer(container, name, server="10.96.0.10"):
+    """The address the cluster DNS at ``server`` gives for ``name``, asked from inside lab node ``container``
+    (or a line saying why there is none)."""
+    result = podman("exec", container, "python3", "-c", _DNS_QUERY, name, server, check=False, timeout=15)
+    return (result.stdout + result.stderr).strip()
+
+
 def tcp_reachable(from_container, address, port, seconds=2):
     probe = 'timeout %d bash -c "</dev/tcp/%s/%d"' % (seconds, address, port)
     return node_exec(from_container, probe, timeout=seconds + 10).returncode == 0
