@@ -39,10 +39,28 @@ print(".".join(str(b) for b in reply[-4:]) if answers and reply[-6:-4] == b"\0\4
 """
 
 
+# A pod's network namespace on the node: a Service address is reached from the pod network (the lab's nodes have no
+# default route of their own). A ready pod outside kube-system if there is one, else any (CoreDNS asking its own
+# Service comes back to itself through the bridge's hairpin mode).
+_POD_NETNS = r"""
+import json, subprocess
+pods = json.loads(subprocess.run(["crictl", "pods", "--state", "ready", "-o", "json"], capture_output=True,
+                                 check=True).stdout)["items"]
+pods.sort(key=lambda p: p["metadata"]["namespace"] == "kube-system")
+pod = pods[0]["id"] if pods else None
+if pod:
+    info = json.loads(subprocess.run(["crictl", "inspectp", pod], capture_output=True, check=True).stdout)["info"]
+    print(next(n["path"] for n in info["runtimeSpec"]["linux"]["namespaces"] if n["type"] == "network"))
+"""
+
+
 def dns_answer(container, name, server="10.96.0.10"):
-    """The address the cluster DNS at ``server`` gives for ``name``, asked from inside lab node ``container``
-    (or a line saying why there is none)."""
-    result = podman("exec", container, "python3", "-c", _DNS_QUERY, name, server, check=False, timeout=15)
+    """The address the cluster DNS at ``server`` gives for ``name``, asked from a pod's network on lab node
+    ``container`` (or a line saying why there is none)."""
+    script = ('netns=$(python3 -c "$1") && [ -n "$netns" ] || { echo "no ready pod on this node"; exit 1; }; '
+              'nsenter --net="$netns" python3 -c "$2" "$3" "$4"')
+    result = podman("exec", container, "bash", "-c", script, "dns", _POD_NETNS, _DNS_QUERY, name, server, check=False,
+                    timeout=30)
     return (result.stdout + result.stderr).strip()
 
 

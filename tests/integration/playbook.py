@@ -87,3 +87,15 @@ def failed_tasks(result, limit=2500):
     recap = text[text.rfind('PLAY RECAP'):] if 'PLAY RECAP' in text else ''
     failed = '\n'.join('\n'.join(lines).rstrip()[:limit] for lines in found)
     return 'failed task(s):\n%s\n%s' % (failed, recap[:1500])
+
+
+def changed_tasks(result):
+    """'host: task' for every task that reported changed, for an assertion message about idempotence."""
+    task, found = None, []
+    for line in output(result).splitlines():
+        header = _TASK_LINE.match(line)
+        if header or line.startswith('PLAY'):
+            task = header.group('task') if header else None
+        elif line.startswith('changed: ['):
+            found.append('%s: %s' % (line[len('changed: ['):].split(']')[0], task))
+    return found
