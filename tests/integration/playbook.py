@@ -18,7 +18,7 @@ REPO = pathlib.Path(__file__).resolve().parents[2]
 _RECAP_LINE = re.compile(r'^(?P<host>\S+)\s+:\s+(?P<counts>(?:\w+=\d+\s*)+)$')
 
 
-def run_playbook(playbook, inventory, extra_vars=None, check=False, diff=False, timeout=900):
+def run_playbook(playbook, inventory, extra_vars=None, check=False, diff=False, timeout=900, extra_args=()):
     """ansible-playbook PLAYBOOK -i INVENTORY, from the repository root; never raises on a failed run.
 
     Relative paths are taken from the repository root. stdout and stderr are kept apart in the
@@ -31,6 +31,7 @@ def run_playbook(playbook, inventory, extra_vars=None, check=False, diff=False, 
         command.append('--check')
     if diff:
         command.append('--diff')
+    command.extend(extra_args)
     env = dict(os.environ, ANSIBLE_NOCOLOR='1', ANSIBLE_FORCE_COLOR='0')
     return subprocess.run(command, cwd=str(REPO), env=env, capture_output=True, text=True, timeout=timeout,
                           check=False)

@@ -257,3 +257,16 @@ def test_summary_names_rooms_and_fencing(monkeypatch):
     # The callback may fold the long line; compare words.
     assert ('Inventory is valid: room_a (zone room-a): 3 node(s), control plane a-cp1; room_b (zone room-b): '
             '3 node(s), control plane b-cp1; fence method redfish; witness off.') in ' '.join(output(result).split())
+
+
+def test_a_limit_without_the_controller_is_refused_before_anything_runs():
+    """--limit room_b would skip validation and every controller play, run only node plays, and report success."""
+    result = run_playbook(VALIDATE_THEN_TOUCH, INVENTORIES + '/valid', extra_args=['--limit', 'room_b'])
+    text = output(result)
+    assert result.returncode != 0, text
+    assert ("--limit room_b leaves out localhost, the controller every play of the collection runs from: nothing "
+            "would be validated or failed over. Add it (--limit 'room_b,localhost') or run without --limit. Nothing "
+            "was changed.") in ' '.join(text.split()), text
+    assert 'Touch every node' not in text
+    recap = play_recap(text)
+    assert all(counts['unreachable'] == 0 and counts['changed'] == 0 for counts in recap.values()), recap
