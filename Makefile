@@ -8,7 +8,7 @@ ENV := source scripts/devenv.sh
 LAB := -i inventories/lab
 PYTEST_OPTS ?=
 
-.PHONY: lab lab-fresh site lab-down test unit package integration drills lint sanity docs deps
+.PHONY: lab lab-fresh site lab-down test unit package integration drills lint sanity docs deps molecule
 
 deps:
 	scripts/install-system-deps.sh
@@ -43,6 +43,13 @@ docs:
 
 integration:
 	$(ENV) && python -m pytest tests/integration -q --durations=25 -m "not drill" $(PYTEST_OPTS)
+
+# Each role's Molecule scenario (roles/<role>/molecule/default): converge, idempotence, testinfra verify.
+molecule:
+	$(ENV) && for scenario in roles/*/molecule/default; do \
+	  role=$${scenario%/molecule/default}; echo "== molecule test: $$role"; \
+	  (cd "$$role" && molecule test) || exit 1; \
+	done
 
 # The long lab drills make test leaves out (each a further direction of a path it runs); on a lab from make lab.
 drills:
