@@ -55,6 +55,7 @@ LAYERS = {
     'inventory_rules.py': PLANS,
     'inventory_site.py': PLANS,
     'inventory_services.py': PLANS,
+    'dns_spread.py': PLANS,
     'kubevirt_vm.py': PLANS,
     'leader_lease.py': PLANS,
     'linstor_quorum.py': PLANS,

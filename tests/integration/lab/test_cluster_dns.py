@@ -70,6 +70,11 @@ def test_coredns_is_spread_over_the_rooms_again(spread_playbook):
     for name in ROOM_B:
         core.patch_node(name, {"spec": {"unschedulable": None}}, _request_timeout=10)
 
+    rehearsed = run_playbook(spread_playbook, drill.INVENTORY, check=True)
+    assert rehearsed.returncode == 0, failed_tasks(rehearsed)
+    assert "would be moved so that room-b has one again" in output(rehearsed), output(rehearsed)[-3000:]
+    assert sorted(dns_rooms(core).values()) == ["a", "a"], "check mode moved a replica: %s" % dns_rooms(core)
+
     spread = run_playbook(spread_playbook, drill.INVENTORY)
     assert spread.returncode == 0, failed_tasks(spread)
     assert play_recap(output(spread))["localhost"]["changed"] == 1, output(spread)[-3000:]
