@@ -73,26 +73,31 @@ def tcp_reachable(from_container, address, port, seconds=2):
 def ipmi_bmcs(nodes, port, log_path):
     """The lab's IPMI BMC stand-in (lab/twinroom_lab/ipmi_bmc.py) answering for each node of topology.json's
     nodes on its BMC address and UDP port; yields once every address answers an RMCP presence ping (20 s
-    bound), stops it afterwards. The first node's BMC credentials are the stand-in's."""
+    bound), stops them afterwards. The first node's BMC credentials are the stand-in's.
+
+    One process per node, as every real BMC is a machine of its own: one pyghmi loop serving them all answered
+    one at a time, and while it asked podman for a node's power state, the session handshakes of the others (the
+    failover reads every BMC at once) ran out of ipmitool's retries on a busy machine."""
     from ansible_collections.twinroom.ha.plugins.module_utils.bmc import rmcp_answers
     credentials = nodes[0]["bmc"]
-    argv = [sys.executable, "-m", "twinroom_lab.ipmi_bmc", "--port", str(port)]
-    for node in nodes:
-        argv += ["--node", "%s=%s=%s" % (node["container"], node["bmc"]["address"], node["bmc"]["system_id"])]
     env = dict(os.environ, PYTHONPATH=str(REPO / "lab"), TWINROOM_IPMI_USER=credentials["username"],
                TWINROOM_IPMI_PASSWORD=credentials["password"])
     with open(log_path, "w", encoding="utf-8") as log:
-        proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT)
+        procs = [subprocess.Popen([sys.executable, "-m", "twinroom_lab.ipmi_bmc", "--port", str(port), "--node",
+                                   "%s=%s=%s" % (node["container"], node["bmc"]["address"], node["bmc"]["system_id"])],
+                                  env=env, stdout=log, stderr=subprocess.STDOUT) for node in nodes]
         try:
             deadline = time.monotonic() + 20
             while not all(rmcp_answers(n["bmc"]["address"], port, 1)[0] for n in nodes):
-                if proc.poll() is not None or time.monotonic() > deadline:
+                if any(proc.poll() is not None for proc in procs) or time.monotonic() > deadline:
                     raise AssertionError("the IPMI BMC stand-in did not answer: %s" % Path(log_path).read_text())
                 time.sleep(0.2)
             yield
         finally:
-            proc.terminate()
-            proc.wait(timeout=10)
+            for proc in procs:
+                proc.terminate()
+            for proc in procs:
+                proc.wait(timeout=10)
 
 
 def wait_for(predicate, seconds, what):
