@@ -42,8 +42,8 @@ def build_parser():
     on = add("power-on-room", help="power a room back on through its BMCs")
     on.add_argument("room")
 
-    for name, text in (("cut-link", "disconnect the room's nodes from the inter-room link"),
-                       ("restore-link", "reconnect the room's nodes to the inter-room link")):
+    for name, text in (("cut-link", "cut the room's nodes off from the other room on the inter-room link"),
+                       ("restore-link", "let the room's nodes reach the other room on the link again")):
         link = add(name, help=text + " (default: every room)")
         link.add_argument("room", nargs="?")
 

@@ -12,7 +12,7 @@ fences in that window sends ForceOff itself and gets the same answer a moment la
 
 import time
 
-from . import LabError, bmc, podman, power_bridge, wait
+from . import LabError, bmc, link_filter, podman, power_bridge, wait
 from .redfish import Redfish
 
 ANSWERING = "answering"
@@ -23,22 +23,23 @@ POWER_ON_TIMEOUT = 90
 
 # ---------------------------------------------------------------- pure decisions
 
-def plan_link(nodes, link_network, containers, connect):
-    """[(node, action)] to connect or disconnect each node's link; action None when already so.
+def plan_link(nodes, containers, cut, connect):
+    """[(node, action)] to cut or restore each node's link; action None when already so.
 
-    containers: podman.containers() output. Raises LabError naming containers that do not exist.
+    containers: podman.containers() output; cut: names of the nodes whose link is cut now
+    (link_filter.cut_nodes). A cut raises LabError naming containers that do not exist; a restore
+    needs none (the filter is the host's: lab_down undoes it before the nodes go).
     """
     missing = [n.container for n in nodes if n.container not in containers]
-    if missing:
+    if missing and not connect:
         raise LabError("no such container(s): %s: is the lab up? (make lab)"
                        % ", ".join(missing))
     plan = []
     for node in nodes:
-        attached = link_network in containers[node.container]["networks"]
         if connect:
-            plan.append((node, None if attached else "connect"))
+            plan.append((node, "restore" if node.name in cut else None))
         else:
-            plan.append((node, "disconnect" if attached else None))
+            plan.append((node, None if node.name in cut else "cut"))
     return plan
 
 
@@ -49,17 +50,17 @@ def container_states(nodes, containers):
 # ---------------------------------------------------------------- link
 
 def set_link(topo, room, connect, say=print):
+    """Cut or restore the link of a room's nodes (every room's when room is None): see link_filter."""
     nodes = topo.room_nodes(room)
     where = room or "every room"
-    plan = plan_link(nodes, topo.link_network, podman.containers(), connect)
+    plan = plan_link(nodes, podman.containers(), link_filter.cut_nodes(topo, link_filter.listing()), connect)
     for node, action in plan:
-        if action == "disconnect":
-            podman.network_disconnect(topo.link_network, node.container)
-            say("%s: disconnected from %s" % (node.name, topo.link_network))
-        elif action == "connect":
-            ip = topo.link_ip(node)
-            podman.network_connect(topo.link_network, node.container, ip)
-            say("%s: connected to %s as %s" % (node.name, topo.link_network, ip))
+        if action == "cut":
+            link_filter.cut(topo, node)
+            say("%s: link cut (no frame to or from the other room on %s)" % (node.name, topo.link_network))
+        elif action == "restore":
+            link_filter.restore(topo, node)
+            say("%s: link restored (%s at %s)" % (node.name, topo.link_network, topo.link_ip(node)))
         else:
             say("%s: link already %s" % (node.name, "connected" if connect else "cut"))
     changed = sum(1 for node, action in plan if action)
@@ -172,6 +173,7 @@ def power_on_room(topo, room, state_dir, bridge_port, say=print):
 
 def status_rows(topo, state_dir):
     containers = podman.containers()
+    cut = link_filter.cut_nodes(topo, link_filter.listing())
     bmcs = {r["node"]: r for r in bmc.status(topo, state_dir)}
     rows = []
     for node in topo.nodes:
@@ -188,7 +190,7 @@ def status_rows(topo, state_dir):
         elif entry is None:
             link = "?"
         else:
-            link = "connected" if topo.link_network in entry["networks"] else "CUT"
+            link = "CUT" if node.name in cut else "connected"
         rows.append((node.name, node.room, entry["state"] if entry else "missing", bmc_text, link))
     return rows
 

@@ -60,6 +60,8 @@ def build(environ):
             "twinroom_lab_container": node["container"],
             "twinroom_lab_networks": node["networks"],
         }
+        if node.get("link_mac"):
+            hostvars[name]["twinroom_lab_link_mac"] = node["link_mac"]
         if node["bmc"]:
             hostvars[name].update({
                 "twinroom_bmc_address": node["bmc"]["address"],

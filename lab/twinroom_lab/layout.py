@@ -38,6 +38,12 @@ def networks(witness):
     return nets
 
 
+def link_mac(address):
+    """A node's fixed MAC on the link network: 02:77 (locally administered) and the four octets of its link
+    address. Fixed, so the link-cut filter (link_filter.py) still names the node's interface after a power cycle."""
+    return "02:77:" + ":".join("%02x" % int(octet) for octet in address.split("."))
+
+
 def system_id(name):
     return str(uuid.uuid5(_SYSTEM_NAMESPACE, name))
 
@@ -68,6 +74,7 @@ def build(workers_per_room=2, witness=False):
                 "role": role,
                 "address": nets[LINK_NETWORK],
                 "room_address": nets[room_net],
+                "link_mac": link_mac(nets[LINK_NETWORK]),
                 "networks": nets,
                 "bmc": {
                     "address": "127.77.%d.%d" % (bmc_octet, host),

@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Dict, Optional, Tuple
 
-from . import LabError, UsageError
+from . import LabError, UsageError, layout
 
 DEFAULT_STATE_DIR = "/var/lib/twinroom-lab"
 WITNESS_ROOM = "witness"
@@ -72,6 +72,11 @@ class Topology:
 
     def link_ip(self, node):
         return node.networks.get(self.link_network)
+
+    def link_mac(self, node):
+        """The node's fixed MAC on the link network (roles/lab_bed sets it from layout.link_mac), or None."""
+        address = self.link_ip(node)
+        return layout.link_mac(address) if address else None
 
     def resolve_room(self, text):
         """'room_a' or 'a' -> 'room_a'; anything else is a UsageError listing the valid rooms."""

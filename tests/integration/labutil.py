@@ -18,6 +18,52 @@ def node_exec(container, script, timeout=30):
     return podman("exec", container, "bash", "-c", script, check=False, timeout=timeout)
 
 
+# One DNS query (A record, recursion desired) sent from a node to the cluster DNS Service through kube-proxy; prints
+# the first answer's address, or what went wrong. The node's python3 is the one Ansible uses.
+_DNS_QUERY = r"""
+import socket, struct, sys
+name, server = sys.argv[1], sys.argv[2]
+query = struct.pack(">HHHHHH", 0x7472, 0x0100, 1, 0, 0, 0)
+query += b"".join(bytes([len(part)]) + part.encode() for part in name.split(".")) + b"\0" + struct.pack(">HH", 1, 1)
+sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+sock.settimeout(2)
+try:
+    sock.sendto(query, (server, 53))
+    reply = sock.recv(512)
+except OSError as exc:
+    print("no reply: %s" % exc)
+    sys.exit(1)
+answers = struct.unpack(">H", reply[6:8])[0]
+print(".".join(str(b) for b in reply[-4:]) if answers and reply[-6:-4] == b"\0\4" else "rcode %d, %d answers"
+      % (reply[3] & 15, answers))
+"""
+
+
+# A pod's network namespace on the node: a Service address is reached from the pod network (the lab's nodes have no
+# default route of their own). A ready pod outside kube-system if there is one, else any (CoreDNS asking its own
+# Service comes back to itself through the bridge's hairpin mode).
+_POD_NETNS = r"""
+import json, subprocess
+pods = json.loads(subprocess.run(["crictl", "pods", "--state", "ready", "-o", "json"], capture_output=True,
+                                 check=True).stdout)["items"]
+pods.sort(key=lambda p: p["metadata"]["namespace"] == "kube-system")
+pod = pods[0]["id"] if pods else None
+if pod:
+    info = json.loads(subprocess.run(["crictl", "inspectp", pod], capture_output=True, check=True).stdout)["info"]
+    print(next(n["path"] for n in info["runtimeSpec"]["linux"]["namespaces"] if n["type"] == "network"))
+"""
+
+
+def dns_answer(container, name, server="10.96.0.10"):
+    """The address the cluster DNS at ``server`` gives for ``name``, asked from a pod's network on lab node
+    ``container`` (or a line saying why there is none)."""
+    script = ('netns=$(python3 -c "$1") && [ -n "$netns" ] || { echo "no ready pod on this node"; exit 1; }; '
+              'nsenter --net="$netns" python3 -c "$2" "$3" "$4"')
+    result = podman("exec", container, "bash", "-c", script, "dns", _POD_NETNS, _DNS_QUERY, name, server, check=False,
+                    timeout=30)
+    return (result.stdout + result.stderr).strip()
+
+
 def tcp_reachable(from_container, address, port, seconds=2):
     probe = 'timeout %d bash -c "</dev/tcp/%s/%d"' % (seconds, address, port)
     return node_exec(from_container, probe, timeout=seconds + 10).returncode == 0

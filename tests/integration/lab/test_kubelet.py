@@ -92,7 +92,6 @@ def test_pods_run_real_containers_and_reach_across_the_rooms_until_the_link_is_c
     print("pod traffic across the link back %.1f s after restore-link" % (time.monotonic() - started))
 
 
-@pytest.mark.drill  # CoreDNS is not in site.yml while a lost room's replacement can stall failover.yml
 def test_services_answer_by_name_in_both_rooms(pods):
     """kube-proxy on every kubelet node and CoreDNS with a replica in each room: a pod reaches the other room's pod
     through its Service's name."""

@@ -48,8 +48,14 @@ def test_cutting_the_link_partitions_the_rooms(nodes, lab_cli):
     try:
         assert cut.returncode == 0, cut.stdout + cut.stderr
         assert not tcp_reachable(a["container"], b_link, SSH), "a-w1 still reaches b-w1 with the link cut"
-        # Inside a room, life goes on.
+        # Inside a room, life goes on - at the addresses the cluster uses too: a cut is between the rooms, it
+        # does not take a node's own link address away (the room's API server behind the kubernetes Service).
         assert tcp_reachable(a["container"], nodes["a-w2"]["networks"]["twinroom-room-a"], SSH)
+        assert tcp_reachable(a["container"], nodes["a-w2"]["networks"]["twinroom-link"], SSH), \
+            "a-w1 lost a-w2's link address with the link cut"
+        status = lab_cli("status")
+        rows = dict((line.split()[0], line.split()[-1]) for line in status.stdout.splitlines()[2:] if line.strip())
+        assert (rows["a-w1"], rows["b-w1"]) == ("CUT", "connected"), status.stdout
     finally:
         restore = lab_cli("restore-link", "room_a")
     assert restore.returncode == 0, restore.stdout + restore.stderr

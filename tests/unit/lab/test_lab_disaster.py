@@ -10,29 +10,33 @@ def topo(topology_data):
     return topology.parse(topology_data)
 
 
-def listing(**networks_by_container):
-    return {name: {"state": "running", "networks": nets} for name, nets in networks_by_container.items()}
+def listing(*names):
+    return dict((name, {"state": "running", "networks": []}) for name in names)
 
 
-def test_plan_link_cut_only_touches_attached_nodes(topo):
-    containers = listing(**{"twinroom-a-cp1": ["twinroom-room-a", "twinroom-link"],
-                            "twinroom-a-w1": ["twinroom-room-a"]})
-    plan = disaster.plan_link(topo.room_nodes("room_a"), "twinroom-link", containers, connect=False)
-    assert [(n.name, action) for n, action in plan] == [("a-cp1", "disconnect"), ("a-w1", None)]
+def test_plan_link_cut_only_touches_nodes_not_cut_yet(topo):
+    plan = disaster.plan_link(topo.room_nodes("room_a"), listing("twinroom-a-cp1", "twinroom-a-w1"),
+                              cut=["a-w1"], connect=False)
+    assert [(n.name, action) for n, action in plan] == [("a-cp1", "cut"), ("a-w1", None)]
 
 
-def test_plan_link_restore(topo):
-    containers = listing(**{"twinroom-a-cp1": ["twinroom-room-a", "twinroom-link"],
-                            "twinroom-a-w1": ["twinroom-room-a"]})
-    plan = disaster.plan_link(topo.room_nodes("room_a"), "twinroom-link", containers, connect=True)
-    assert [(n.name, action) for n, action in plan] == [("a-cp1", None), ("a-w1", "connect")]
+def test_plan_link_restore_only_touches_cut_nodes(topo):
+    plan = disaster.plan_link(topo.room_nodes("room_a"), listing("twinroom-a-cp1", "twinroom-a-w1"),
+                              cut=["a-w1"], connect=True)
+    assert [(n.name, action) for n, action in plan] == [("a-cp1", None), ("a-w1", "restore")]
 
 
-def test_plan_link_names_missing_containers(topo):
+def test_plan_link_cut_names_missing_containers(topo):
     with pytest.raises(LabError) as err:
-        disaster.plan_link(topo.room_nodes("room_b"), "twinroom-link", listing(), connect=False)
+        disaster.plan_link(topo.room_nodes("room_b"), listing(), cut=[], connect=False)
     assert str(err.value) == ("no such container(s): twinroom-b-cp1, twinroom-b-w1: is the lab up? "
                               "(make lab)")
+
+
+def test_plan_link_restore_needs_no_container(topo):
+    """lab_down undoes a cut while the nodes may already be gone: the filter is the host's."""
+    plan = disaster.plan_link(topo.room_nodes("room_b"), listing(), cut=["b-w1"], connect=True)
+    assert [(n.name, action) for n, action in plan] == [("b-cp1", None), ("b-w1", "restore")]
 
 
 def test_format_table():
