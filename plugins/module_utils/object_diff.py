@@ -56,3 +56,27 @@ def compare(before, after):
     if diff is None:
         return False, {'before': {}, 'after': {}}
     return True, {'before': diff[0], 'after': diff[1]}
+
+
+def written_changes(results):
+    """'Kind/name' of each object a kubernetes.core.k8s write changed, judged as `compare` judges: the module calls
+    an object changed when anything differs between its read and the returned object, so a Deployment whose status
+    a controller updated meanwhile (new resourceVersion, managedFields, status) would count; here it does not.
+
+    results: the registered result of one definition, or the list a multi-document write returns (.result.results).
+    A result without a diff counts as the module says.
+    """
+    if isinstance(results, dict):
+        results = [results]
+    changed = []
+    for item in results or []:
+        if not item.get('changed'):
+            continue
+        diff = item.get('diff')
+        # Without a diff (the write ran without --diff / diff: true) the module's word is all there is.
+        if isinstance(diff, dict) and not compare(diff.get('before'), diff.get('after'))[0]:
+            continue
+        obj = item.get('result') or {}
+        changed.append('%s/%s' % (obj.get('kind', '?'), (obj.get('metadata') or {}).get('name', '?')))
+    return changed
+

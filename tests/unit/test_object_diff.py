@@ -30,3 +30,33 @@ def test_compare_ignores_bookkeeping():
         == (False, {'before': {}, 'after': {}})
     assert object_diff.compare(before, dict(before, spec={'k': 2})) == (True, {'before': {'spec': {'k': 1}},
                                                                                'after': {'spec': {'k': 2}}})
+
+
+def deployment(**diff):
+    return dict({'changed': True, 'result': {'kind': 'Deployment', 'metadata': {'name': 'coredns'}}}, **diff)
+
+
+def test_a_status_update_between_read_and_write_is_no_change_of_ours():
+    """recover.yml moved a CoreDNS replica; site.yml's apply then found the Deployment's status and resourceVersion
+    moving on: kubernetes.core.k8s said changed."""
+    racing = deployment(diff={'before': {'metadata': {'resourceVersion': '41', 'managedFields': [{'time': '1'}]},
+                                         'status': {'readyReplicas': 1}},
+                              'after': {'metadata': {'resourceVersion': '43', 'managedFields': [{'time': '2'}]},
+                                        'status': {'readyReplicas': 2}}})
+    assert object_diff.written_changes([racing]) == []
+
+
+def test_a_spec_or_label_change_counts():
+    spec = deployment(diff={'before': {'spec': {'replicas': 2}, 'metadata': {'resourceVersion': '1'}},
+                            'after': {'spec': {'replicas': 3}, 'metadata': {'resourceVersion': '2'}}})
+    label = deployment(diff={'before': {'metadata': {'labels': {'a': '1'}}}, 'after': {'metadata': {'labels': {}}}})
+    created = deployment(diff={'before': {}, 'after': {'metadata': {'name': 'coredns'}, 'spec': {'replicas': 2}}})
+    assert object_diff.written_changes([spec, label, created]) == ['Deployment/coredns'] * 3
+
+
+def test_unchanged_or_diffless_results():
+    unchanged = deployment(changed=False, diff={'before': {'spec': 1}, 'after': {'spec': 2}})
+    diffless = deployment()
+    assert object_diff.written_changes(unchanged) == []
+    assert object_diff.written_changes(diffless) == ['Deployment/coredns'], 'without a diff the module has the word'
+    assert object_diff.written_changes(None) == []
