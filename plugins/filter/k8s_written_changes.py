@@ -17,12 +17,17 @@ description:
     the metadata the API server keeps (C(resourceVersion), C(generation), C(managedFields), C(uid),
     C(creationTimestamp)) and returns C(Kind/name) of each object that changed beyond them.
   - Needs the write's diff (C(diff: true) on the task); a result without one counts as the module says.
+  - With a server-side apply the module's diff may show only metadata although the write changed the object, so
+    with O(field_manager) a change of the fields that manager owns (its C(managedFields) entry) counts too.
 options:
   _input:
     description: The registered result of a C(kubernetes.core.k8s) task, or the list of per-object results of a
       multi-document write (C(.result.results)).
     type: raw
     required: true
+  field_manager:
+    description: The field manager of a server-side apply (C(server_side_apply.field_manager)).
+    type: str
 """
 
 EXAMPLES = r"""
@@ -30,9 +35,11 @@ EXAMPLES = r"""
   kubernetes.core.k8s:
     definition: "{{ lookup('ansible.builtin.template', 'coredns.yaml.j2') | ansible.builtin.from_yaml_all | list }}"
     apply: true
+    server_side_apply: {field_manager: twinroom.ha.cluster_dns}
   diff: true
   register: applied
-  changed_when: applied.result.results | default(applied) | twinroom.ha.k8s_written_changes | length > 0
+  changed_when: >-
+    applied.result.results | default(applied) | twinroom.ha.k8s_written_changes('twinroom.ha.cluster_dns') | length > 0
 """
 
 RETURN = r"""
@@ -45,8 +52,8 @@ _value:
 from ansible_collections.twinroom.ha.plugins.module_utils.object_diff import written_changes
 
 
-def k8s_written_changes(results):
-    return written_changes(results)
+def k8s_written_changes(results, field_manager=None):
+    return written_changes(results, field_manager)
 
 
 class FilterModule(object):

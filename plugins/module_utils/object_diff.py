@@ -58,10 +58,24 @@ def compare(before, after):
     return True, {'before': diff[0], 'after': diff[1]}
 
 
-def written_changes(results):
+def _owned(side, field_manager):
+    """The fields ``field_manager`` owns by server-side apply in one side of a diff, or None when it owns none."""
+    meta = (side or {}).get('metadata') or {}
+    for entry in meta.get('managedFields') or []:
+        if entry.get('manager') == field_manager and entry.get('operation') == 'Apply':
+            return entry.get('fieldsV1')
+    return None
+
+
+def written_changes(results, field_manager=None):
     """'Kind/name' of each object a kubernetes.core.k8s write changed, judged as `compare` judges: the module calls
     an object changed when anything differs between its read and the returned object, so a Deployment whose status
     a controller updated meanwhile (new resourceVersion, managedFields, status) would count; here it does not.
+
+    With a server-side apply the module's diff may show only metadata even when the write changed the object (seen
+    with kubernetes.core 6.2: a Service port put back showed as a managedFields change alone). So with
+    ``field_manager`` given, a change of the fields that manager owns counts too: the server records there what the
+    apply set, and a no-op apply leaves it as it was.
 
     results: the registered result of one definition, or the list a multi-document write returns (.result.results).
     A result without a diff counts as the module says.
@@ -74,9 +88,9 @@ def written_changes(results):
             continue
         diff = item.get('diff')
         # Without a diff (the write ran without --diff / diff: true) the module's word is all there is.
-        if isinstance(diff, dict) and not compare(diff.get('before'), diff.get('after'))[0]:
+        if isinstance(diff, dict) and not compare(diff.get('before'), diff.get('after'))[0] and not (
+                field_manager and _owned(diff.get('before'), field_manager) != _owned(diff.get('after'), field_manager)):
             continue
         obj = item.get('result') or {}
         changed.append('%s/%s' % (obj.get('kind', '?'), (obj.get('metadata') or {}).get('name', '?')))
     return changed
-

@@ -109,7 +109,7 @@ def wait_for(predicate, seconds, what):
         if value:
             return value
         time.sleep(1)
-    pytest.fail("timed out after %d s waiting for %s" % (seconds, what))
+    pytest.fail("timed out after %d s waiting for %s (last seen: %r)" % (seconds, what, value))
 
 
 def delete_namespace_and_wait(core, namespace, seconds=180):

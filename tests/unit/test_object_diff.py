@@ -60,3 +60,24 @@ def test_unchanged_or_diffless_results():
     assert object_diff.written_changes(unchanged) == []
     assert object_diff.written_changes(diffless) == ['Deployment/coredns'], 'without a diff the module has the word'
     assert object_diff.written_changes(None) == []
+
+
+def owner(fields, time='t'):
+    return {'metadata': {'managedFields': [{'manager': 'twinroom.ha.cluster_dns', 'operation': 'Apply', 'time': time,
+                                            'fieldsV1': fields}], 'resourceVersion': time}}
+
+
+def test_a_server_side_apply_that_took_fields_counts_though_its_diff_shows_metadata_only():
+    """Seen on the lab: the kube-dns Service's UDP port put back by a server-side apply; kubernetes.core's diff held
+    only managedFields and resourceVersion."""
+    udp = '"k:{\\"port\\":53,\\"protocol\\":\\"UDP\\"}"'
+    restored = deployment(diff={'before': owner({'f:spec': {'f:ports': {}}}, '1'),
+                                'after': owner({'f:spec': {'f:ports': {udp: {}}}}, '2')})
+    assert object_diff.written_changes([restored], 'twinroom.ha.cluster_dns') == ['Deployment/coredns']
+    assert object_diff.written_changes([restored]) == [], 'without the manager only the cleaned objects are compared'
+
+
+def test_a_status_update_leaves_the_managers_fields_alone():
+    racing = deployment(diff={'before': dict(owner({'f:spec': {}}, '1'), status={'readyReplicas': 1}),
+                              'after': dict(owner({'f:spec': {}}, '1'), status={'readyReplicas': 2})})
+    assert object_diff.written_changes([racing], 'twinroom.ha.cluster_dns') == []
