@@ -15,9 +15,7 @@ by roles/lab_bed), so a cut holds across a node's power cycle.
 `node_rules` and `cut_nodes` are pure; `apply` and `listing` run ebtables-nft.
 """
 
-import subprocess
-
-from . import LabError
+from . import run_command
 
 CHAIN = "TWINROOM-LINK"
 EBTABLES = "ebtables-nft"
@@ -63,18 +61,9 @@ def rule_numbers(topo, node, rules):
 
 
 def _run(*args, check=True):
-    argv = [EBTABLES] + list(args)
-    try:
-        proc = subprocess.run(argv, capture_output=True, text=True, timeout=TIMEOUT, check=False)
-    except FileNotFoundError:
-        raise LabError("%s not found: the lab cuts its link with it (Debian's iptables package); "
-                       "run scripts/install-system-deps.sh" % EBTABLES) from None
-    except subprocess.TimeoutExpired:
-        raise LabError("'%s' did not finish within %ds" % (" ".join(argv), TIMEOUT)) from None
-    if check and proc.returncode != 0:
-        raise LabError("'%s' failed (exit %d): %s"
-                       % (" ".join(argv), proc.returncode, proc.stderr.strip() or proc.stdout.strip()))
-    return proc
+    return run_command([EBTABLES] + list(args), TIMEOUT, check=check,
+                       missing=": the lab cuts its link with it (Debian's iptables package); run "
+                               "scripts/install-system-deps.sh")
 
 
 def listing():

@@ -2,9 +2,8 @@
 
 import json
 import os
-import subprocess
 
-from . import LabError
+from . import LabError, run_command
 
 LAB_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # The lab's podman settings (runc, rlimits this sandbox allows); scripts/devenv.sh exports the same.
@@ -20,17 +19,8 @@ def _env():
 
 
 def run(*args, timeout=TIMEOUT, check=True):
-    argv = ["podman"] + list(args)
-    try:
-        proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=_env(), check=False)
-    except FileNotFoundError:
-        raise LabError("podman not found on PATH: the lab's nodes are podman containers") from None
-    except subprocess.TimeoutExpired:
-        raise LabError("'%s' did not finish within %ds" % (" ".join(argv), timeout)) from None
-    if check and proc.returncode != 0:
-        raise LabError("'%s' failed (exit %d): %s"
-                       % (" ".join(argv), proc.returncode, proc.stderr.strip() or proc.stdout.strip()))
-    return proc
+    return run_command(["podman"] + list(args), timeout, check=check, env=_env(),
+                       missing=" on PATH: the lab's nodes are podman containers")
 
 
 def containers():
