@@ -16,7 +16,7 @@ description:
     C(resourceVersion), C(managedFields) and C(status)). This filter judges the write's diff without status and
     the metadata the API server keeps (C(resourceVersion), C(generation), C(managedFields), C(uid),
     C(creationTimestamp)) and returns C(Kind/name) of each object that changed beyond them.
-  - Needs the write's diff (C(diff: true) on the task); a result without one counts as the module says.
+  - Needs the write's diff (the task's C(diff) keyword set to true); a result without one counts as the module says.
   - With a server-side apply the module's diff may show only metadata although the write changed the object, so
     with O(field_manager) a change of the fields that manager owns (its C(managedFields) entry) counts too.
 options:
