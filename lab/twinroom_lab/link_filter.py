@@ -12,7 +12,7 @@ the nf_tables backend, `ebtables-nft`, from Debian's iptables package). A broadc
 request) but no reply comes back, so nothing is exchanged. Each node's link MAC is fixed (layout.link_mac, set
 by roles/lab_bed), so a cut holds across a node's power cycle.
 
-`node_rules` and `cut_nodes` are pure; `apply` and `listing` run ebtables-nft.
+`node_rules`, `parse`, `cut_nodes` and `rule_numbers` are pure; `cut`, `restore` and `listing` run ebtables-nft.
 """
 
 from . import run_command

@@ -53,10 +53,3 @@ def kill(names):
 def start(name):
     run("start", name)
 
-
-def network_disconnect(network, container):
-    run("network", "disconnect", network, container)
-
-
-def network_connect(network, container, ip):
-    run("network", "connect", "--ip", ip, network, container)
