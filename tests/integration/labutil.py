@@ -100,6 +100,21 @@ def ipmi_bmcs(nodes, port, log_path):
                 proc.wait(timeout=10)
 
 
+# recover.yml's CoreDNS spread step as a playbook of its own; written inside playbooks/ (where the collection's roles
+# resolve) by the tests that run it.
+SPREAD_PLAYBOOK = """---
+- name: Spread the cluster DNS (recover.yml's step)
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  tasks:
+    - name: Spread CoreDNS over the rooms
+      ansible.builtin.include_role:
+        name: twinroom.ha.cluster_dns
+        tasks_from: spread
+"""
+
+
 def wait_for(predicate, seconds, what):
     """predicate()'s first truthy value, asked every second; fails the test after seconds."""
     import pytest  # pylint: disable=import-outside-toplevel

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from kubernetes import client, config
 
-from labutil import wait_for
+from labutil import SPREAD_PLAYBOOK, wait_for
 from playbook import failed_tasks, output, play_recap, run_playbook
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "lab"))
@@ -18,17 +18,6 @@ from twinroom_lab import drill  # noqa: E402  pylint: disable=wrong-import-posit
 pytestmark = [pytest.mark.lab, pytest.mark.drill]
 
 ROOM_B = ("b-cp1", "b-w1", "b-w2")
-SPREAD = """---
-- name: Spread the cluster DNS (recover.yml's step)
-  hosts: localhost
-  connection: local
-  gather_facts: false
-  tasks:
-    - name: Spread CoreDNS over the rooms
-      ansible.builtin.include_role:
-        name: twinroom.ha.cluster_dns
-        tasks_from: spread
-"""
 
 
 def apis():
@@ -56,7 +45,7 @@ def rolled_into_room_a(core, apps):
 def spread_playbook(tmp_path):
     """A playbook running the spread step; room B schedulable again afterwards, passed or failed."""
     playbook = Path(drill.REPO) / "playbooks" / (".test-spread-%s.yml" % tmp_path.name)
-    playbook.write_text(SPREAD)
+    playbook.write_text(SPREAD_PLAYBOOK)
     core, _apps = apis()
     try:
         yield str(playbook.relative_to(drill.REPO))
