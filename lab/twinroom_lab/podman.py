@@ -52,4 +52,3 @@ def kill(names):
 
 def start(name):
     run("start", name)
-
