@@ -42,6 +42,11 @@ def output(result):
     return result.stdout + result.stderr
 
 
+def flat(result):
+    """output() on one line: the debug callback wraps long messages, so a message is looked for in this."""
+    return " ".join(output(result).split())
+
+
 def play_recap(text):
     """{host: {'ok': n, 'changed': n, 'unreachable': n, 'failed': n, ...}} from every PLAY RECAP in text."""
     recap = {}

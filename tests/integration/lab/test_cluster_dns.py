@@ -8,7 +8,7 @@ import pytest
 from kubernetes import client, config
 
 from labutil import SPREAD_PLAYBOOK, wait_for
-from playbook import failed_tasks, output, play_recap, run_playbook
+from playbook import failed_tasks, flat, output, play_recap, run_playbook
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "lab"))
 from twinroom_lab import drill  # noqa: E402  pylint: disable=wrong-import-position
@@ -53,11 +53,6 @@ def spread_playbook(tmp_path):
         playbook.unlink()
         for name in ROOM_B:
             core.patch_node(name, {"spec": {"unschedulable": None}}, _request_timeout=10)
-
-
-def flat(result):
-    """The playbook's output on one line: the debug callback wraps long messages."""
-    return " ".join(output(result).split())
 
 
 def test_coredns_is_spread_over_the_rooms_again(spread_playbook):

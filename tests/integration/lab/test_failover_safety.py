@@ -20,7 +20,7 @@ import pytest
 from kubernetes import client, config
 
 from labutil import delete_namespace_and_wait, node_exec, podman, wait_for
-from playbook import failed_tasks, output, run_playbook
+from playbook import failed_tasks, flat, output, run_playbook
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "lab"))
 from twinroom_lab import drill  # noqa: E402  pylint: disable=wrong-import-position
@@ -47,10 +47,6 @@ def changed_tasks(result):
         elif line.startswith("changed: ") and task not in names:
             names.append(task)
     return names
-
-
-def flat(result):
-    return " ".join(output(result).split())
 
 
 def container_states(room):
