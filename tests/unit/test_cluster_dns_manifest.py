@@ -28,9 +28,11 @@ def test_the_service_sits_at_the_address_the_kubelets_give_their_pods():
 def test_replicas_spread_over_the_rooms_and_never_on_a_kwok_node():
     pod = render()['Deployment/coredns']['spec']['template']['spec']
     spread = pod['topologySpreadConstraints'][0]
-    # A preference: a lost room's replacement is never kept from running in the survivor.
+    # A rule over the nodes that could take a replica now: a lost room's tainted nodes do not count, so its replica's
+    # replacement is never kept from running in the survivor.
     assert (spread['topologyKey'], spread['whenUnsatisfiable'], spread['maxSkew']) == (
-        'topology.kubernetes.io/zone', 'ScheduleAnyway', 1)
+        'topology.kubernetes.io/zone', 'DoNotSchedule', 1)
+    assert (spread['nodeTaintsPolicy'], spread['nodeAffinityPolicy']) == ('Honor', 'Honor')
     terms = pod['affinity']['nodeAffinity']['requiredDuringSchedulingIgnoredDuringExecution']['nodeSelectorTerms']
     assert terms == [{'matchExpressions': [{'key': 'type', 'operator': 'NotIn', 'values': ['kwok']}]}]
     assert pod['containers'][0]['imagePullPolicy'] == 'IfNotPresent'

@@ -18,7 +18,7 @@ import pytest
 from kubernetes import client, config
 
 from labutil import podman
-from playbook import failed_tasks, output, play_recap, run_playbook
+from playbook import failed_tasks, flat, output, play_recap, run_playbook
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "lab"))
 from twinroom_lab import drill  # noqa: E402  pylint: disable=wrong-import-position
@@ -82,7 +82,7 @@ def test_link_cut_refused_then_forced_fencing_stops_the_room_before_any_taint(la
         time.sleep(12)  # leases go stale on both sides of the cut
         refused = run_playbook("playbooks/failover.yml", drill.INVENTORY, extra_vars={"lost_room": lost})
         assert refused.returncode != 0
-        text = " ".join(output(refused).split())
+        text = flat(refused)
         assert ("The API server of %s cannot read its datastore and the BMCs of %s report %s powered on: the room may "
                 "be running behind a cut link. Refusing to fail it over; check the room, or run again with force: "
                 "true to fence it anyway." % (survivor, lost, ", ".join(nodes_of(lost)))) in text, text[-3000:]
@@ -114,7 +114,7 @@ def test_dark_bmcs_refused_without_confirmation_then_confirmed(lab_restored):  #
     expected = ("%s and BMC %s:%s of node %s do not answer: refusing to fence %s without confirm_room_down: true."
                 % (
                     dark, bmcs[last]["address"], bmcs[last]["port"], last, lost))
-    assert expected in " ".join(output(refused).split()), output(refused)[-3000:]
+    assert expected in flat(refused), output(refused)[-3000:]
 
     confirmed = run_playbook("playbooks/failover.yml", drill.INVENTORY,
                              extra_vars={"lost_room": lost, "confirm_room_down": True})

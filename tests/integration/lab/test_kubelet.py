@@ -96,9 +96,9 @@ def test_pods_run_real_containers_and_reach_across_the_rooms_until_the_link_is_c
 def test_services_answer_by_name_in_both_rooms(pods):
     """kube-proxy on every kubelet node and CoreDNS with a replica in each room: a pod reaches the other room's pod
     through its Service's name."""
-    # The tests before this one lose rooms and recover them. recover.yml spreads CoreDNS over the rooms again, but the
-    # spread is the scheduler's preference: in one clean-clone run it left both replicas in room A. Run that step of
-    # the product once more, so that each room holds a replica as after site.yml.
+    # The tests before this one lose rooms and recover them, and recover.yml spreads CoreDNS over the rooms again; in
+    # one clean-clone run both replicas were still in room A here (then the spread was a scheduler's preference, now
+    # a rule). Run that step of the product once more, so that each room holds a replica as after site.yml.
     playbook = Path(drill.REPO) / "playbooks" / ".test-kubelet-spread.yml"
     playbook.write_text(SPREAD_PLAYBOOK)
     try:
