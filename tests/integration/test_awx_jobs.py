@@ -32,7 +32,7 @@ def test_the_validate_job_passes_with_the_checksums_pinned_and_shows_no_secret(t
                                                credentials=CREDENTIALS), template)
     text = awx_job.stdout(job)
     assert (job.status, job.rc) == ("successful", 0), text[-3000:]
-    assert [host for host in job.stats["ok"]] == ["localhost"], job.stats
+    assert list(job.stats["ok"]) == ["localhost"], job.stats
     assert not [secret for secret in SECRETS if secret in text]
 
 
