@@ -43,7 +43,8 @@ EXAMPLES = r"""
 RETURN = r"""
 _value:
   description: C(placed) ({pod - room}), C(missing) (rooms without a ready replica), C(waiting) (those that cannot
-    take one yet), C(move) (the replica to delete, empty for none).
+    take one yet), C(move) (the replica to delete, empty for none), C(decided) (nothing left to wait for - a
+    replica to move, or none missing).
   type: dict
 """
 

@@ -41,7 +41,8 @@ def _running(pod):
 
 def plan(pods, nodes, rooms):
     """{placed: {pod: room}, missing: [rooms without a ready replica], waiting: [those whose nodes cannot take one
-    yet], move: the replica to delete so that its ReplicaSet creates it in a missing room ('' for none)}."""
+    yet], move: the replica to delete so that its ReplicaSet creates it in a missing room ('' for none), decided:
+    nothing left to wait for - a replica to move, or none missing}."""
     zone = dict((_get(node, 'metadata', 'name'), (_get(node, 'metadata', 'labels') or {}).get(ZONE_LABEL, ''))
                 for node in nodes)
     placed = dict((_get(pod, 'metadata', 'name'), zone.get(_get(pod, 'spec', 'nodeName'), ''))
@@ -51,4 +52,4 @@ def plan(pods, nodes, rooms):
     waiting = [room for room in missing if room not in open_rooms]
     crowded = sorted(pod for pod, room in placed.items() if list(placed.values()).count(room) > 1)
     move = crowded[0] if crowded and len(waiting) < len(missing) else ''
-    return dict(placed=placed, missing=missing, waiting=waiting, move=move)
+    return dict(placed=placed, missing=missing, waiting=waiting, move=move, decided=bool(move) or not missing)

@@ -2,6 +2,7 @@
 (what a failover leaves), recover.yml's spread step moves one and each room has one again; when each room has one,
 the step changes nothing."""
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -33,11 +34,12 @@ def dns_rooms(core):
 
 
 def rolled_into_room_a(core, apps):
-    """Every replica in room A: room B's nodes cordoned while CoreDNS is rolled."""
+    """Every replica in room A: room B's nodes cordoned while CoreDNS is rolled (a new value each time, so that a
+    second run on the same lab rolls it too)."""
     for name in ROOM_B:
         core.patch_node(name, {"spec": {"unschedulable": True}}, _request_timeout=10)
     apps.patch_namespaced_deployment("coredns", "kube-system", {"spec": {"template": {"metadata": {"annotations": {
-        "twinroom.test/rolled": "room-a-only"}}}}}, _request_timeout=10)
+        "twinroom.test/rolled": "room-a-only-%d" % time.time()}}}}}, _request_timeout=10)
     wait_for(lambda: sorted(dns_rooms(core).values()) == ["a", "a"], 120, "both CoreDNS replicas in room A")
 
 
