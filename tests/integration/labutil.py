@@ -140,3 +140,11 @@ def delete_namespace_and_wait(core, namespace, seconds=180):
             return exc.status == 404
         return False
     wait_for(gone, seconds, "namespace %s deleted" % namespace)
+
+
+def out_of_service(kubeconfig, context):
+    """The nodes carrying node.kubernetes.io/out-of-service, as context's API server reads them."""
+    from kubernetes import client, config  # pylint: disable=import-outside-toplevel
+    api = client.CoreV1Api(config.new_client_from_config(config_file=kubeconfig, context=context))
+    return sorted(n.metadata.name for n in api.list_node(_request_timeout=15).items
+                  if any(t.key == "node.kubernetes.io/out-of-service" for t in n.spec.taints or ()))

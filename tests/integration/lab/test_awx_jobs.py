@@ -5,9 +5,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from kubernetes import client, config
 
 import awx_job
+from labutil import out_of_service
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "lab"))
 from twinroom_lab import drill  # noqa: E402  pylint: disable=wrong-import-position
@@ -26,12 +26,6 @@ def lab_credentials():
     }
 
 
-def room_a_marked():
-    api = client.CoreV1Api(config.new_client_from_config(config_file=drill.KUBECONFIG, context="room-b"))
-    return sorted(n.metadata.name for n in api.list_node(_request_timeout=10).items
-                  if any(t.key == "node.kubernetes.io/out-of-service" for t in n.spec.taints or ()))
-
-
 def test_the_failover_job_refuses_a_healthy_room_through_the_injected_credentials(tmp_path):
     template = awx_job.template("failover")
     answers = {"lost_room": "room_a", "confirm_room_down": "", "force": "false", "failover_settle_seconds": 3,
@@ -42,5 +36,5 @@ def test_the_failover_job_refuses_a_healthy_room_through_the_injected_credential
     assert (job.status, job.rc) == ("failed", 2), text[-3000:]
     # The decision read the rooms through the survivor's API server, with the kubeconfig the credential wrote.
     assert "room_a looks healthy" in text, text[-3000:]
-    assert room_a_marked() == []
+    assert out_of_service(drill.KUBECONFIG, "room-b") == []
     assert "twinroom-lab-bmc" not in text

@@ -20,6 +20,7 @@ import pytest
 from kubernetes import client, config
 
 from labutil import delete_namespace_and_wait, node_exec, podman, wait_for
+from labutil import out_of_service as labutil_out_of_service
 from playbook import failed_tasks, flat, output, run_playbook
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "lab"))
@@ -30,7 +31,6 @@ from twinroom_lab.writer import Writer, ensure_namespace, missing_acknowledged  
 
 pytestmark = pytest.mark.lab
 
-TAINT = "node.kubernetes.io/out-of-service"
 CP = {"room_a": "a-cp1", "room_b": "b-cp1"}
 
 
@@ -55,9 +55,7 @@ def container_states(room):
 
 
 def out_of_service(context):
-    api = client.CoreV1Api(config.new_client_from_config(config_file=drill.KUBECONFIG, context=context))
-    return sorted(n.metadata.name for n in api.list_node(_request_timeout=15).items
-                  if any(t.key == TAINT for t in n.spec.taints or ()))
+    return labutil_out_of_service(drill.KUBECONFIG, context)
 
 
 def history():
