@@ -1,6 +1,6 @@
 """The validate and drill job templates run as AWX runs them (ansible-runner, AWX's private data directory, the
-credentials' injectors) on the example inventory, contacting no node. tests/integration/lab/test_awx_jobs.py runs the failover
-template against the lab."""
+credentials' injectors) on the example inventory, contacting no node. tests/integration/lab/test_awx_failover_job.py
+runs the failover template against the lab."""
 import awx_job
 
 # What the credentials would hold in AWX; the secrets must never reach the job's output.
