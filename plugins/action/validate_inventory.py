@@ -63,6 +63,28 @@ def credentials_set(hostvars, hosts):
                 for host in hosts)
 
 
+def credentials_unreadable(hostvars, hosts):
+    """host -> {name: why} for the BMC credential variables that are set but cannot be used: a reference that does
+    not resolve (a vault file the run was not given) or an empty value. Each is evaluated to find that out; the value
+    itself is dropped at once and never returned, compared or logged."""
+    unreadable = {}
+    for host in hosts:
+        if host not in hostvars:
+            continue
+        host_vars = hostvars[host]
+        for name in inventory_rules.CREDENTIALS:
+            if name not in host_vars:
+                continue
+            try:
+                empty = host_vars[name] in (None, '')
+            except AnsibleError as error:
+                unreadable.setdefault(host, {})[name] = _first_line(error)
+                continue
+            if empty:
+                unreadable.setdefault(host, {})[name] = 'it is empty'
+    return unreadable
+
+
 # The collection's roles, beside plugins/.
 ROLES_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), 'roles')
 
@@ -124,7 +146,8 @@ class ActionModule(ActionBase):
         role_defaults.update(read_role_defaults(inventory_services.ROLE_DEFAULTS))
 
         violations = inventory_rules.check_inventory(groups, hostvars, required_vars)
-        violations.extend(inventory_rules.check_bmc_credentials(groups, hostvars, credentials_set(all_hostvars, hosts)))
+        violations.extend(inventory_rules.check_bmc_credentials(groups, hostvars, credentials_set(all_hostvars, hosts),
+                                                                credentials_unreadable(all_hostvars, hosts)))
         violations.extend(inventory_failover.check_automatic_failover(groups, hostvars))
         violations.extend(inventory_site.check_site(groups, hostvars, controller_vars, role_defaults))
         violations.extend(inventory_services.check_cluster_dns(groups, hostvars, dns_controller_vars, role_defaults))

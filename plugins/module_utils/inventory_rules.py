@@ -281,24 +281,38 @@ def _check_bmc(layout, hostvars):
     return address_violations + uri_violations
 
 
-# The BMC login of every room node: checked for presence only. The action plugin never evaluates them (they are
-# secrets, usually from ansible-vault); it hands the rule the names that are set.
+# The BMC login of every room node. The rule never sees the values (they are secrets, usually from ansible-vault):
+# the action plugin hands it the names that are set and, for those that cannot be used, why not.
 CREDENTIALS = ('twinroom_bmc_username', 'twinroom_bmc_password')
 
 
-def check_bmc_credentials(groups, hostvars, credentials_set):
-    """Every room node that is fenced through a BMC has both CREDENTIALS set.
+def check_bmc_credentials(groups, hostvars, credentials_set, unreadable=None):
+    """Every room node that is fenced through a BMC has both CREDENTIALS set, and each resolves to a value.
 
-    ``credentials_set``: host -> the names of CREDENTIALS defined for it (not their values)."""
+    ``credentials_set``: host -> the names of CREDENTIALS defined for it (not their values).
+    ``unreadable``: host -> {name: why it cannot be used}, e.g. a reference to a vault variable the run was not
+    given: failover.yml would otherwise stop at the BMC login of the lost room with its output hidden (no_log)."""
     layout = model.Layout(groups)
     missing = {}
+    broken = {}
     for host in layout.room_nodes:
         if _fence_method(hostvars, host) not in FENCE_METHODS_WITH_BMC:
             continue  # none, or already reported by fence-method
         absent = tuple(name for name in CREDENTIALS if name not in (credentials_set.get(host) or ()))
         if absent:
             missing.setdefault(absent, []).append(host)
+        for name, why in sorted(((unreadable or {}).get(host) or {}).items()):
+            if name not in absent:
+                broken.setdefault((name, why), []).append(host)
     violations = []
+    for (name, why), hosts in sorted(broken.items(), key=lambda item: (CREDENTIALS.index(item[0][0]), item[0][1])):
+        subject = model.subject(hosts, layout.room_nodes)
+        violations.append(model.violation(
+            'bmc-credentials', subject,
+            '%s is set but cannot be used (%s): failover.yml, recover.yml and site.yml log in to each node\'s BMC '
+            'with it. Give the run the vault that defines it (--ask-vault-pass or --vault-id; in AWX, a Vault '
+            'credential or a twinroom BMC credential) or set it for %s.'
+            % (name, why, 'every room node' if subject == ALL_ROOM_NODES else model.names(hosts))))
     for absent, hosts in sorted(missing.items()):
         subject = model.subject(hosts, layout.room_nodes)
         where = ('group_vars/all or the group_vars of each room' if subject == ALL_ROOM_NODES

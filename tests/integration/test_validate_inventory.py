@@ -30,18 +30,30 @@ MANIFEST_PLACEHOLDER = (
     "verify the %s operator manifest (%s). Set it in group_vars/all to the checksum of the manifest you verified, "
     "sha256:<hex digest>, or to sha256:<URL of its checksum file>. The role has no default for it: pin the sha256sum "
     "of the manifest you reviewed.")
+BMC_UNREADABLE = (
+    "Inventory rule 'bmc-credentials' failed for %(hosts)s: twinroom_bmc_%(what)s is set but cannot be used "
+    "('vault_twinroom_bmc_%(what)s_%(room)s' is undefined): failover.yml, recover.yml and site.yml log in to each "
+    "node's BMC with it. Give the run the vault that defines it (--ask-vault-pass or --vault-id; in AWX, a Vault "
+    "credential or a twinroom BMC credential) or set it for %(hosts)s.")
 # inventories/example as shipped: the checksums of kine and of the operator manifests are placeholders the operator
-# fills in. Nothing else.
+# fills in, and the BMC logins refer to the vault the operator creates from vault.yml.example. Nothing else.
 EXAMPLE_REFUSALS = [
+    BMC_UNREADABLE % dict(hosts='a-cp1, a-w1, a-w2', what='username', room='room_a'),
+    BMC_UNREADABLE % dict(hosts='b-cp1, b-w1, b-w2', what='username', room='room_b'),
+    BMC_UNREADABLE % dict(hosts='a-cp1, a-w1, a-w2', what='password', room='room_a'),
+    BMC_UNREADABLE % dict(hosts='b-cp1, b-w1, b-w2', what='password', room='room_b'),
     KINE_PLACEHOLDER,
     MANIFEST_PLACEHOLDER % ('storage_layer_piraeus_operator_checksum', 'Piraeus', 'storage_layer_piraeus_operator_url'),
     MANIFEST_PLACEHOLDER % ('kubevirt_operator_checksum', 'KubeVirt', 'kubevirt_operator_url'),
     MANIFEST_PLACEHOLDER % ('kubevirt_cdi_operator_checksum', 'CDI', 'kubevirt_cdi_operator_url'),
 ]
-# What the operator fills in (example digests: validation checks their form, get_url their value).
+# What the operator fills in (example digests: validation checks their form, get_url their value), and the vault's
+# variables (vault.yml.example's names).
 EXAMPLE_FILLED = dict((name, 'sha256:' + '0' * 64) for name in (
     'kine_datastore_kine_checksum', 'storage_layer_piraeus_operator_checksum', 'kubevirt_operator_checksum',
     'kubevirt_cdi_operator_checksum'))
+EXAMPLE_FILLED.update(('vault_twinroom_bmc_%s_%s' % (what, room), 'fencer-%s' % room)
+                      for what in ('username', 'password') for room in ('room_a', 'room_b'))
 
 # case -> (extra vars, the one exact message)
 BROKEN = {

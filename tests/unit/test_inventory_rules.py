@@ -299,7 +299,7 @@ def test_bmc_password_missing_on_one_node_names_it():
         "ansible-vault) in the group_vars of its room or host_vars of b-w1."]
 
 
-def test_bmc_credentials_are_only_looked_up_never_evaluated():
+def test_bmc_credentials_set_are_looked_up_by_name():
     class Secret(dict):
         def __getitem__(self, name):
             raise AssertionError('%s was evaluated' % name)
@@ -308,6 +308,55 @@ def test_bmc_credentials_are_only_looked_up_never_evaluated():
                 'a-w1': Secret(twinroom_bmc_username='{{ vault_user }}')}
     assert validate_action.credentials_set(hostvars, ['a-cp1', 'a-w1', 'b-cp1']) == {
         'a-cp1': BOTH, 'a-w1': ['twinroom_bmc_username'], 'b-cp1': []}
+
+
+class _HostVars(dict):
+    """A host's variables as HostVars gives them: reading one templates it, and an undefined reference raises."""
+
+    def __getitem__(self, name):
+        value = dict.__getitem__(self, name)
+        if isinstance(value, Exception):
+            raise value
+        return value
+
+
+def test_bmc_credentials_that_do_not_resolve_say_why_and_never_carry_the_value():
+    from ansible.errors import AnsibleUndefinedVariable
+
+    undefined = AnsibleUndefinedVariable("'vault_pw' is undefined\nmore detail")
+    hostvars = {'a-cp1': _HostVars(twinroom_bmc_username='fencer', twinroom_bmc_password=undefined),
+                'a-w1': _HostVars(twinroom_bmc_username='', twinroom_bmc_password='s3cret-value'),
+                'b-cp1': _HostVars(twinroom_bmc_username='fencer', twinroom_bmc_password='s3cret-value')}
+    unreadable = validate_action.credentials_unreadable(hostvars, ['a-cp1', 'a-w1', 'b-cp1', 'b-w1'])
+    assert unreadable == {'a-cp1': {'twinroom_bmc_password': "'vault_pw' is undefined"},
+                          'a-w1': {'twinroom_bmc_username': 'it is empty'}}
+    assert 's3cret-value' not in repr(unreadable)
+
+
+def test_bmc_credentials_that_do_not_resolve_are_refused_with_the_reason():
+    case = _valid()
+    present = dict((host, BOTH) for host in case['hostvars'])
+    unreadable = dict((host, {'twinroom_bmc_password': "'vault_pw_room_a' is undefined"})
+                      for host in ('a-cp1', 'a-w1', 'a-w2'))
+    unreadable['b-w1'] = {'twinroom_bmc_username': 'it is empty'}
+    assert [v.message for v in inventory_rules.check_bmc_credentials(case['groups'], case['hostvars'], present,
+                                                                     unreadable)] == [
+        "Inventory rule 'bmc-credentials' failed for b-w1: twinroom_bmc_username is set but cannot be used (it is "
+        "empty): failover.yml, recover.yml and site.yml log in to each node's BMC with it. Give the run the vault that "
+        "defines it (--ask-vault-pass or --vault-id; in AWX, a Vault credential or a twinroom BMC credential) or set "
+        "it for b-w1.",
+        "Inventory rule 'bmc-credentials' failed for a-cp1, a-w1, a-w2: twinroom_bmc_password is set but cannot be "
+        "used ('vault_pw_room_a' is undefined): failover.yml, recover.yml and site.yml log in to each node's BMC with "
+        "it. Give the run the vault that defines it (--ask-vault-pass or --vault-id; in AWX, a Vault credential or a "
+        "twinroom BMC credential) or set it for a-cp1, a-w1, a-w2."]
+
+
+def test_bmc_credentials_of_a_node_without_a_bmc_are_not_asked_for():
+    case = _valid()
+    case['hostvars']['b-w1']['twinroom_fence_method'] = 'none'
+    present = dict((host, BOTH) for host in case['hostvars'])
+    unreadable = {'b-w1': {'twinroom_bmc_password': "'vault_pw' is undefined"}}
+    assert inventory_rules.check_bmc_credentials(case['groups'], case['hostvars'], present, unreadable) == []
 
 
 # Rule automatic-failover (inventory_failover.py): the vote's settings, checked when twinroom_automatic_failover is on.
