@@ -104,9 +104,21 @@ def test_every_shipped_playbook_parses_by_its_fqcn_from_the_installed_copy(insta
 
 
 def test_validate_by_fqcn_passes_on_the_example_inventory_and_contacts_only_localhost(installed):
+    """As the example's vault.yml.example says: a copy of the inventory, its vault created and encrypted, the run given
+    the vault's password. validate reads the BMC logins through the vault and shows none of them."""
+    site = installed.work / 'site'
+    shutil.copytree(installed.collection / 'inventories' / 'example', site)
+    vault = site / 'group_vars' / 'all' / 'vault.yml'
+    shutil.copy(vault.with_name('vault.yml.example'), vault)
+    (installed.work / 'vault-password').write_text('example-vault-password\n')
+    encrypted = installed.run(tool('ansible-vault'), 'encrypt', '--vault-password-file',
+                              str(installed.work / 'vault-password'), str(vault))
+    assert encrypted.returncode == 0 and vault.read_text().startswith('$ANSIBLE_VAULT;'), encrypted.stderr
     pinned = json.dumps(dict((name, PLACEHOLDER_CHECKSUM) for name in EXAMPLE_CHECKSUMS))
-    ran = installed.playbook('twinroom.ha.validate', '-e', pinned)
+    ran = installed.run(tool('ansible-playbook'), '-i', str(site), '--vault-password-file',
+                        str(installed.work / 'vault-password'), 'twinroom.ha.validate', '-e', pinned)
     assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert 'change-me-room-a' not in ran.stdout + ran.stderr
     recap = ran.stdout.split('PLAY RECAP')[1].split()
     assert recap[1] == 'localhost' and 'unreachable=0' in recap and len([w for w in recap if w.endswith(':')]) == 1
 
