@@ -8,7 +8,7 @@ ENV := source scripts/devenv.sh
 LAB := -i inventories/lab
 PYTEST_OPTS ?=
 
-.PHONY: lab lab-fresh site lab-down test unit package integration drills lint sanity docs deps molecule
+.PHONY: lab lab-fresh site lab-down test unit package integration drills lint sanity docs deps molecule ee
 
 deps:
 	scripts/install-system-deps.sh
@@ -42,7 +42,7 @@ docs:
 	$(ENV) && docs/docsite/build.sh
 
 integration:
-	$(ENV) && python -m pytest tests/integration -q --durations=25 -m "not drill" $(PYTEST_OPTS)
+	$(ENV) && python -m pytest tests/integration -q --durations=25 -m "not drill and not ee" $(PYTEST_OPTS)
 
 # Each role's Molecule scenario (roles/<role>/molecule/default): converge, idempotence, testinfra verify.
 molecule:
@@ -50,6 +50,12 @@ molecule:
 	  role=$${scenario%/molecule/default}; echo "== molecule test: $$role"; \
 	  (cd "$$role" && molecule test) || exit 1; \
 	done
+
+# The execution environment (execution-environment.yml): build it without a registry, then run validate on the
+# example inventory and failover/recover against the lab inside it with ansible-navigator. Needs a lab (make lab).
+ee: deps
+	$(ENV) && scripts/build-ee.sh
+	$(ENV) && python -m pytest tests/integration/test_execution_environment.py -q -m ee $(PYTEST_OPTS)
 
 # The long lab drills make test leaves out (each a further direction of a path it runs); on a lab from make lab.
 drills:

@@ -29,3 +29,9 @@ if ! command -v go >/dev/null 2>&1; then
   echo "[deps] no Go toolchain on PATH: the lab builds kine, kwok and Kubernetes from Go modules and needs Go >= 1.25" >&2
   exit 1
 fi
+# ansible-navigator (make ee) refuses to start a podman execution environment without /dev/mqueue (POSIX message
+# queues), which this machine's /dev may lack.
+if [ ! -d /dev/mqueue ]; then
+  echo "[deps] mounting /dev/mqueue (ansible-navigator with podman needs it)"
+  mkdir -p /dev/mqueue && mount -t mqueue mqueue /dev/mqueue
+fi
