@@ -29,7 +29,11 @@ import subprocess
 import time
 from pathlib import Path
 
-from . import LabError
+try:
+    from . import LabError
+except ImportError:  # installed on its own beside the virt-handler stand-in on a lab node (no package there)
+    class LabError(Exception):
+        """A failure the operator can act on."""
 
 CACHE = Path(os.environ.get("TWINROOM_CACHE", "/var/cache/twinroom"))
 QEMU = "qemu-system-x86_64"
@@ -208,9 +212,15 @@ def proc_cmdlines():
     return found
 
 
-def guest_files():
-    """{kernel, initrd, cmdline} of the built test guest (lab/versions.env names its cache directory);
-    VmRunnerError naming the build command if it is missing."""
+def guest_files(path=None):
+    """{kernel, initrd, cmdline} of the built test guest: in directory path (a lab node, where the lab mounts it), else
+    in the cache directory lab/versions.env names; VmRunnerError naming the build command if it is missing."""
+    if path is not None:
+        path = Path(path)
+        if not (path / ".complete").exists():
+            raise VmRunnerError("no built lab guest in %s (.complete missing)" % path)
+        return {"kernel": path / "vmlinux", "initrd": path / "initramfs.cpio",
+                "cmdline": (path / "cmdline").read_text().strip()}
     versions = {}
     for line in (Path(__file__).resolve().parents[1] / "versions.env").read_text().splitlines():
         if "=" in line and not line.startswith("#"):
@@ -261,7 +271,8 @@ class Qmp:
 class Guest:
     """One QEMU process for one VMI, its console log and QMP socket under workdir."""
 
-    def __init__(self, vmi, workdir, accel="auto", disk_paths=None, incoming=None, say=print):
+    def __init__(self, vmi, workdir, accel="auto", disk_paths=None, incoming=None, say=print, guest=None):
+        """guest: {kernel, initrd, cmdline} (guest_files()); the lab's build when None."""
         self.vmi, self.workdir, self.say = vmi, Path(workdir), say
         self.accel, self.accel_reason = host_accel(accel)
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -269,7 +280,7 @@ class Guest:
         self.qmp_path = self.workdir / "qmp.sock"
         for stale in (self.console, self.qmp_path):
             stale.unlink(missing_ok=True)
-        self.argv = qemu_argv(vmi, guest_files(), self.console, self.qmp_path, self.accel, incoming, disk_paths)
+        self.argv = qemu_argv(vmi, guest or guest_files(), self.console, self.qmp_path, self.accel, incoming, disk_paths)
         self.stderr = open(self.workdir / "qemu.err", "w", encoding="utf-8")  # pylint: disable=consider-using-with
         self.started = time.monotonic()
         self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=self.stderr,  # pylint: disable=consider-using-with

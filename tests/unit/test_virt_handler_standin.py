@@ -71,3 +71,59 @@ def test_a_kubeconfig_without_embedded_data_is_refused_by_name(tmp_path):
         standin.read_kubeconfig(path)
     assert str(raised.value) == ("%s: no client-key-data (expected a kubeconfig with embedded certificate data)"
                                  % path)
+
+
+# --- with guests (--guest-dir): one QEMU guest per VMI, Running only once it is ready --------------------------
+
+def guest(alive=True, ready=False):
+    return {"alive": alive, "ready": ready}
+
+
+def names(found):
+    return [v["metadata"]["name"] for v in found]
+
+
+def test_a_scheduled_vmi_gets_a_guest_and_is_reported_running_only_once_the_guest_is_ready():
+    vmis = [vmi("a", "Scheduled", "a-w2")]
+    assert names(standin.hypervisor_plan(vmis, "a-w2", {})["start"]) == ["a"]
+    booting = standin.hypervisor_plan(vmis, "a-w2", {"uid-a": guest(ready=False)})
+    assert (booting["start"], booting["running"], booting["failed"], booting["stop"]) == ([], [], [], [])
+    ready = standin.hypervisor_plan(vmis, "a-w2", {"uid-a": guest(ready=True)})
+    assert names(ready["running"]) == ["a"] and ready["start"] == []
+
+
+def test_a_running_vmi_with_its_guest_alive_is_left_alone():
+    plan = standin.hypervisor_plan([vmi("a", "Running", "a-w2")], "a-w2", {"uid-a": guest(ready=True)})
+    assert plan == {"start": [], "running": [], "failed": [], "stop": []}
+
+
+def test_a_dead_guest_or_a_running_vmi_without_one_fails_the_vmi():
+    vmis = [vmi("a", "Running", "a-w2"), vmi("b", "Scheduled", "a-w2"), vmi("c", "Running", "a-w2")]
+    plan = standin.hypervisor_plan(vmis, "a-w2", {"uid-a": guest(alive=False, ready=True), "uid-b": guest(alive=False)})
+    assert names(plan["failed"]) == ["a", "b", "c"]
+    assert plan["start"] == [] and plan["stop"] == []
+
+
+def test_the_guest_of_a_vmi_gone_deleted_finished_or_elsewhere_is_stopped():
+    vmis = [vmi("b", "Running", "a-w2", deleting=True), vmi("c", "Failed", "a-w2"), vmi("d", "Running", "b-w2"),
+            vmi("e", "Running", "a-w2")]
+    guests = dict(("uid-" + n, guest(ready=True)) for n in "abcde")
+    plan = standin.hypervisor_plan(vmis, "a-w2", guests)
+    assert plan["stop"] == ["uid-a", "uid-b", "uid-c", "uid-d"]
+    assert plan["start"] == plan["running"] == plan["failed"] == []
+
+
+def test_a_pvc_disk_is_one_file_per_claim_the_same_in_both_rooms():
+    spec = {"volumes": [{"name": "root", "persistentVolumeClaim": {"claimName": "vm-a-root"}},
+                        {"name": "cloudinit", "cloudInitNoCloud": {}}]}
+    found = standin.disk_paths({"metadata": {"namespace": "vms", "name": "vm-a"}, "spec": spec}, "/srv/disks")
+    assert found == {"vm-a-root": "/srv/disks/vms_vm-a-root.raw"}
+
+
+def test_the_failed_patch_is_bound_to_the_version_read():
+    patch = standin.failed_patch(vmi("a", "Running", "a-w2", transitions=[
+        {"phase": "Running", "phaseTransitionTimestamp": "t1"}]), "t2")
+    assert patch == {"metadata": {"resourceVersion": "42"},
+                     "status": {"phase": "Failed", "phaseTransitionTimestamps": [
+                         {"phase": "Running", "phaseTransitionTimestamp": "t1"},
+                         {"phase": "Failed", "phaseTransitionTimestamp": "t2"}]}}
