@@ -4,16 +4,18 @@ Two VMs, built by twinroom.ha.vm's own builder (runStrategy Always, LiveMigrate,
 ReadWriteMany block PVC on the VM StorageClass. Real: virt-controller (VM -> VMI -> virt-launcher pod, and
 the replacement of a VMI whose launcher pod is gone), kube-scheduler (the home-room affinity), the
 PersistentVolume controller (binding). Stand-ins, at the hardware boundary: kwok reports the launcher pod
-running (no container runtime), roles/kubevirt/files/virt_handler_standin.py reports the VMI running (no
-KVM), and lab/twinroom_lab/provisioner.py creates each PV in place of LINSTOR's CSI provisioner (no DRBD
-here); nothing attaches it.
+running (no container runtime), roles/kubevirt/files/virt_handler_standin.py boots a real QEMU guest (the lab's
+test guest) for each VMI in the node it is scheduled on and reports the VMI running once the guest is ready (in
+place of virt-handler and virt-launcher), and lab/twinroom_lab/provisioner.py creates each PV in place of
+LINSTOR's CSI provisioner (no DRBD here); the guest's disk is one file both rooms' nodes see.
 
 Nobody runs failover.yml: the real ansible-rulebook runs the collection's automatic failover
 (extensions/eda/rulebooks/automatic_failover.yml, its event source twinroom.ha.room_watch configured by site.yml).
 First the inter-room link is cut for twice the detection time with both rooms powered: an alarm, no failover. Then
 the room holding the datastore primary loses power; the automatic failover must bring the VM that lived there up in
 the other room, once, while the other VM keeps running untouched, and no VM may ever have two live launcher pods
-(the drill's never-twice watch, every half second from before the cut to the end). recover.yml then brings the room
+(the drill's never-twice watch, every half second from before the cut to the end) and no VM may ever have two QEMU
+processes over the nodes (lab/twinroom_lab/guests.py, read in the nodes themselves). recover.yml then brings the room
 back (that site.yml reports no change after a recovery is test_failover.py's check). The operator's own failover.yml
 runs in test_failover.py, test_failover_ipmi.py and the refusal tests.
 """
@@ -28,7 +30,7 @@ from labutil import delete_namespace_and_wait, wait_for
 from playbook import failed_tasks, run_playbook
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "lab"))
-from twinroom_lab import drill  # noqa: E402  pylint: disable=wrong-import-position
+from twinroom_lab import drill, guests, topology  # noqa: E402  pylint: disable=wrong-import-position
 from twinroom_lab.provisioner import StandInProvisioner  # noqa: E402  pylint: disable=wrong-import-position
 from twinroom_lab.twinwatch import TwinWatch  # noqa: E402  pylint: disable=wrong-import-position
 
@@ -87,6 +89,21 @@ def vm_state(context):
     return state
 
 
+def containers():
+    """{node name: its container} of every room node."""
+    return dict((node.name, node.container) for node in topology.load().room_nodes())
+
+
+def guests_now():
+    """{vm name: [node names running a QEMU process of it]}, read in every room node."""
+    found = {}
+    for name, container in containers().items():
+        for vm, count in guests.node_guests(container).items():
+            if vm.startswith(NAMESPACE + "/"):
+                found.setdefault(vm.split("/", 1)[1], []).extend([name] * count)
+    return found
+
+
 def running_in(state, nodes):
     return {name: info[1] for name, info in state.items() if info[0] == "Running" and info[1] in nodes}
 
@@ -121,10 +138,13 @@ def vms():
     yield homes
     core, custom = apis(drill.ZONE[drill.primary_room(drill.datastore_roles())])
     delete_namespace_and_wait(core, NAMESPACE)
-    # No CSI driver deletes them (reclaim policy Delete): remove the stand-in's PVs of these claims.
+    # No CSI driver deletes them (reclaim policy Delete): remove the stand-in's PVs of these claims, and the files
+    # behind the guests' disks (the stand-in for the replicated volumes: the lab bed's vm-disks directory).
     for pv in core.list_persistent_volume(_request_timeout=30).items:
         if pv.spec.claim_ref is not None and pv.spec.claim_ref.namespace == NAMESPACE:
             core.delete_persistent_volume(pv.metadata.name, _request_timeout=30)
+    for disk in (drill.STATE / "vm-disks").glob("%s_*.raw" % NAMESPACE):
+        disk.unlink()
 
 
 def test_a_vm_fails_over_by_itself_to_the_other_room_and_never_runs_twice(vms, automatic_failover):  # pylint: disable=redefined-outer-name
@@ -137,6 +157,14 @@ def test_a_vm_fails_over_by_itself_to_the_other_room_and_never_runs_twice(vms, a
     for name, zone in vms.items():
         assert state[name][1] in nodes[zone_room[zone]], "%s is not in its home room %s: %s" % (name, zone, state)
         assert [(p[2], p[3]) for p in state[name][3]] == [("Running", False)], state[name]
+    # Running means a guest booted: one QEMU process per VM, in the node of its VMI, whose console says READY.
+    before = guests_now()
+    assert before == dict((name, [state[name][1]]) for name in vms), (before, state)
+    boots = {}
+    for name in vms:
+        console = guests.console(containers()[state[name][1]], NAMESPACE, name)
+        assert console is not None and console["ready"], (name, console)
+        boots[name] = console["boot_id"]
 
     lost = drill.primary_room(drill.datastore_roles())
     survivor = drill.OTHER[lost]
@@ -146,6 +174,7 @@ def test_a_vm_fails_over_by_itself_to_the_other_room_and_never_runs_twice(vms, a
     # The drill's never-twice watch: a VM is live where its launcher pod is Running, not terminating, on a
     # node whose container runs, in either room's view.
     watch = TwinWatch(drill.KUBECONFIG, list(drill.ZONE.values()), namespace=NAMESPACE, interval=0.5).start()
+    guest_watch = guests.GuestWatch(containers().values(), interval=1.0).start()
     try:
         # The link cut for twice the detection time, both rooms powered: each room's API server loses the other,
         # the watch raises an alarm and nobody is failed over.
@@ -169,11 +198,17 @@ def test_a_vm_fails_over_by_itself_to_the_other_room_and_never_runs_twice(vms, a
         after = wait_for(lambda: both_running(drill.ZONE[survivor], nodes[survivor]), 60,
                          "both VMIs Running in %s after the automatic failover" % survivor)
         running_after = time.monotonic() - cut
+        # The moved VM's guest booted again in the survivor's node, from the disk the lost one wrote to.
+        moved_console = wait_for(lambda: guests.console(containers()[after[moved][1]], NAMESPACE, moved), 60,
+                                 "the console of %s's new guest" % moved)
         time.sleep(10)  # the watch keeps running, the room stays lost: no second failover
     finally:
         watch.stop()
+        guest_watch.stop()
     print("never-twice watch: %d samples, unanswered %s, violations %s, shown apart %s"
           % (watch.samples, watch.unanswered, watch.violations, watch.apart))
+    print("guest watch (QEMU processes in the nodes): %d samples, violations %s, errors %s"
+          % (guest_watch.samples, guest_watch.violations, guest_watch.errors[:3]))
     timeline = [item for item in report["timeline"] if item["workload"].endswith("/" + moved)]
     print("automatic failover of %s: failover.yml started %.1f s after the power cut (its report's start), both VMIs "
           "Running in %s %.1f s after the power cut (this test's clock, asked every second); failover.yml's own RTO %s s, phases "
@@ -197,6 +232,13 @@ def test_a_vm_fails_over_by_itself_to_the_other_room_and_never_runs_twice(vms, a
     assert len(drill.reports_since(lost, cut_at)) == 1, drill.reports_since(lost, cut_at)
     assert watch.violations == []
     assert watch.samples >= 10, "the watch read too rarely to be evidence"
+    assert guest_watch.violations == []
+    assert guest_watch.samples >= 10, "the guest watch read too rarely to be evidence: %s" % guest_watch.errors[:3]
+    assert guests_now() == {moved: [after[moved][1]], stayed: [state[stayed][1]]}
+    assert moved_console["ready"] and moved_console["boot_id"] != boots[moved], moved_console
+    assert boots[moved] in (moved_console["disk_last"] or ""), \
+        "the new guest of %s did not find the lost guest's last write on its disk: %s" % (moved, moved_console)
+    assert guests.console(containers()[state[stayed][1]], NAMESPACE, stayed)["boot_id"] == boots[stayed]
     assert after[moved][2] != state[moved][2], "the VMI of %s was not replaced" % moved
     assert after[stayed][2] == state[stayed][2], "%s, in the surviving room, was disturbed" % stayed
     assert "VirtualMachineInstance/%s" % moved in rulebook.output(), "failover.yml did not wait for %s" % moved
