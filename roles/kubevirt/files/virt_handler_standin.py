@@ -116,27 +116,25 @@ def disk_paths(vmi, disk_dir):
     return found
 
 
-def failed_patch(vmi, at):
-    """The JSON merge patch moving vmi to Failed at time at, bound to the resourceVersion read."""
+def phase_patch(vmi, phase, at):
+    """The JSON merge patch moving vmi to phase at time at (RFC 3339), appending that phase's transition time. It
+    carries the resourceVersion it was computed from, so a VMI changed meanwhile is refused (409) instead of
+    overwritten."""
     status = vmi.get('status') or {}
-    transitions = [t for t in status.get('phaseTransitionTimestamps') or [] if t.get('phase') != 'Failed']
-    transitions.append({'phase': 'Failed', 'phaseTransitionTimestamp': at})
+    transitions = [t for t in status.get('phaseTransitionTimestamps') or [] if t.get('phase') != phase]
+    transitions.append({'phase': phase, 'phaseTransitionTimestamp': at})
     return {
         'metadata': {'resourceVersion': vmi['metadata']['resourceVersion']},
-        'status': {'phase': 'Failed', 'phaseTransitionTimestamps': transitions},
+        'status': {'phase': phase, 'phaseTransitionTimestamps': transitions},
     }
 
 
 def running_patch(vmi, at):
-    """The JSON merge patch moving vmi to Running at time at (RFC 3339). It carries the resourceVersion it
-    was computed from, so a VMI changed meanwhile is refused (409) instead of overwritten."""
-    status = vmi.get('status') or {}
-    transitions = [t for t in status.get('phaseTransitionTimestamps') or [] if t.get('phase') != 'Running']
-    transitions.append({'phase': 'Running', 'phaseTransitionTimestamp': at})
-    return {
-        'metadata': {'resourceVersion': vmi['metadata']['resourceVersion']},
-        'status': {'phase': 'Running', 'phaseTransitionTimestamps': transitions},
-    }
+    return phase_patch(vmi, 'Running', at)
+
+
+def failed_patch(vmi, at):
+    return phase_patch(vmi, 'Failed', at)
 
 
 def read_kubeconfig(path):
