@@ -24,69 +24,25 @@ import time
 from pathlib import Path
 
 import pytest
-from kubernetes import client, config
 
-from labutil import delete_namespace_and_wait, wait_for
+from labutil import wait_for
 from playbook import failed_tasks, run_playbook
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "lab"))
-from twinroom_lab import drill, guests, topology  # noqa: E402  pylint: disable=wrong-import-position
-from twinroom_lab.provisioner import StandInProvisioner  # noqa: E402  pylint: disable=wrong-import-position
+from twinroom_lab import drill, guests, topology, vms  # noqa: E402  pylint: disable=wrong-import-position
 from twinroom_lab.twinwatch import TwinWatch  # noqa: E402  pylint: disable=wrong-import-position
-
-from ansible_collections.twinroom.ha.plugins.module_utils import kubevirt_vm  # noqa: E402
 
 pytestmark = pytest.mark.lab
 
 NAMESPACE = "twinroom-drill-vms"
-STORAGE_CLASS = kubevirt_vm.DEFAULT_STORAGE_CLASS
-VM_NAME_LABEL = "vm.kubevirt.io/name"  # virt-controller's label on a VM's launcher pods
 
 
 def apis(context):
-    api_client = config.new_client_from_config(config_file=drill.KUBECONFIG, context=context, persist_config=False)
-    return client.CoreV1Api(api_client), client.CustomObjectsApi(api_client)
-
-
-def vm_manifest(name, home_zone):
-    """twinroom.ha.vm's VM for these options, its root disk a PVC instead of a CDI DataVolume (the lab has no
-    CDI controller to fill one)."""
-    params = dict(name=name, namespace=NAMESPACE, home_room=home_zone, state="present", cpu_cores=1,
-                  memory="1Gi", anti_affinity_group="drill-pair", run_strategy=None, eviction_strategy=None,
-                  labels=None, annotations=None, source=None, cloud_init_user_data=None, disk_size=None,
-                  storage_class=None, anti_affinity_required=False)
-    vm = kubevirt_vm.build_vm(params)
-    vm["spec"].pop("dataVolumeTemplates")
-    template = vm["spec"]["template"]["spec"]
-    template["volumes"] = [{"name": kubevirt_vm.ROOT_DISK, "persistentVolumeClaim": {"claimName": name + "-root"}}]
-    return vm
-
-
-def claim(name):
-    """The VM's root disk claim: ReadWriteMany block on the VM StorageClass (WaitForFirstConsumer)."""
-    return client.V1PersistentVolumeClaim(
-        metadata=client.V1ObjectMeta(name=name + "-root"),
-        spec=client.V1PersistentVolumeClaimSpec(
-            access_modes=["ReadWriteMany"], volume_mode="Block", storage_class_name=STORAGE_CLASS,
-            resources=client.V1VolumeResourceRequirements(requests={"storage": "1Gi"})))
+    return vms.apis(drill.KUBECONFIG, context)
 
 
 def vm_state(context):
-    """{vm name: (VMI phase, VMI node, VMI uid, [(launcher pod, node, phase, terminating)])}."""
-    core, custom = apis(context)
-    vmis = custom.list_namespaced_custom_object("kubevirt.io", "v1", NAMESPACE, "virtualmachineinstances",
-                                                _request_timeout=10)["items"]
-    pods = core.list_namespaced_pod(NAMESPACE, _request_timeout=10).items
-    state = {}
-    for vmi in vmis:
-        status = vmi.get("status") or {}
-        state[vmi["metadata"]["name"]] = (status.get("phase"), status.get("nodeName"), vmi["metadata"]["uid"], [])
-    for pod in pods:
-        name = (pod.metadata.labels or {}).get(VM_NAME_LABEL)
-        if name in state:
-            state[name][3].append((pod.metadata.name, pod.spec.node_name, pod.status.phase,
-                                   pod.metadata.deletion_timestamp is not None))
-    return state
+    return vms.vm_state(drill.KUBECONFIG, context, NAMESPACE)
 
 
 def containers():
@@ -104,72 +60,47 @@ def guests_now():
     return found
 
 
-def running_in(state, nodes):
-    return {name: info[1] for name, info in state.items() if info[0] == "Running" and info[1] in nodes}
-
-
 def both_running(context, nodes):
     """vm_state(context) once both VMIs run on nodes, else None."""
     state = vm_state(context)
-    return state if len(running_in(state, nodes)) == 2 else None
+    return state if len(vms.running_in(state, nodes)) == 2 else None
 
 
 @pytest.fixture
-def vms():
-    """{vm name: home zone}: vm-a homed in room-a, vm-b in room-b, each with its claim. The lab's stand-in for
-    the LINSTOR CSI provisioner (lab/twinroom_lab/provisioner.py) creates their PVs once the scheduler has
-    placed the launcher pods."""
-    core, custom = apis("room-a")
-    try:
-        core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=NAMESPACE)))
-    except client.ApiException as exc:
-        if exc.status != 409:
-            raise
-    homes = {"vm-a": "room-a", "vm-b": "room-b"}
-    provisioner = StandInProvisioner(drill.KUBECONFIG, "room-a", STORAGE_CLASS).start()
-    try:
-        for name, zone in homes.items():
-            core.create_namespaced_persistent_volume_claim(NAMESPACE, claim(name))
-            custom.create_namespaced_custom_object("kubevirt.io", "v1", NAMESPACE, "virtualmachines",
-                                                   vm_manifest(name, zone))
-        wait_for(lambda: provisioner.provisioned == len(homes), 180, "the VMs' claims provisioned")
-    finally:
-        provisioner.stop()
-    yield homes
-    core, custom = apis(drill.ZONE[drill.primary_room(drill.datastore_roles())])
-    delete_namespace_and_wait(core, NAMESPACE)
-    # No CSI driver deletes them (reclaim policy Delete): remove the stand-in's PVs of these claims, and the files
-    # behind the guests' disks (the stand-in for the replicated volumes: the lab bed's vm-disks directory).
-    for pv in core.list_persistent_volume(_request_timeout=30).items:
-        if pv.spec.claim_ref is not None and pv.spec.claim_ref.namespace == NAMESPACE:
-            core.delete_persistent_volume(pv.metadata.name, _request_timeout=30)
-    for disk in (drill.STATE / "vm-disks").glob("%s_*.raw" % NAMESPACE):
-        disk.unlink()
+def homes():
+    """{vm name: home zone}: vm-a homed in room-a, vm-b in room-b, each with its claim (vms.deploy: the lab's stand-in
+    for the LINSTOR CSI provisioner creates their PVs once the scheduler has placed the launcher pods)."""
+    wanted = {"vm-a": "room-a", "vm-b": "room-b"}
+    vms.deploy(drill.KUBECONFIG, "room-a", NAMESPACE, wanted, memory="1Gi", anti_affinity_group="drill-pair",
+               timeout=180)
+    yield wanted
+    vms.remove(drill.KUBECONFIG, drill.ZONE[drill.primary_room(drill.datastore_roles())], NAMESPACE,
+               drill.STATE / "vm-disks")
 
 
-def test_a_vm_fails_over_by_itself_to_the_other_room_and_never_runs_twice(vms, automatic_failover):  # pylint: disable=redefined-outer-name
+def test_a_vm_fails_over_by_itself_to_the_other_room_and_never_runs_twice(homes, automatic_failover):  # pylint: disable=redefined-outer-name
     rulebook = automatic_failover
     nodes = drill.room_nodes()
     zone_room = {zone: room for room, zone in drill.ZONE.items()}
     # Each VM starts in its home room: the VM module's preferred node affinity, honoured by kube-scheduler.
     state = wait_for(lambda: both_running("room-a", set().union(*nodes.values())), 240,
                      "both VMIs Running (virt-controller, kube-scheduler, kwok, the stand-in)")
-    for name, zone in vms.items():
+    for name, zone in homes.items():
         assert state[name][1] in nodes[zone_room[zone]], "%s is not in its home room %s: %s" % (name, zone, state)
         assert [(p[2], p[3]) for p in state[name][3]] == [("Running", False)], state[name]
     # Running means a guest booted: one QEMU process per VM, in the node of its VMI, whose console says READY.
     before = guests_now()
-    assert before == dict((name, [state[name][1]]) for name in vms), (before, state)
+    assert before == dict((name, [state[name][1]]) for name in homes), (before, state)
     boots = {}
-    for name in vms:
+    for name in homes:
         console = guests.console(containers()[state[name][1]], NAMESPACE, name)
         assert console is not None and console["ready"], (name, console)
         boots[name] = console["boot_id"]
 
     lost = drill.primary_room(drill.datastore_roles())
     survivor = drill.OTHER[lost]
-    moved = next(name for name, zone in vms.items() if zone_room[zone] == lost)
-    stayed = next(name for name in vms if name != moved)
+    moved = next(name for name, zone in homes.items() if zone_room[zone] == lost)
+    stayed = next(name for name in homes if name != moved)
     started = time.time()
     # The drill's never-twice watch: a VM is live where its launcher pod is Running, not terminating, on a
     # node whose container runs, in either room's view.

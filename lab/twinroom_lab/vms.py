@@ -1,0 +1,119 @@
+"""VMs for the lab's drills: built by twinroom.ha.vm's own builder (runStrategy Always, LiveMigrate, a home room),
+their root disk a ReadWriteMany block PVC on the VM StorageClass instead of a CDI DataVolume (the lab has no CDI
+controller to fill one). The lab's stand-in for the LINSTOR CSI provisioner (provisioner.py) creates their PVs; the
+virt-handler stand-in in the node boots one guest per VMI (roles/kubevirt/files/virt_handler_standin.py) and
+reports the VMI Running once the guest is ready."""
+
+import time
+
+from kubernetes import client, config
+
+from ansible_collections.twinroom.ha.plugins.module_utils import kubevirt_vm
+
+from . import LabError
+from .provisioner import StandInProvisioner
+
+STORAGE_CLASS = kubevirt_vm.DEFAULT_STORAGE_CLASS
+VM_NAME_LABEL = "vm.kubevirt.io/name"  # virt-controller's label on a VM's launcher pods
+
+
+def apis(kubeconfig, context):
+    api_client = config.new_client_from_config(config_file=kubeconfig, context=context, persist_config=False)
+    return client.CoreV1Api(api_client), client.CustomObjectsApi(api_client)
+
+
+def vm_manifest(name, namespace, home_zone, memory="1Gi", anti_affinity_group=None):
+    """twinroom.ha.vm's VM for these options, its root disk the PVC <name>-root."""
+    params = dict(name=name, namespace=namespace, home_room=home_zone, state="present", cpu_cores=1,
+                  memory=memory, anti_affinity_group=anti_affinity_group, run_strategy=None, eviction_strategy=None,
+                  labels=None, annotations=None, source=None, cloud_init_user_data=None, disk_size=None,
+                  storage_class=None, anti_affinity_required=False)
+    vm = kubevirt_vm.build_vm(params)
+    vm["spec"].pop("dataVolumeTemplates")
+    template = vm["spec"]["template"]["spec"]
+    template["volumes"] = [{"name": kubevirt_vm.ROOT_DISK, "persistentVolumeClaim": {"claimName": name + "-root"}}]
+    return vm
+
+
+def claim(name):
+    """The VM's root disk claim: ReadWriteMany block on the VM StorageClass (WaitForFirstConsumer)."""
+    return client.V1PersistentVolumeClaim(
+        metadata=client.V1ObjectMeta(name=name + "-root"),
+        spec=client.V1PersistentVolumeClaimSpec(
+            access_modes=["ReadWriteMany"], volume_mode="Block", storage_class_name=STORAGE_CLASS,
+            resources=client.V1VolumeResourceRequirements(requests={"storage": "1Gi"})))
+
+
+def deploy(kubeconfig, context, namespace, homes, memory="1Gi", anti_affinity_group=None, timeout=300):
+    """Create namespace, and for {vm name: home zone} each VM with its claim; returns once the stand-in provisioner
+    has made every claim's PV (the launcher pods placed)."""
+    core, custom = apis(kubeconfig, context)
+    try:
+        core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace)))
+    except client.ApiException as exc:
+        if exc.status != 409:
+            raise
+    provisioner = StandInProvisioner(kubeconfig, context, STORAGE_CLASS).start()
+    try:
+        for name, zone in homes.items():
+            core.create_namespaced_persistent_volume_claim(namespace, claim(name))
+            custom.create_namespaced_custom_object("kubevirt.io", "v1", namespace, "virtualmachines",
+                                                   vm_manifest(name, namespace, zone, memory, anti_affinity_group))
+        deadline = time.monotonic() + timeout
+        while provisioner.provisioned < len(homes):
+            if time.monotonic() > deadline:
+                raise LabError("%d of %d VM claims provisioned after %d s" % (provisioner.provisioned, len(homes),
+                                                                              timeout))
+            time.sleep(1)
+    finally:
+        provisioner.stop()
+
+
+def vm_state(kubeconfig, context, namespace):
+    """{vm name: (VMI phase, VMI node, VMI uid, [(launcher pod, node, phase, terminating)])}."""
+    core, custom = apis(kubeconfig, context)
+    vmis = custom.list_namespaced_custom_object("kubevirt.io", "v1", namespace, "virtualmachineinstances",
+                                                _request_timeout=10)["items"]
+    pods = core.list_namespaced_pod(namespace, _request_timeout=10).items
+    state = {}
+    for vmi in vmis:
+        status = vmi.get("status") or {}
+        state[vmi["metadata"]["name"]] = (status.get("phase"), status.get("nodeName"), vmi["metadata"]["uid"], [])
+    for pod in pods:
+        name = (pod.metadata.labels or {}).get(VM_NAME_LABEL)
+        if name in state:
+            state[name][3].append((pod.metadata.name, pod.spec.node_name, pod.status.phase,
+                                   pod.metadata.deletion_timestamp is not None))
+    return state
+
+
+def running_in(state, nodes):
+    """{vm name: node} of the VMIs Running on one of nodes."""
+    return {name: info[1] for name, info in state.items() if info[0] == "Running" and info[1] in nodes}
+
+
+def remove(kubeconfig, context, namespace, disk_dir, timeout=300):
+    """Delete namespace and wait until it is gone; delete the stand-in provisioner's PVs of its claims (no CSI
+    driver does) and the files behind its guests' disks in disk_dir (a pathlib.Path)."""
+    core, _custom = apis(kubeconfig, context)
+    try:
+        core.delete_namespace(namespace, _request_timeout=30)
+    except client.ApiException as exc:
+        if exc.status != 404:
+            raise
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            core.read_namespace(namespace, _request_timeout=10)
+        except client.ApiException as exc:
+            if exc.status == 404:
+                break
+            raise
+        if time.monotonic() > deadline:
+            raise LabError("namespace %s still there %d s after its deletion" % (namespace, timeout))
+        time.sleep(1)
+    for pv in core.list_persistent_volume(_request_timeout=30).items:
+        if pv.spec.claim_ref is not None and pv.spec.claim_ref.namespace == namespace:
+            core.delete_persistent_volume(pv.metadata.name, _request_timeout=30)
+    for disk in disk_dir.glob("%s_*.raw" % namespace):
+        disk.unlink()
