@@ -12,6 +12,7 @@ from ansible_collections.twinroom.ha.plugins.module_utils import kubevirt_vm
 
 from . import LabError
 from .provisioner import StandInProvisioner
+from .workloads import create_namespace, remove_namespace
 
 STORAGE_CLASS = kubevirt_vm.DEFAULT_STORAGE_CLASS
 VM_NAME_LABEL = "vm.kubevirt.io/name"  # virt-controller's label on a VM's launcher pods
@@ -48,11 +49,7 @@ def deploy(kubeconfig, context, namespace, homes, memory="1Gi", anti_affinity_gr
     """Create namespace, and for {vm name: home zone} each VM with its claim; returns once the stand-in provisioner
     has made every claim's PV (the launcher pods placed)."""
     core, custom = apis(kubeconfig, context)
-    try:
-        core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace)))
-    except client.ApiException as exc:
-        if exc.status != 409:
-            raise
+    create_namespace(core, namespace)
     provisioner = StandInProvisioner(kubeconfig, context, STORAGE_CLASS).start()
     try:
         for name, zone in homes.items():
@@ -93,27 +90,9 @@ def running_in(state, nodes):
 
 
 def remove(kubeconfig, context, namespace, disk_dir, timeout=300):
-    """Delete namespace and wait until it is gone; delete the stand-in provisioner's PVs of its claims (no CSI
-    driver does) and the files behind its guests' disks in disk_dir (a pathlib.Path)."""
+    """Delete namespace and wait until it is gone, with the stand-in provisioner's PVs of its claims
+    (workloads.remove_namespace), then the files behind its guests' disks in disk_dir (a pathlib.Path)."""
     core, _custom = apis(kubeconfig, context)
-    try:
-        core.delete_namespace(namespace, _request_timeout=30)
-    except client.ApiException as exc:
-        if exc.status != 404:
-            raise
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            core.read_namespace(namespace, _request_timeout=10)
-        except client.ApiException as exc:
-            if exc.status == 404:
-                break
-            raise
-        if time.monotonic() > deadline:
-            raise LabError("namespace %s still there %d s after its deletion" % (namespace, timeout))
-        time.sleep(1)
-    for pv in core.list_persistent_volume(_request_timeout=30).items:
-        if pv.spec.claim_ref is not None and pv.spec.claim_ref.namespace == namespace:
-            core.delete_persistent_volume(pv.metadata.name, _request_timeout=30)
+    remove_namespace(core, namespace, timeout)
     for disk in disk_dir.glob("%s_*.raw" % namespace):
         disk.unlink()

@@ -56,6 +56,15 @@ def _template(name, room, kwok=False):
                                                requests={"cpu": "10m", "memory": "16Mi"}))]))
 
 
+def create_namespace(core, name):
+    """Create namespace name through core (a CoreV1Api); one that exists already is fine."""
+    try:
+        core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)), _request_timeout=10)
+    except client.ApiException as exc:
+        if exc.status != 409:
+            raise
+
+
 def deploy(kubeconfig, context, count, storage_class=None, kwok=False):
     """Create what is missing of the ``count`` workloads (existing ones are kept). Returns the specs.
 
@@ -63,11 +72,7 @@ def deploy(kubeconfig, context, count, storage_class=None, kwok=False):
     on the lab, provisioner.StandInProvisioner provisions them.
     """
     core, apps = apis(kubeconfig, context)
-    try:
-        core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=NAMESPACE)))
-    except client.ApiException as exc:
-        if exc.status != 409:
-            raise
+    create_namespace(core, NAMESPACE)
     existing = set(d.metadata.name for d in apps.list_namespaced_deployment(NAMESPACE).items)
     existing |= set(s.metadata.name for s in apps.list_namespaced_stateful_set(NAMESPACE).items)
     wanted = specs(count)
@@ -101,25 +106,30 @@ def deploy(kubeconfig, context, count, storage_class=None, kwok=False):
 def remove(kubeconfig, context, timeout=300):
     """Delete the drill's namespace and wait until it is gone (a terminating namespace refuses new objects)."""
     core, _apps = apis(kubeconfig, context)
+    return remove_namespace(core, NAMESPACE, timeout)
+
+
+def remove_namespace(core, name, timeout=300):
+    """Delete namespace name, wait until it is gone, then delete the stand-in provisioner's volumes of its claims (no
+    CSI driver deletes them). Returns the seconds it took."""
     try:
-        core.delete_namespace(NAMESPACE)
+        core.delete_namespace(name)
     except client.ApiException as exc:
         if exc.status != 404:
             raise
     started = time.monotonic()
     while time.monotonic() - started < timeout:
         try:
-            core.read_namespace(NAMESPACE, _request_timeout=10)
+            core.read_namespace(name, _request_timeout=10)
         except client.ApiException as exc:
             if exc.status == 404:
                 break
             raise
         time.sleep(2)
     else:
-        raise RuntimeError("namespace %s still terminating after %ds" % (NAMESPACE, timeout))
-    # The stand-in provisioner's volumes of the drill's claims: no CSI driver deletes them.
+        raise RuntimeError("namespace %s still terminating after %ds" % (name, timeout))
     for volume in core.list_persistent_volume(label_selector="twinroom.io/stand-in=provisioner").items:
-        if volume.spec.claim_ref and volume.spec.claim_ref.namespace == NAMESPACE:
+        if volume.spec.claim_ref and volume.spec.claim_ref.namespace == name:
             core.delete_persistent_volume(volume.metadata.name)
     return time.monotonic() - started
 

@@ -11,7 +11,7 @@ import threading
 import time
 
 from kubernetes import client, config
-from kubernetes.client.rest import ApiException
+from .workloads import create_namespace
 
 NAMESPACE = "twinroom-writer"
 
@@ -22,12 +22,7 @@ def api_for(kubeconfig, context):
 
 def ensure_namespace(kubeconfig, context):
     """Create the writer's namespace; call it while the cluster accepts writes (before a drill)."""
-    api = api_for(kubeconfig, context)
-    try:
-        api.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=NAMESPACE)), _request_timeout=10)
-    except ApiException as exc:
-        if exc.status != 409:
-            raise
+    create_namespace(api_for(kubeconfig, context), NAMESPACE)
 
 
 class Writer:
