@@ -55,7 +55,7 @@ molecule:
 # example inventory and failover/recover against the lab inside it with ansible-navigator. Needs a lab (make lab).
 ee: deps
 	$(ENV) && scripts/build-ee.sh
-	$(ENV) && python -m pytest tests/integration/test_execution_environment.py -q -m ee $(PYTEST_OPTS)
+	$(ENV) && python -m pytest tests/integration/test_ee_navigator.py -q -m ee $(PYTEST_OPTS)
 
 # The long lab drills make test leaves out (each a further direction of a path it runs); on a lab from make lab.
 drills:
