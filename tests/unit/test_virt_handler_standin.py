@@ -23,13 +23,6 @@ def vmi(name, phase, node, deleting=False, transitions=None):
     return {"metadata": meta, "status": status}
 
 
-def test_only_scheduled_vmis_on_this_node_not_being_deleted_are_started():
-    vmis = [vmi("a", "Scheduled", "a-w1"), vmi("b", "Scheduled", "a-w2"), vmi("c", "Running", "a-w1"),
-            vmi("d", "Scheduling", "a-w1"), vmi("e", "Scheduled", "a-w1", deleting=True),
-            vmi("f", "Failed", "a-w1"), {"metadata": {"name": "g"}}]
-    assert [v["metadata"]["name"] for v in standin.to_start(vmis, "a-w1")] == ["a"]
-
-
 def test_the_patch_appends_running_keeps_earlier_phases_and_is_bound_to_the_version_read():
     earlier = [{"phase": "Pending", "phaseTransitionTimestamp": "t1"},
                {"phase": "Scheduling", "phaseTransitionTimestamp": "t2"},

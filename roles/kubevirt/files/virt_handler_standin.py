@@ -9,12 +9,11 @@ that node. This stand-in does the node side's least part:
 
 - it labels its Node ``kubevirt.io/schedulable=true`` (virt-handler does, once its device plugins are up;
   the launcher pod's node selector asks for it);
-- with ``--guest-dir`` (the lab's test guest: kernel, initramfs), for each VMI that virt-controller marked
-  Scheduled on its node it starts one QEMU process, the guest (vmrunner.py beside this file: vCPUs, memory and
+- for each VMI that virt-controller marked Scheduled on its node it starts one QEMU process, the guest
+  (``--guest-dir``: the lab's test guest, kernel and initramfs; vmrunner.py beside this file: vCPUs, memory and
   the first disk from the VMI's spec; a PVC disk is the file ``<disk dir>/<namespace>_<claim>.raw``, one file
   both rooms see, the stand-in for the replicated volume), and moves the VMI to Running, appending the Running
-  phase transition time, only once the guest says READY on its console. Without ``--guest-dir`` it reports the
-  VMI Running at once, and no guest runs;
+  phase transition time, only once the guest says READY on its console;
 - it stops the guest of a VMI that is gone, being deleted, or no longer on its node, and marks Failed a VMI whose
   guest died or that it finds Running on its node without a guest (the stand-in or the node restarted): KubeVirt's
   VM controller then starts the VM again, as after a crashed launcher.
@@ -54,20 +53,6 @@ _KUBECONFIG_LINE = re.compile(r'^\s*(server|certificate-authority-data|client-ce
 
 def now_text():
     return datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
-
-
-def to_start(vmis, node):
-    """The VMIs of node that this stand-in's hypervisor should report running: phase Scheduled, on node,
-    not being deleted. vmis: VMI dicts as the API returns them."""
-    chosen = []
-    for vmi in vmis:
-        meta, status = vmi.get('metadata') or {}, vmi.get('status') or {}
-        if meta.get('deletionTimestamp') or status.get('phase') != 'Scheduled':
-            continue
-        if status.get('nodeName') != node:
-            continue
-        chosen.append(vmi)
-    return chosen
 
 
 def vmi_key(vmi):
@@ -192,7 +177,6 @@ class Hypervisor:
         self.guest = vmrunner.guest_files(guest_dir)
         self.disk_dir, self.workdir, self.accel = disk_dir, workdir, accel
         self.guests = {}
-        self.started = {}
 
     def states(self):
         return dict((uid, {'alive': guest.alive(), 'ready': guest.console_state()['ready']})
@@ -208,15 +192,10 @@ class Hypervisor:
         workdir = os.path.join(self.workdir, '%s_%s_%s' % (meta['namespace'], meta['name'], meta['uid']))
         guest = self.vmrunner.Guest(vmi, workdir, accel=self.accel, disk_paths=paths, say=log, guest=self.guest)
         self.guests[meta['uid']] = guest
-        self.started[meta['uid']] = time.monotonic()
         return guest
-
-    def seconds_since_start(self, uid):
-        return time.monotonic() - self.started[uid]
 
     def stop(self, uid):
         guest = self.guests.pop(uid)
-        self.started.pop(uid, None)
         guest.stop()
         return guest
 
@@ -258,19 +237,13 @@ def round_with_guests(api, node, vmis, hypervisor):
             % (vmi_key(vmi), vmi['metadata']['uid'], node, guest.pid, guest.accel, guest.accel_reason))
     for vmi in plan['running']:
         uid = vmi['metadata']['uid']
-        state = hypervisor.guests[uid].console_state()
+        guest = hypervisor.guests[uid]
         if patch_vmi(api, vmi, running_patch(vmi, now_text())):
             log('VMI %s (uid %s) Running on %s: its guest is ready (boot %s, %.1f s after QEMU started)'
-                % (vmi_key(vmi), uid, node, state['boot_id'], hypervisor.seconds_since_start(uid)))
+                % (vmi_key(vmi), uid, node, guest.console_state()['boot_id'], time.monotonic() - guest.started))
 
 
-def round_without_guests(api, node, vmis):
-    for vmi in to_start(vmis, node):
-        if patch_vmi(api, vmi, running_patch(vmi, now_text())):
-            log('VMI %s (uid %s) Running on %s' % (vmi_key(vmi), vmi['metadata'].get('uid'), node))
-
-
-def run(api, node, interval, hypervisor=None):
+def run(api, node, interval, hypervisor):
     labelled = False
     selector = urllib.parse.quote('%s=%s' % (NODE_NAME_LABEL, node))
     while True:
@@ -281,11 +254,7 @@ def run(api, node, interval, hypervisor=None):
                 labelled = True
                 log('node %s labelled %s=true' % (node, SCHEDULABLE_LABEL))
             listing = api.request('GET', '%s?labelSelector=%s&resourceVersion=0' % (VMI_PATH, selector))
-            vmis = listing.get('items') or []
-            if hypervisor is None:
-                round_without_guests(api, node, vmis)
-            else:
-                round_with_guests(api, node, vmis, hypervisor)
+            round_with_guests(api, node, listing.get('items') or [], hypervisor)
         except (urllib.error.URLError, OSError, ValueError) as exc:
             log('API server %s: %s (asking again)' % (api.server, exc))
         time.sleep(interval)
@@ -296,19 +265,16 @@ def main(argv=None):
     parser.add_argument('--node', required=True, help='this node\'s name')
     parser.add_argument('--kubeconfig', default='/etc/kwok/kubeconfig')
     parser.add_argument('--interval', type=float, default=1.0, help='seconds between rounds')
-    parser.add_argument('--guest-dir', help='the lab guest (vmlinux, initramfs.cpio, cmdline): boot one per VMI')
+    parser.add_argument('--guest-dir', required=True,
+                        help='the lab guest (vmlinux, initramfs.cpio, cmdline): boot one per VMI')
     parser.add_argument('--disk-dir', default='/srv/twinroom-vm-disks', help='the files behind PVC disks')
     parser.add_argument('--workdir', default='/run/twinroom-vms', help='each guest\'s console log and QMP socket')
     parser.add_argument('--accel', default='auto', choices=['auto', 'kvm', 'tcg'])
     args = parser.parse_args(argv)
-    hypervisor = None
-    if args.guest_dir:
-        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-        hypervisor = Hypervisor(args.guest_dir, args.disk_dir, args.workdir, args.accel)
-        log('virt-handler stand-in for node %s: one QEMU guest per VMI (%s, disks in %s)'
-            % (args.node, args.guest_dir, args.disk_dir))
-    else:
-        log('virt-handler stand-in for node %s (no guest: VMIs are reported running, no guest runs)' % args.node)
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    hypervisor = Hypervisor(args.guest_dir, args.disk_dir, args.workdir, args.accel)
+    log('virt-handler stand-in for node %s: one QEMU guest per VMI (%s, disks in %s)'
+        % (args.node, args.guest_dir, args.disk_dir))
     run(Api(args.kubeconfig), args.node, args.interval, hypervisor)
 
 
