@@ -50,10 +50,10 @@ def containers():
     return dict((node.name, node.container) for node in topology.load().room_nodes())
 
 
-def guests_now():
-    """{vm name: [node names running a QEMU process of it]}, read in every room node."""
+def guests_now(where):
+    """{vm name: [node names running a QEMU process of it]}, read in every room node (where: {node: container})."""
     found = {}
-    for name, container in containers().items():
+    for name, container in where.items():
         for vm, count in guests.node_guests(container).items():
             if vm.startswith(NAMESPACE + "/"):
                 found.setdefault(vm.split("/", 1)[1], []).extend([name] * count)
@@ -80,6 +80,7 @@ def homes():
 
 def test_a_vm_fails_over_by_itself_to_the_other_room_and_never_runs_twice(homes, automatic_failover):  # pylint: disable=redefined-outer-name
     rulebook = automatic_failover
+    where = containers()  # {node: its container}; the lab's topology does not change during the test
     nodes = drill.room_nodes()
     zone_room = {zone: room for room, zone in drill.ZONE.items()}
     # Each VM starts in its home room: the VM module's preferred node affinity, honoured by kube-scheduler.
@@ -89,11 +90,11 @@ def test_a_vm_fails_over_by_itself_to_the_other_room_and_never_runs_twice(homes,
         assert state[name][1] in nodes[zone_room[zone]], "%s is not in its home room %s: %s" % (name, zone, state)
         assert [(p[2], p[3]) for p in state[name][3]] == [("Running", False)], state[name]
     # Running means a guest booted: one QEMU process per VM, in the node of its VMI, whose console says READY.
-    before = guests_now()
+    before = guests_now(where)
     assert before == dict((name, [state[name][1]]) for name in homes), (before, state)
     boots = {}
     for name in homes:
-        console = guests.console(containers()[state[name][1]], NAMESPACE, name)
+        console = guests.console(where[state[name][1]], NAMESPACE, name)
         assert console is not None and console["ready"], (name, console)
         boots[name] = console["boot_id"]
 
@@ -105,7 +106,7 @@ def test_a_vm_fails_over_by_itself_to_the_other_room_and_never_runs_twice(homes,
     # The drill's never-twice watch: a VM is live where its launcher pod is Running, not terminating, on a
     # node whose container runs, in either room's view.
     watch = TwinWatch(drill.KUBECONFIG, list(drill.ZONE.values()), namespace=NAMESPACE, interval=0.5).start()
-    guest_watch = guests.GuestWatch(containers().values(), interval=1.0).start()
+    guest_watch = guests.GuestWatch(where.values(), interval=1.0).start()
     try:
         # The link cut for twice the detection time, both rooms powered: each room's API server loses the other,
         # the watch raises an alarm and nobody is failed over.
@@ -130,7 +131,7 @@ def test_a_vm_fails_over_by_itself_to_the_other_room_and_never_runs_twice(homes,
                          "both VMIs Running in %s after the automatic failover" % survivor)
         running_after = time.monotonic() - cut
         # The moved VM's guest booted again in the survivor's node, from the disk the lost one wrote to.
-        moved_console = wait_for(lambda: guests.console(containers()[after[moved][1]], NAMESPACE, moved), 60,
+        moved_console = wait_for(lambda: guests.console(where[after[moved][1]], NAMESPACE, moved), 60,
                                  "the console of %s's new guest" % moved)
         time.sleep(10)  # the watch keeps running, the room stays lost: no second failover
     finally:
@@ -165,11 +166,11 @@ def test_a_vm_fails_over_by_itself_to_the_other_room_and_never_runs_twice(homes,
     assert watch.samples >= 10, "the watch read too rarely to be evidence"
     assert guest_watch.violations == []
     assert guest_watch.samples >= 10, "the guest watch read too rarely to be evidence: %s" % guest_watch.errors[:3]
-    assert guests_now() == {moved: [after[moved][1]], stayed: [state[stayed][1]]}
+    assert guests_now(where) == {moved: [after[moved][1]], stayed: [state[stayed][1]]}
     assert moved_console["ready"] and moved_console["boot_id"] != boots[moved], moved_console
     assert boots[moved] in (moved_console["disk_last"] or ""), \
         "the new guest of %s did not find the lost guest's last write on its disk: %s" % (moved, moved_console)
-    assert guests.console(containers()[state[stayed][1]], NAMESPACE, stayed)["boot_id"] == boots[stayed]
+    assert guests.console(where[state[stayed][1]], NAMESPACE, stayed)["boot_id"] == boots[stayed]
     assert after[moved][2] != state[moved][2], "the VMI of %s was not replaced" % moved
     assert after[stayed][2] == state[stayed][2], "%s, in the surviving room, was disturbed" % stayed
     assert "VirtualMachineInstance/%s" % moved in rulebook.output(), "failover.yml did not wait for %s" % moved
