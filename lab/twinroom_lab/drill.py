@@ -196,10 +196,11 @@ class Rulebook(object):
     inventory), as an operator starts it; its output goes to ``log``. The storm guard's memory is removed before it
     starts and after it stops, so each drill starts from nothing."""
 
-    def __init__(self, log):
+    def __init__(self, log, env=None):
         self.log = Path(log)
         self.variables = STATE / "room-watch" / "room-watch-vars.yml"
         self.process = None
+        self.env = dict(env or {})  # added to its environment (and so to failover.yml's, which it runs)
 
     def _state(self):
         import yaml  # pylint: disable=import-outside-toplevel
@@ -216,7 +217,7 @@ class Rulebook(object):
                 ["ansible-rulebook", "--rulebook", "twinroom.ha.automatic_failover", "-i", str(REPO / INVENTORY),
                  "--vars", str(self.variables), "-v"],
                 cwd=str(self.log.parent), stdout=stream, stderr=subprocess.STDOUT, start_new_session=True,
-                env=dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0"))
+                env=dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", **self.env))
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

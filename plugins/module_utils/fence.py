@@ -84,6 +84,7 @@ def _request(params):
     out_of_service = params.get('out_of_service')
     return dict(state=params.get('state') or 'fenced', room=params.get('room'),
                 confirm_room_down=bool(params.get('confirm_room_down')),
+                room_down_by=params.get('room_down_by') or 'operator',
                 out_of_service=True if out_of_service is None else bool(out_of_service),
                 release_pods=params.get('release_pods') is not False)
 

@@ -84,10 +84,11 @@ def _target(request, names):
 
 
 def confirmed_by(request):
-    """Who confirmed that the room is down: 'operator', or None. (A witness's vote is a room-level decision of the
-    failover, not a flag a caller can set.)"""
+    """Who confirmed that the room is down: 'operator' (confirm_room_down typed by a person), 'isolation' (the room
+    watch's isolation decision, which failover.yml checked before it passed confirm_room_down with room_down_by
+    isolation), or None. (A witness's vote is a room-level decision of the failover, not a flag a caller can set.)"""
     if request.get('confirm_room_down'):
-        return 'operator'
+        return 'isolation' if request.get('room_down_by') == 'isolation' else 'operator'
     return None
 
 
@@ -323,8 +324,10 @@ def predicted_after(before, plans, request):
 def fenced_message(method, at, record):
     """The text of the Fenced Event."""
     if method == 'confirmed-down':
+        by = {'isolation': "room watch's isolation decision: its nodes have powered themselves off"}.get(
+            record.get('confirmed_by'), record.get('confirmed_by') or 'operator')
         return ('Fenced at %s by twinroom.ha.fence: BMC did not answer; the room is confirmed down (by the %s). '
-                'Out-of-service taint set.' % (at, record.get('confirmed_by') or 'operator'))
+                'Out-of-service taint set.' % (at, by))
     return 'Fenced at %s by twinroom.ha.fence: powered off through its BMC, verified off. Out-of-service taint set.' % at
 
 

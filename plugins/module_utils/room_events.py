@@ -7,7 +7,9 @@ Kubernetes Event; and the decision as failover.yml takes it from the rulebook (`
 A plan (layer 4): pure - every body is built from what was decided and when (epoch seconds passed in), nothing is
 read or written here. The room watch posts :func:`decision_event` through k8s.py (room_watch.py); failover.yml
 writes :func:`failover_event` with kubernetes.core.k8s (the filter twinroom.ha.failover_event) and checks its
-``failover_decision`` with :func:`decision_problems` (the filter twinroom.ha.failover_decision_problems).
+``failover_decision`` with :func:`decision_problems` (the filter twinroom.ha.failover_decision_problems) and, when
+the lost room's BMCs do not answer, an isolation decision with :func:`isolation_problems` (the filter
+twinroom.ha.failover_isolation_problems).
 
 Where the Events are: core v1 Events in the namespace ``kube-system``, about the Namespace ``kube-system`` itself.
 A room is no Kubernetes object, and a decision may concern no room at all (both rooms, or the witness), so no Node
@@ -170,3 +172,37 @@ def decision_problems(decision):
     return ["failover_decision is not a decision of the room watch (%s): refusing to start the failover. The "
             "rulebooks pass it as a mapping with reason, votes, method and decided_at; leave it out for an "
             "operator's failover." % '; '.join(problems)]
+
+
+def isolation_problems(decision, lost_room, now, automatic_failover, witness, preferred_room):
+    """[] when failover.yml may take ``decision`` (a usable failover_decision, see :func:`decision_problems`) as the
+    confirmation that ``lost_room`` is down: its method is ``isolation``, the inventory installs the isolation guards
+    (``automatic_failover``), the lost room's nodes do isolate themselves in this configuration (a witness, or
+    ``preferred_room`` set to the other room), and ``now`` (epoch seconds) is at or after the decision's
+    ``not_before`` (the room's last contact + isolation_seconds + margin_seconds). Else one message naming each fault
+    and what to do. A decision of any other method is no confirmation."""
+    faults = []
+    if not isinstance(decision, Mapping) or decision.get('method') != 'isolation':
+        faults.append('its method is %s, not isolation' % (
+            decision.get('method') if isinstance(decision, Mapping) else _kind(decision)))
+    else:
+        if not automatic_failover:
+            faults.append('twinroom_automatic_failover is not true in this inventory, so no isolation guard runs on '
+                          'the nodes of %s and nothing powered them off' % lost_room)
+        if not witness and not preferred_room:
+            faults.append('there is neither a witness nor twinroom_preferred_room, so no node isolates itself')
+        elif not witness and preferred_room == lost_room:
+            faults.append('%s is the preferred room (twinroom_preferred_room) and there is no witness, so its nodes '
+                          'never isolate themselves' % lost_room)
+        not_before = decision.get('not_before')
+        if isinstance(not_before, bool) or not isinstance(not_before, (int, float)):
+            faults.append('not_before is %s, not epoch seconds' % _kind(not_before))
+        elif now < not_before:
+            early = (seconds(not_before), seconds(now), not_before - now)
+            faults.append('it allows the failover from %s (the room\'s last contact + isolation_seconds + '
+                          'margin_seconds) and it is %s, %.0f s early' % early)
+    if not faults:
+        return []
+    return ['The room watch\'s decision does not confirm that %s is down (%s): refusing to fence it while its BMCs do '
+            'not answer. Check the room; once you know it has no power, run failover.yml with '
+            '-e confirm_room_down=true.' % (lost_room, '; '.join(faults))]

@@ -70,6 +70,18 @@ options:
         pods would run twice.
     type: bool
     default: false
+  room_down_by:
+    description:
+      - Who confirms the room down with O(confirm_room_down=true), recorded as C(confirmed_by) in the
+        C(twinroom.io/fenced) annotation.
+      - V(operator) - a person who checked the room.
+      - V(isolation) - the room watch's isolation decision - the room's nodes have powered themselves off (their
+        isolation guards do so after C(twinroom_isolation_seconds) without contact) and its time has passed.
+        C(failover.yml) sets it only after checking that decision (section Isolation of
+        C(docs/automatic-failover.md)). A node whose lease is still renewed is refused either way.
+    type: str
+    choices: [operator, isolation]
+    default: operator
   out_of_service:
     description:
       - Mark fenced nodes out of service in the API (taint, record, Event), O(state=fenced) only.
@@ -270,6 +282,7 @@ def main():
             state=dict(type='str', default='fenced', choices=['fenced', 'unfenced', 'on']),
             room=dict(type='str'),
             confirm_room_down=dict(type='bool', default=False),
+            room_down_by=dict(type='str', default='operator', choices=['operator', 'isolation']),
             out_of_service=dict(type='bool', default=True),
             release_pods=dict(type='bool', default=True),
             timeout=dict(type='int', default=60),

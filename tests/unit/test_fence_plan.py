@@ -563,6 +563,28 @@ def test_refusal_touches_nothing(lab):
     assert lab['bmcs'].calls == []
 
 
+def test_dark_bmcs_confirmed_by_the_isolation_decision_are_recorded_as_such(lab):
+    dark = {'127.77.1.10', '127.77.1.11', '127.77.1.12'}
+
+    def probe(address, port, timeout):
+        return (False, '[Errno 113] No route to host') if address in dark else (True, None)
+
+    confirmed = run(lab, params_for(['a-cp1', 'a-w1', 'a-w2'], confirm_room_down=True, room_down_by='isolation'),
+                    probe=probe)
+    assert dict((n, (v['fenced'], v['method'])) for n, v in confirmed['nodes'].items()) == dict(
+        (n, (True, 'confirmed-down')) for n in ROOM_A)
+    assert lab['recorder'].nodes['a-w1']['record']['confirmed_by'] == 'isolation'
+    assert ("the room is confirmed down (by the room watch's isolation decision: its nodes have powered themselves "
+            "off)") in lab['recorder'].events[0]['message']
+    assert lab['bmcs'].calls == []
+
+
+def test_room_down_by_alone_confirms_nothing():
+    assert fence_plan.confirmed_by(dict(confirm_room_down=False, room_down_by='isolation')) is None
+    assert fence_plan.confirmed_by(dict(confirm_room_down=True)) == 'operator'
+    assert fence_plan.confirmed_by(dict(confirm_room_down=True, room_down_by='isolation')) == 'isolation'
+
+
 def test_unfence_removes_taint_and_record_with_an_event(lab):
     run(lab, params_for(['a-cp1']))
     del lab['log'][:]

@@ -16,11 +16,13 @@ try:
     from ansible_collections.twinroom.ha.plugins.module_utils import room_events
     from ansible_collections.twinroom.ha.plugins.filter import failover_decision_problems as problems_filter
     from ansible_collections.twinroom.ha.plugins.filter import failover_event as event_filter
+    from ansible_collections.twinroom.ha.plugins.filter import failover_isolation_problems as isolation_filter
 except ImportError:  # not run through ansible-test: find the collection where devenv.sh links it
     sys.path[:0] = [p for p in os.environ.get('ANSIBLE_COLLECTIONS_PATH', '').split(os.pathsep) if p]
     from ansible_collections.twinroom.ha.plugins.module_utils import room_events
     from ansible_collections.twinroom.ha.plugins.filter import failover_decision_problems as problems_filter
     from ansible_collections.twinroom.ha.plugins.filter import failover_event as event_filter
+    from ansible_collections.twinroom.ha.plugins.filter import failover_isolation_problems as isolation_filter
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 FAILOVER = REPO / 'playbooks' / 'failover.yml'
@@ -207,3 +209,71 @@ def test_failover_yml_writes_its_event_once_the_workloads_run_and_reports_a_fail
     assert report['decision'] == '{{ failover_decision | default(none) }}'
     assert report['event_written'] == '{{ failover_event is defined and failover_event_error is not defined }}'
     assert report['event_error'] == '{{ failover_event_error | default(none) }}'
+
+
+# --- an isolation decision as the confirmation that a room with dark BMCs is down --------------------------------
+
+NOT_BEFORE = 1796281190.5  # 2026-12-03T06:59:50.500Z
+ISOLATION = dict(FAILOVER_DECISION, room='room_b', method='isolation', not_before=NOT_BEFORE)
+REFUSAL = ("The room watch's decision does not confirm that %s is down (%s): refusing to fence it while its BMCs do "
+           "not answer. Check the room; once you know it has no power, run failover.yml with "
+           "-e confirm_room_down=true.")
+
+
+@pytest.mark.parametrize('witness, preferred', [(False, 'room_a'), (True, None), (True, 'room_b')])
+def test_an_isolation_decision_whose_time_has_come_confirms_the_room_down(witness, preferred):
+    assert room_events.isolation_problems(ISOLATION, 'room_b', NOT_BEFORE, True, witness, preferred) == []
+    assert room_events.isolation_problems(ISOLATION, 'room_b', NOT_BEFORE + 600, True, witness, preferred) == []
+
+
+@pytest.mark.parametrize('decision, now, automatic, witness, preferred, room, faults', [
+    (ISOLATION, NOT_BEFORE - 12.5, True, False, 'room_a', 'room_b',
+     'it allows the failover from 2026-12-03T06:59:50Z (the room\'s last contact + isolation_seconds + '
+     'margin_seconds) and it is 2026-12-03T06:59:38Z, 12 s early'),
+    (ISOLATION, NOT_BEFORE, False, False, 'room_a', 'room_b',
+     'twinroom_automatic_failover is not true in this inventory, so no isolation guard runs on the nodes of room_b '
+     'and nothing powered them off'),
+    (ISOLATION, NOT_BEFORE, True, False, 'room_b', 'room_b',
+     'room_b is the preferred room (twinroom_preferred_room) and there is no witness, so its nodes never isolate '
+     'themselves'),
+    (ISOLATION, NOT_BEFORE, True, False, None, 'room_b',
+     'there is neither a witness nor twinroom_preferred_room, so no node isolates itself'),
+    (dict(ISOLATION, not_before=None), NOT_BEFORE, True, True, None, 'room_b', 'not_before is null, not epoch seconds'),
+    (dict(ISOLATION, not_before='soon'), NOT_BEFORE, True, True, None, 'room_b', 'not_before is text, not epoch seconds'),
+    (FAILOVER_DECISION, NOT_BEFORE, True, True, None, 'room_a', 'its method is bmc-off, not isolation'),
+    (None, NOT_BEFORE, True, True, None, 'room_a', 'its method is null, not isolation'),
+    (ISOLATION, NOT_BEFORE - 1, False, False, None, 'room_b',
+     'twinroom_automatic_failover is not true in this inventory, so no isolation guard runs on the nodes of room_b '
+     'and nothing powered them off; there is neither a witness nor twinroom_preferred_room, so no node isolates '
+     'itself; it allows the failover from 2026-12-03T06:59:50Z (the room\'s last contact + isolation_seconds + '
+     'margin_seconds) and it is 2026-12-03T06:59:49Z, 1 s early'),
+])
+def test_anything_else_is_refused_naming_each_fault(decision, now, automatic, witness, preferred, room, faults):
+    assert room_events.isolation_problems(decision, room, now, automatic, witness, preferred) == [REFUSAL % (room, faults)]
+
+
+def test_failover_yml_takes_an_isolation_decision_only_once_checked_and_before_the_lock():
+    tasks = play('Decide whether the failover is justified')['tasks']
+    names = [task['name'] for task in tasks]
+    check = tasks[names.index("Check the room watch's isolation decision, when the failover was started for one")]
+    assert names.index("Require the room watch's decision to be whole, when one is given") < names.index(
+        check['name']) < names.index('Take the operation lock')
+    assert check['when'] == "failover_room_down_by == 'isolation'"
+    assert 'twinroom.ha.failover_isolation_problems(lost_room, now(utc=true).timestamp(),' in \
+        check['vars']['failover_isolation_problems']
+    started = play('Start the failover clock')['tasks'][0]['ansible.builtin.set_fact']['failover_room_down_by']
+    assert "'operator' if confirm_room_down | default(false) | bool" in started
+    fences = [task['twinroom.ha.fence'] for entry in plays() for task in entry.get('tasks', [])
+              if 'twinroom.ha.fence' in task and task['twinroom.ha.fence'].get('state') == 'fenced']
+    assert len(fences) == 2
+    for fence in fences:
+        assert fence['confirm_room_down'] == "{{ failover_room_down_by != 'none' }}"
+        assert fence['room_down_by'] == "{{ 'isolation' if failover_room_down_by == 'isolation' else 'operator' }}"
+
+
+def test_the_filter_takes_what_failover_yml_passes():
+    check = isolation_filter.FilterModule().filters()['failover_isolation_problems']
+    # now as Ansible passes it (a float from now().timestamp()), the preferred room unset as '' or None.
+    assert check(ISOLATION, 'room_b', str(NOT_BEFORE + 1), 1, 0, 'room_a') == []
+    assert check(ISOLATION, 'room_b', NOT_BEFORE + 1, True, False, '') == [REFUSAL % (
+        'room_b', 'there is neither a witness nor twinroom_preferred_room, so no node isolates itself')]

@@ -1,7 +1,9 @@
 # -*- coding: utf-8 -*-
-"""The automatic failover's rulebooks, read by ansible-rulebook's own parser: what each rule runs, that a
-failover is run only for a room whose BMCs report it off (an isolation decision is printed for an operator), and
-that both pass the decision on (failover_decision), which ansible-rulebook renders into what failover.yml takes."""
+"""The automatic failover's rulebooks, read by ansible-rulebook's own parser: what each rule runs, that every failover
+decision (BMCs reporting the room off, or the room isolated) runs failover.yml and nothing else does, and that both
+pass the decision on (failover_decision, with not_before), which ansible-rulebook renders into what failover.yml
+takes: failover.yml's own checks (room_events.decision_problems, and isolation_problems for an isolation decision)
+accept it."""
 
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ rules_parser = pytest.importorskip('ansible_rulebook.rules_parser')
 rulebook_util = pytest.importorskip('ansible_rulebook.util')
 
 RULEBOOKS = pathlib.Path(__file__).resolve().parents[2] / 'extensions' / 'eda' / 'rulebooks'
-FAILOVER = 'event.twinroom.action == "failover" and event.twinroom.method == "bmc-off"'
+FAILOVER = 'event.twinroom.action == "failover"'
 
 
 def rules(name):
@@ -33,7 +35,7 @@ def rules(name):
 
 @pytest.mark.parametrize('name, runs', [('automatic_failover.yml', 'run_playbook'),
                                         ('automatic_failover_awx.yml', 'run_job_template')])
-def test_only_a_room_reported_off_is_failed_over(name, runs):
+def test_every_failover_decision_and_nothing_else_runs_the_failover(name, runs):
     rule_set = rules(name)
     assert [source.source_name for source in rule_set.sources] == ['twinroom.ha.room_watch']
     acting = [rule for rule in rule_set.rules if any(action.action == runs for action in rule.actions)]
@@ -42,8 +44,9 @@ def test_only_a_room_reported_off_is_failed_over(name, runs):
     written = [rule for rule in yaml.safe_load((RULEBOOKS / name).read_text())[0]['rules']
                if rule['name'] == acting[0].name][0]
     assert written['condition'] == FAILOVER
-    assert "Identifier(value='event.twinroom.method'), operator='==', right=String(value='bmc-off')" in \
+    assert "Identifier(value='event.twinroom.action'), operator='==', right=String(value='failover')" in \
         repr(acting[0].condition.value)
+    assert 'method' not in repr(acting[0].condition.value)
     assert [action.action for action in acting[0].actions] == ['print_event', runs]
     others = [rule for rule in rule_set.rules if rule is not acting[0]]
     assert all([action.action for action in rule.actions] == ['print_event'] for rule in others)
@@ -59,7 +62,8 @@ def test_the_playbook_runs_with_the_controller_in_its_limit():
 
 
 DECISION = {'reason': '{{ event.twinroom.reason }}', 'votes': '{{ event.twinroom.votes }}',
-            'method': '{{ event.twinroom.method }}', 'decided_at': '{{ event.twinroom.decided_at }}'}
+            'method': '{{ event.twinroom.method }}', 'decided_at': '{{ event.twinroom.decided_at }}',
+            'not_before': '{{ event.twinroom.not_before }}'}
 EVENT = {'twinroom': {
     'action': 'failover', 'room': 'room_a', 'method': 'bmc-off', 'not_before': None, 'decided_at': 1796281200.25,
     'reason': 'room_a is lost: unreachable by a majority of the voters (votes: room_a absent, room_b lost, witness '
@@ -88,6 +92,23 @@ def test_both_rulebooks_pass_the_decision_with_its_votes(name):
     assert rendered['lost_room'] == 'room_a'
     assert rendered['failover_decision'] == dict((key, EVENT['twinroom'][key]) for key in DECISION)
     assert room_events.decision_problems(rendered['failover_decision']) == []
+
+
+ISOLATION = {'twinroom': dict(
+    EVENT['twinroom'], room='room_b', method='isolation', not_before=1796281190.5,
+    reason='room_b is lost: unreachable for twinroom_detect_seconds (10 s) by room_a (votes: room_a lost, room_b '
+           'absent). Its BMCs do not answer; room_b has isolated itself by now: failing over to room_a without the '
+           'BMCs\' word.', votes={'room_a': 'lost', 'room_b': 'absent'})}
+
+
+@pytest.mark.parametrize('name', ['automatic_failover.yml', 'automatic_failover_awx.yml'])
+def test_an_isolation_decision_reaches_failover_yml_with_its_time(name):
+    rendered = rulebook_util.substitute_variables(launched(name), {'event': ISOLATION})
+    decision = rendered['failover_decision']
+    assert decision['method'] == 'isolation' and decision['not_before'] == 1796281190.5
+    assert room_events.decision_problems(decision) == []
+    # As failover.yml checks it: the preferred room survives, no witness, the guards installed, after not_before.
+    assert room_events.isolation_problems(decision, 'room_b', 1796281200.25, True, False, 'room_a') == []
 
 
 def test_the_awx_rulebook_launches_the_template_made_for_it_with_the_controller_in_its_limit():
