@@ -247,6 +247,20 @@ class Rulebook(object):
             self._state().unlink()
 
 
+def watched(context, prefix):
+    """An acknowledged writer (through ``context``, its keys named after ``prefix`` and the time) and the never-twice
+    watch (both rooms' API servers and the nodes' own container lists, every half second), both started; the caller
+    stops them."""
+    from . import workloads  # pylint: disable=import-outside-toplevel
+    from .twinwatch import TwinWatch  # pylint: disable=import-outside-toplevel
+    ensure_namespace(KUBECONFIG, context)
+    writer = Writer(KUBECONFIG, context, prefix="%s-%d" % (prefix, time.time()))
+    watch = TwinWatch(KUBECONFIG, [ZONE["room_a"], ZONE["room_b"]], namespace=workloads.NAMESPACE, interval=0.5)
+    writer.start()
+    watch.start()
+    return writer, watch
+
+
 def wait_for_report(room, since, timeout=300):
     """The failover report of ``room`` written after ``since`` (epoch), looked for every second; None at the timeout."""
     deadline = time.monotonic() + timeout

@@ -31,8 +31,7 @@ from playbook import REPO
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "lab"))
 from twinroom_lab import drill, workloads  # noqa: E402  pylint: disable=wrong-import-position
-from twinroom_lab.twinwatch import TwinWatch  # noqa: E402  pylint: disable=wrong-import-position
-from twinroom_lab.writer import Writer, ensure_namespace, missing_acknowledged  # noqa: E402  pylint: disable=wrong-import-position
+from twinroom_lab.writer import missing_acknowledged  # noqa: E402  pylint: disable=wrong-import-position
 
 # A long drill (about 5-7 minutes: the isolation wait, the failover and recover.yml): it runs in make drills.
 pytestmark = [pytest.mark.lab, pytest.mark.drill]
@@ -86,11 +85,7 @@ def test_a_dark_room_is_failed_over_by_isolation_with_nobody_at_the_keyboard(wat
     wanted = workloads.deploy(drill.KUBECONFIG, context, 4)
     try:
         workloads.wait_home(drill.KUBECONFIG, context, wanted, node_room, timeout=300)
-        ensure_namespace(drill.KUBECONFIG, context)
-        writer = Writer(drill.KUBECONFIG, context, prefix="dark-room-%d" % time.time())
-        watch = TwinWatch(drill.KUBECONFIG, list(drill.ZONE.values()), namespace=workloads.NAMESPACE, interval=0.5)
-        writer.start()
-        watch.start()
+        writer, watch = drill.watched(context, "dark-room")
         try:
             time.sleep(3)
             cut_at, cut = time.time(), time.monotonic()

@@ -25,8 +25,7 @@ from playbook import REPO
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "lab"))
 from twinroom_lab import drill, podman, topology, workloads  # noqa: E402  pylint: disable=wrong-import-position
-from twinroom_lab.twinwatch import TwinWatch  # noqa: E402  pylint: disable=wrong-import-position
-from twinroom_lab.writer import Writer, ensure_namespace, missing_acknowledged  # noqa: E402  pylint: disable=wrong-import-position
+from twinroom_lab.writer import missing_acknowledged  # noqa: E402  pylint: disable=wrong-import-position
 
 # A long drill (about 6-9 minutes: two guard reconfigurations, 30 s isolation, the failover and recover.yml): it runs
 # in make drills; make test covers the automatic failover and the cut-link alarm in test_failover_vms.py.
@@ -70,11 +69,7 @@ def test_a_cut_link_isolates_the_room_that_is_not_preferred_and_fails_it_over(
     wanted = workloads.deploy(drill.KUBECONFIG, context, 4)
     try:
         workloads.wait_home(drill.KUBECONFIG, context, wanted, node_room, timeout=300)
-        ensure_namespace(drill.KUBECONFIG, context)
-        writer = Writer(drill.KUBECONFIG, context, prefix="isolation-%d" % time.time())
-        watch = TwinWatch(drill.KUBECONFIG, list(drill.ZONE.values()), namespace=workloads.NAMESPACE, interval=0.5)
-        writer.start()
-        watch.start()
+        writer, watch = drill.watched(context, "isolation")
         try:
             time.sleep(3)
             cut_at, cut = time.time(), time.monotonic()
