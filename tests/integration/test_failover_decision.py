@@ -67,6 +67,6 @@ def test_an_isolation_decision_before_its_time_is_refused_with_both_times():
     assert result.returncode != 0, text
     refused = ISOLATION_REFUSED % ("it allows the failover from 2100-01-01T00:00:00Z (the room's last contact + "
                                    "isolation_seconds + margin_seconds) and it is ")
-    assert 'Task failed: Action failed: %sand it is 20' % refused.split("and it is ")[0] in text, text
+    assert 'Task failed: Action failed: %sand it is 20' % refused.split("and it is ", maxsplit=1)[0] in text, text
     assert ' s early): refusing to fence it while its BMCs do not answer.' in text, text
     assert 'Take the operation lock' not in text

@@ -55,9 +55,9 @@ def test_every_role_site_applies_on_hosts_has_a_molecule_scenario():
 
 
 def test_a_role_without_a_scenario_is_named():
-    site = [{"hosts": "room_a:room_b", "tasks": [{"ansible.builtin.include_role": {"name": "twinroom.ha.no_such"}},
-                                                  {"ansible.builtin.include_role": {"name": "twinroom.ha.kubevirt",
-                                                                                    "tasks_from": "lab_nodes"}}]},
+    whole = {"ansible.builtin.include_role": {"name": "twinroom.ha.no_such"}}
+    part = {"ansible.builtin.include_role": {"name": "twinroom.ha.kubevirt", "tasks_from": "lab_nodes"}}
+    site = [{"hosts": "room_a:room_b", "tasks": [whole, part]},
             {"hosts": "localhost", "roles": [{"role": "twinroom.ha.cluster_dns"}]}]
     assert host_roles(site) == ["no_such"]
     assert scenario_problems("no_such") == ["no_such: no roles/no_such/molecule/default/molecule.yml"]
