@@ -286,7 +286,6 @@ def room_drill(lost_room, count=10, failback=True, storage_class=None, kwok=Fals
     """
     from . import workloads  # pylint: disable=import-outside-toplevel
     from .provisioner import StandInProvisioner  # pylint: disable=import-outside-toplevel
-    from .twinwatch import TwinWatch  # pylint: disable=import-outside-toplevel
 
     survivor = OTHER[lost_room]
     rooms = room_nodes()
@@ -309,11 +308,7 @@ def room_drill(lost_room, count=10, failback=True, storage_class=None, kwok=Fals
             provisioner.stop()
     mark("%d workloads run in their home rooms (%d in %s)" % (
         len(wanted), sum(1 for w in wanted if w[2] == lost_room), lost_room))
-    ensure_namespace(KUBECONFIG, ZONE[survivor])
-    writer = Writer(KUBECONFIG, ZONE[survivor], prefix="room-drill-%s-%d" % (lost_room.replace("_", ""), time.time()))
-    watch = TwinWatch(KUBECONFIG, [ZONE["room_a"], ZONE["room_b"]], namespace=workloads.NAMESPACE, interval=0.5)
-    writer.start()
-    watch.start()
+    writer, watch = watched(ZONE[survivor], "room-drill-%s" % lost_room.replace("_", ""))
     result = dict(lost_room=lost_room, workloads=len(wanted), timeline=timeline)
     stopwatch = None
     try:
