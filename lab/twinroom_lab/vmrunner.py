@@ -7,9 +7,10 @@ running" means a guest booted and "migrated" means QEMU moved its memory:
 - start one QEMU process for a VMI: vCPUs, memory and one disk taken from the VMI spec, the lab's test guest
   (lab/build/guest) as kernel and initramfs, the serial console to a log file, QMP on a unix socket;
 - wait until the guest says it is ready on its console, read its counter, stop it;
-- live-migrate it to a QEMU started with ``-incoming tcp:ADDR:PORT`` (``migrate``, then ``query-migrate``
-  until it completes) and report QEMU's own total time and downtime. A migration that cannot complete (target
-  unreachable, target killed mid-way) ends with the target gone, the source running, and MigrationError.
+- live-migrate it to a QEMU started with ``-incoming tcp:ADDR:PORT``, in this process or on another node
+  (``migrate``, then ``query-migrate`` until it completes) and report QEMU's own total time and downtime. A
+  migration that cannot complete (target unreachable, link cut, target killed mid-way) ends with the source
+  running and MigrationError; migrate() also stops the target it was given.
 
 Accelerator: KVM where the host's /dev/kvm runs a stock kernel. On a host whose /dev/kvm is PVM (kvm_pvm,
 pagetable-based virtualisation without VMX/SVM, as on this project's machines) only PVM-enlightened guest
@@ -373,12 +374,13 @@ class Guest:
         self.stderr.close()
 
 
-def migrate(source, target, address, timeout=120.0, max_bandwidth=None, say=print):
-    """Live-migrate source to target (a Guest started with incoming="tcp:ADDRESS"); QEMU's own figures.
+def migrate_out(source, address, timeout=120.0, max_bandwidth=None, say=print):
+    """Send source's guest to the QEMU listening at address (``-incoming tcp:ADDRESS``, possibly on another node);
+    QEMU's own figures.
 
-    Success: the source QEMU has quit, the target runs the guest; returns {total_ms, downtime_ms, transferred,
-    seconds}. Failure (refused, broken, or not done within timeout): the migration is cancelled, the target
-    QEMU is killed, the source is running again (resumed if QEMU left it paused), and MigrationError says so.
+    Success: the source QEMU has quit; returns {total_ms, downtime_ms, transferred, seconds}. Failure (refused,
+    broken, or not done within timeout): the migration is cancelled, the source runs again (resumed if QEMU left
+    it paused), and MigrationError says why; the target is not touched (it may be another node's).
     """
     name = process_name(source.vmi)
     if max_bandwidth:
@@ -405,7 +407,6 @@ def migrate(source, target, address, timeout=120.0, max_bandwidth=None, say=prin
     except VmRunnerError as exc:
         progress = {"status": "refused", "done": False, "error": str(exc)}
     if not progress.get("done"):
-        target.kill()
         if not source.alive():
             raise MigrationError("live migration of %s to %s failed (%s) and the source QEMU has exited too: the guest "
                                  "runs nowhere" % (name, address, progress.get("error") or progress["status"]))
@@ -413,11 +414,21 @@ def migrate(source, target, address, timeout=120.0, max_bandwidth=None, say=prin
         if state != "running":
             source.qmp.execute("cont")
             state = source.status()
-        raise MigrationError("live migration of %s to %s did not complete (%s: %s); the target QEMU was stopped "
-                             "and the guest keeps running on the source (QEMU pid %d, %s)"
+        raise MigrationError("live migration of %s to %s did not complete (%s: %s); the guest keeps running on the "
+                             "source (QEMU pid %d, %s)"
                              % (name, address, progress["status"], progress.get("error") or "no reason given",
                                 source.pid, state))
     seconds = time.monotonic() - start
     source.stop()
     return {"total_ms": progress["total_ms"], "downtime_ms": progress["downtime_ms"],
             "transferred": progress["transferred"], "seconds": seconds}
+
+
+def migrate(source, target, address, timeout=120.0, max_bandwidth=None, say=print):
+    """Live-migrate source to target (a Guest started with incoming="tcp:ADDRESS") in this process: migrate_out(),
+    and on failure the target QEMU is killed too before MigrationError goes up."""
+    try:
+        return migrate_out(source, address, timeout, max_bandwidth, say)
+    except MigrationError as exc:
+        target.kill()
+        raise MigrationError("%s; the target QEMU was stopped" % exc) from None

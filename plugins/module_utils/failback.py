@@ -9,7 +9,9 @@ failover and recovery, what was homed in the recovered room runs in the other on
 - a pod of a ReplicaSet or StatefulSet is deleted (gracefully: it is alive), and its controller recreates it;
   the scheduler's preferred affinity puts the new pod in the home room;
 - a VM is live-migrated (a VirtualMachineInstanceMigration); KubeVirt schedules the target pod with the VMI's
-  affinity, so it lands in the home room;
+  affinity, so it lands in the home room. It is back once its migration has succeeded and the VMI runs on a node
+  of the home room; a migration that fails (the link cut mid-way, a timeout) leaves the VM running where it was
+  and stops the failback with KubeVirt's reason;
 
 ``batch`` at a time; the next batch starts only when the previous one runs again (or its wait ends), so the
 rate is bounded by how fast workloads really come back, never by a guess.
@@ -22,6 +24,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import datetime
 import time
 
 from ansible_collections.twinroom.ha.plugins.module_utils import k8s
@@ -82,6 +85,8 @@ def plan(pods, rooms, room, home_label=HOME_ROOM_LABEL, home_values=None):
             continue
         kind, owner = _owner(pod)
         if kind == 'VirtualMachineInstance':
+            if any(m['kind'] == 'vm' and (m['namespace'], m['name']) == (meta.get('namespace'), owner) for m in moves):
+                continue  # a second launcher pod of one VM (a migration under way): one move
             moves.append(dict(kind='vm', namespace=meta.get('namespace'), name=owner, node=node,
                               owner='VirtualMachineInstance/%s' % owner))
         elif kind in MOVABLE_OWNERS:
@@ -116,6 +121,42 @@ def landed(move, pods, rooms, room, not_before_uids):
         if match:
             return 'home' if where.get(pod.get('spec', {}).get('nodeName')) == room else 'away'
     return None
+
+
+def migration_landed(migration, vmi, rooms, room):
+    """Where a live-migrated VM runs once its VirtualMachineInstanceMigration has ended: 'home' or 'away' by the
+    VMI's node after it succeeded, 'failed' after it failed (or when the migration is gone), None while it runs."""
+    if migration is None:
+        return 'failed'
+    phase = (migration.get('status') or {}).get('phase')
+    if phase == 'Succeeded':
+        node = ((vmi or {}).get('status') or {}).get('nodeName')
+        return 'home' if node_rooms(rooms).get(node) == room else 'away'
+    return 'failed' if phase == 'Failed' else None
+
+
+def migration_report(migration, vmi):
+    """{node, reason, seconds} of an ended migration: where the VMI runs now, KubeVirt's failure reason (the
+    migration state of this migration on the migration or the VMI), and the seconds from its start to its end."""
+    uid = ((migration or {}).get('metadata') or {}).get('uid')
+    states = [((migration or {}).get('status') or {}).get('migrationState') or {},
+              ((vmi or {}).get('status') or {}).get('migrationState') or {}]
+    state = {}
+    for found in states:  # the VMI's, written by the nodes, over the copy the migration keeps once final
+        if found.get('migrationUid') and found.get('migrationUid') == uid:
+            state.update(found)
+    seconds = None
+    if state.get('startTimestamp') and state.get('endTimestamp'):
+        seconds = (_rfc3339(state['endTimestamp']) - _rfc3339(state['startTimestamp'])).total_seconds()
+    reason = state.get('failureReason')
+    if migration is None:
+        reason = 'the migration object is gone'
+    return dict(node=((vmi or {}).get('status') or {}).get('nodeName'), seconds=seconds,
+                reason=reason or 'KubeVirt gives no reason: see the events of the migration')
+
+
+def _rfc3339(text):
+    return datetime.datetime.strptime(text, '%Y-%m-%dT%H:%M:%SZ')
 
 
 class Cluster(object):
@@ -155,14 +196,30 @@ class Cluster(object):
                             metadata=dict(generateName='failback-%s-' % move['name'], namespace=move['namespace'],
                                           labels={'app.kubernetes.io/managed-by': 'twinroom.ha.failback'}),
                             spec=dict(vmiName=move['name']))
-                self.custom.create_namespaced_custom_object('kubevirt.io', 'v1', move['namespace'],
-                                                            'virtualmachineinstancemigrations', body,
-                                                            _request_timeout=k8s.API_TIMEOUT)
+                created = self.custom.create_namespaced_custom_object('kubevirt.io', 'v1', move['namespace'],
+                                                                      'virtualmachineinstancemigrations', body,
+                                                                      _request_timeout=k8s.API_TIMEOUT)
+                return created['metadata']['name']
         except Exception as exc:  # ApiException, connection refused, timeout
             if getattr(exc, 'status', None) == 404:
-                return  # gone meanwhile: its controller has already replaced it
+                return None  # gone meanwhile: its controller has already replaced it
             raise k8s.api_error(exc, 'move %s %s/%s back' % (move['kind'], move['namespace'], move['name']),
                                 FailbackError)
+        return None
+
+    def migration(self, move):
+        """(the VirtualMachineInstanceMigration of a VM move, its VMI); None for one that is gone."""
+        found = []
+        for plural, name in (('virtualmachineinstancemigrations', move['migration']),
+                             ('virtualmachineinstances', move['name'])):
+            try:
+                found.append(self.custom.get_namespaced_custom_object('kubevirt.io', 'v1', move['namespace'], plural,
+                                                                      name, _request_timeout=k8s.API_TIMEOUT))
+            except Exception as exc:  # ApiException, connection refused, timeout
+                if getattr(exc, 'status', None) != 404:
+                    raise k8s.api_error(exc, 'read %s %s/%s' % (plural, move['namespace'], name), FailbackError)
+                found.append(None)
+        return tuple(found)
 
 
 def run_failback(params, check_mode=False, cluster=None, clock=time.monotonic, sleep=time.sleep):
@@ -175,30 +232,42 @@ def run_failback(params, check_mode=False, cluster=None, clock=time.monotonic, s
     moves = plan(pods, params['rooms'], params['room'], params['home_label'], homes)
     groups = batches(moves, params['batch'])
     result = dict(changed=bool(moves), room=params['room'], moves=moves, batches=len(groups), moved=[],
-                  still_away=[], not_running=[])
+                  still_away=[], not_running=[], failed_migrations=[])
     if check_mode or not moves:
         result['elapsed'] = round(clock() - started, 2)
         return result
     for group in groups:
         before = set(pod['metadata']['uid'] for pod in cluster.pods(selector))
         for move in group:
-            cluster.move(move)
-        pods = _wait_for_batch(cluster, selector, group, params, before, clock, sleep)
-        outcome = dict((id(m), landed(m, pods, params['rooms'], params['room'], before)) for m in group)
+            migration = cluster.move(move)
+            if move['kind'] == 'vm' and migration:
+                move['migration'] = migration
+        pods, migrations = _wait_for_batch(cluster, selector, group, params, before, clock, sleep)
         for move in group:
-            where = outcome[id(move)]
             entry = dict(move, seconds=round(clock() - started, 1))
-            if where == 'home':
-                result['moved'].append(entry)
-            elif where == 'away':
-                result['still_away'].append(entry)
+            if 'migration' in move:
+                found = migrations.get(move['migration'], (None, None))
+                where = migration_landed(found[0], found[1], params['rooms'], params['room'])
+                report = migration_report(*found)
+                entry.update(now_on=report['node'], migration_seconds=report['seconds'])
+                if where == 'failed':
+                    entry['reason'] = report['reason']
             else:
-                result['not_running'].append(entry)
-        if result['not_running']:
-            break  # do not take more away while a moved workload does not run
+                where = landed(move, pods, params['rooms'], params['room'], before)
+            {'home': result['moved'], 'away': result['still_away'],
+             'failed': result['failed_migrations']}.get(where, result['not_running']).append(entry)
+        if result['not_running'] or result['failed_migrations']:
+            break  # do not take more away while a moved workload does not run, or a migration failed
         if params.get('pause'):
             sleep(params['pause'])
     result['elapsed'] = round(clock() - started, 2)
+    if result['failed_migrations']:
+        raise FailbackError(
+            '%s: stopped failback there. Check the link between the rooms and the migration\'s events, and run '
+            'again.' % '; '.join(
+                'live migration of %s back to %s failed (%s); it keeps running on %s'
+                % (_moved_name(m), params['room'], m['reason'], m['now_on'] or 'no node')
+                for m in result['failed_migrations']), **result)
     if result['not_running']:
         raise FailbackError(
             '%s did not run again within %ss of being moved: stopped failback there. Check the workloads and run '
@@ -216,26 +285,47 @@ def _moved_name(move):
 
 
 def _wait_for_batch(cluster, selector, group, params, before, clock, sleep):
-    """The pods once every move of ``group`` runs again (home or away), or as last seen when ``timeout`` ends.
+    """(pods, {migration name: (migration, VMI)}) once every move of ``group`` runs again (home or away) and every
+    live migration of it has ended, or as last seen when ``timeout`` ends.
 
-    Follows a watch when the cluster offers one (``watched_pods``), else lists every second."""
-    if hasattr(cluster, 'watched_pods'):
-        list_objects, watch_events = cluster.watched_pods(selector)
+    Pods only: follows a watch when the cluster offers one (``watched_pods``), else lists every second. With live
+    migrations: reads the pods and each migration every second."""
+    migrating = [m for m in group if 'migration' in m]
+    if hasattr(cluster, 'watched_pods') and not migrating:
+        list_pods, watch_events = cluster.watched_pods(selector)
     else:
         watch_events = None
 
-        def list_objects():
+        def list_pods():
             return cluster.pods(selector), None
 
-    def running_again(pods):
-        return all(landed(m, pods, params['rooms'], params['room'], before) for m in group)
+    def list_objects():
+        pods, version = list_pods()
+        if not migrating:
+            return pods, version
+        return (pods, dict((m['migration'], cluster.migration(m)) for m in migrating)), None
 
-    def still_missing(pods):
-        return join_words(_moved_name(m) for m in group
-                          if not landed(m, pods, params['rooms'], params['room'], before)) + ' not running'
+    def split(objects):
+        return objects if migrating else (objects, {})
+
+    def ended(move, migrations):
+        found = migrations.get(move['migration'], (None, None))
+        return migration_landed(found[0], found[1], params['rooms'], params['room'])
+
+    def running_again(objects):
+        pods, migrations = split(objects)
+        return all(ended(m, migrations) if 'migration' in m else
+                   landed(m, pods, params['rooms'], params['room'], before) for m in group)
+
+    def still_missing(objects):
+        pods, migrations = split(objects)
+        return join_words(
+            '%s (%s)' % (_moved_name(m), 'migrating' if 'migration' in m else 'not running') for m in group
+            if not (ended(m, migrations) if 'migration' in m else
+                    landed(m, pods, params['rooms'], params['room'], before)))
 
     try:
-        return k8s.wait_for('the moved workloads to run again', list_objects, running_again, params['timeout'],
-                            watch_events, describe=still_missing, clock=clock, sleep=sleep)[1]
+        return split(k8s.wait_for('the moved workloads to run again', list_objects, running_again, params['timeout'],
+                                  watch_events, describe=still_missing, clock=clock, sleep=sleep)[1])
     except k8s.WaitTimeout as exc:
-        return exc.objects
+        return split(exc.objects)

@@ -18,7 +18,9 @@ description:
   - A pod of a ReplicaSet or StatefulSet is deleted gracefully and its controller recreates it; the scheduler
     places the new pod by the workload's preferred affinity for its home room. A VM (a virt-launcher pod owned
     by a VirtualMachineInstance) is live-migrated with a VirtualMachineInstanceMigration; KubeVirt places the
-    target by the same affinity.
+    target by the same affinity. A VM is back once its migration has succeeded and its VMI runs in O(room);
+    a migration that fails (for example the link between the rooms cut mid-way) leaves the VM running where it
+    was, and the module stops there and fails with KubeVirt's reason.
   - O(batch) workloads at a time. The next batch starts only once the previous one runs again (or its
     O(timeout) ends, which stops the failback with an error), so the rate is bounded by how fast workloads
     really come back. O(pause) adds a wait between batches.
@@ -88,7 +90,18 @@ batches:
   returned: always
   type: int
 moved:
-  description: Moves that run in the home room again, each with C(seconds) since the module started.
+  description:
+    - Moves that run in the home room again, each with C(seconds) since the module started.
+    - A live-migrated VM also has C(migration) (the VirtualMachineInstanceMigration's name), C(now_on) (its node)
+      and C(migration_seconds) (from the migration's start to its end, as the nodes recorded them).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{kind: vm, namespace: vms, name: db-1, node: b-w2, migration: failback-db-1-x7k2q, now_on: a-w2,
+            migration_seconds: 6.0, seconds: 9.4}]
+failed_migrations:
+  description: VM moves whose live migration failed, each with C(reason) (KubeVirt's) and C(now_on), where the VM
+    still runs (the module then fails).
   returned: always
   type: list
   elements: dict

@@ -165,3 +165,81 @@ def test_a_cluster_that_watches_is_waited_on_through_its_watch():
     result = failback.run_failback(dict(PARAMS, batch=1), cluster=cluster, sleep=lambda s: None)
     assert [m["name"] for m in result["moved"]] == ["web-1-x"] and result["not_running"] == []
     assert cluster.listed == 1
+
+
+def test_a_vm_with_two_launcher_pods_during_a_migration_is_one_move():
+    pods = [pod("virt-launcher-vm1-a", "b-w1", kind="VirtualMachineInstance", owner="vm1"),
+            pod("virt-launcher-vm1-b", "b-w2", kind="VirtualMachineInstance", owner="vm1", uid="second")]
+    assert [m["name"] for m in failback.plan(pods, ROOMS, "room_a")] == ["vm1"]
+
+
+def migration(phase, uid="mig-uid", **state):
+    return {"metadata": {"name": "failback-vm1-x", "uid": uid},
+            "status": {"phase": phase, "migrationState": dict({"migrationUid": uid}, **state)}}
+
+
+def vmi_on(node, **state):
+    return {"status": {"nodeName": node, "migrationState": dict({"migrationUid": "mig-uid"}, **state)}}
+
+
+@pytest.mark.parametrize("found, expected", [
+    ((migration("Running"), vmi_on("b-w1")), None),
+    ((migration("Succeeded"), vmi_on("a-w2")), "home"),
+    ((migration("Succeeded"), vmi_on("b-w2")), "away"),
+    ((migration("Failed"), vmi_on("b-w1")), "failed"),
+    ((None, vmi_on("b-w1")), "failed"),
+], ids=["running", "home", "away", "failed", "gone"])
+def test_a_live_migrated_vm_is_back_once_its_migration_succeeded_on_a_home_node(found, expected):
+    assert failback.migration_landed(found[0], found[1], ROOMS, "room_a") == expected
+
+
+def test_the_report_of_a_migration_takes_the_reason_of_this_migration_and_its_duration():
+    failed = failback.migration_report(migration("Failed"), vmi_on("b-w1", failed=True, failureReason="link cut",
+                                                                    startTimestamp="2026-12-05T10:00:01Z",
+                                                                    endTimestamp="2026-12-05T10:00:31Z"))
+    assert failed == {"node": "b-w1", "reason": "link cut", "seconds": 30.0}
+    other = failback.migration_report(migration("Failed"), {"status": {"nodeName": "b-w1", "migrationState": {
+        "migrationUid": "an-older-one", "failureReason": "not this one"}}})
+    assert other == {"node": "b-w1", "reason": "KubeVirt gives no reason: see the events of the migration",
+                     "seconds": None}
+
+
+class MigratingCluster(FakeCluster):
+    """A VM's launcher pod away from home; moving it creates a migration that ends as ``outcome`` says."""
+
+    def __init__(self, pods, outcome):
+        super().__init__(pods)
+        self.outcome, self.reads = outcome, 0
+
+    def move(self, move):
+        self.moved.append(move["name"])
+        return "failback-%s-x" % move["name"]
+
+    def migration(self, move):
+        self.reads += 1
+        if self.reads < 3:
+            return migration("Running"), vmi_on("b-w1", startTimestamp="2026-12-05T10:00:01Z")
+        return self.outcome
+
+
+def test_a_vm_is_live_migrated_home_and_reported_with_its_migration_time():
+    cluster = MigratingCluster([pod("virt-launcher-vm1-abc", "b-w1", kind="VirtualMachineInstance", owner="vm1")],
+                               (migration("Succeeded"), vmi_on("a-w2", startTimestamp="2026-12-05T10:00:01Z",
+                                                               endTimestamp="2026-12-05T10:00:09Z", completed=True)))
+    result = failback.run_failback(PARAMS, cluster=cluster, sleep=lambda s: None)
+    assert cluster.moved == ["vm1"] and cluster.reads == 3
+    assert [(m["name"], m["migration"], m["now_on"], m["migration_seconds"]) for m in result["moved"]] == [
+        ("vm1", "failback-vm1-x", "a-w2", 8.0)]
+    assert result["failed_migrations"] == [] and result["not_running"] == []
+
+
+def test_a_failed_live_migration_stops_the_failback_with_kubevirts_reason_and_where_the_vm_runs():
+    cluster = MigratingCluster([pod("virt-launcher-vm1-abc", "b-w1", kind="VirtualMachineInstance", owner="vm1"),
+                                pod("virt-launcher-vm2-abc", "b-w1", kind="VirtualMachineInstance", owner="vm2")],
+                               (migration("Failed"), vmi_on("b-w1", failed=True, failureReason="not complete after 30s")))
+    with pytest.raises(FailbackError) as caught:
+        failback.run_failback(dict(PARAMS, batch=1), cluster=cluster, sleep=lambda s: None)
+    assert caught.value.msg == (
+        "live migration of vm shop/vm1 back to room_a failed (not complete after 30s); it keeps running on b-w1: "
+        "stopped failback there. Check the link between the rooms and the migration's events, and run again.")
+    assert cluster.moved == ["vm1"]  # vm2's batch was never started

@@ -29,7 +29,7 @@ def test_the_patch_appends_running_keeps_earlier_phases_and_is_bound_to_the_vers
                {"phase": "Scheduled", "phaseTransitionTimestamp": "t3"}]
     patch = standin.running_patch(vmi("a", "Scheduled", "a-w1", transitions=earlier), "t4")
     assert patch == {"metadata": {"resourceVersion": "42"},
-                     "status": {"phase": "Running",
+                     "status": {"phase": "Running", "selinuxContext": "none",
                                 "phaseTransitionTimestamps": earlier + [{"phase": "Running",
                                                                          "phaseTransitionTimestamp": "t4"}]}}
 
@@ -120,3 +120,99 @@ def test_the_failed_patch_is_bound_to_the_version_read():
                      "status": {"phase": "Failed", "phaseTransitionTimestamps": [
                          {"phase": "Running", "phaseTransitionTimestamp": "t1"},
                          {"phase": "Failed", "phaseTransitionTimestamp": "t2"}]}}
+
+
+# --- live migration: the nodes' part of KubeVirt's protocol ---------------------------------------------------
+
+def migrating(name="m", node="b-w2", target="a-w2", **state):
+    found = vmi(name, "Running", node)
+    found["metadata"]["labels"] = {standin.MIGRATION_TARGET_LABEL: target}
+    found["status"]["migrationState"] = dict({"migrationUid": "mig", "sourceNode": node, "targetNode": target},
+                                             **state)
+    return found
+
+
+def waiting(migration="mig", port=49152, alive=True, arrived=False, advertised=False):
+    return {"migration": migration, "port": port, "alive": alive, "arrived": arrived, "advertised": advertised}
+
+
+def target_plan(targeted, incoming=None, recent=()):
+    return standin.migration_plan(targeted, [], "a-w2", "10.77.0.12", incoming or {}, set(), recent)
+
+
+def test_the_target_prepares_an_incoming_qemu_then_publishes_its_address_then_takes_the_guest_over():
+    plan = target_plan([migrating()])
+    assert [v["metadata"]["name"] for v in plan["prepare"]] == ["m"] and plan["abandon"] == []
+    # Started, address not published yet (or another address, or not this port): publish.
+    plan = target_plan([migrating()], {"uid-m": waiting()})
+    assert [(v["metadata"]["name"], port) for v, port in plan["advertise"]] == [("m", 49152)]
+    plan = target_plan([migrating(targetNodeAddress="10.77.0.12", targetDirectMigrationNodePorts={"49153": 0})],
+                       {"uid-m": waiting()})
+    assert [port for _v, port in plan["advertise"]] == [49152]
+    # Published once: not again, though a listing from before does not show it yet.
+    assert target_plan([migrating()], {"uid-m": waiting(advertised=True)})["advertise"] == []
+    # Published: wait. The guest runs here now: take over.
+    published = migrating(targetNodeAddress="10.77.0.12", targetDirectMigrationNodePorts={"49152": 0})
+    assert target_plan([published], {"uid-m": waiting()}) == {
+        "prepare": [], "advertise": [], "take_over": [], "abandon": [], "send": []}
+    assert [v["metadata"]["name"] for v in target_plan([published], {"uid-m": waiting(arrived=True)})["take_over"]] \
+        == ["m"]
+
+
+@pytest.mark.parametrize("targeted, why", [
+    ([], "the VMI is not migrating here any more"),
+    ([migrating(failed=True)], "the migration failed"),
+    ([migrating(completed=True)], "the migration completed"),
+    ([migrating(target="b-w1")], "another node is the target"),
+    ([migrating(migrationUid="mig-2")], "a newer migration of the same VMI"),
+])
+def test_an_incoming_qemu_whose_migration_ended_or_went_elsewhere_is_stopped(targeted, why):
+    plan = target_plan(targeted, {"uid-m": waiting()})
+    assert (plan["abandon"], plan["prepare"], plan["take_over"]) == (["uid-m"], [], []), why
+
+
+def test_a_target_does_not_prepare_twice_for_a_vmi_it_has_just_taken_over():
+    """The listing may still show the migration in flight for a moment after the take-over."""
+    assert target_plan([migrating()], recent={"uid-m"})["prepare"] == []
+
+
+def test_a_vmi_already_on_this_node_or_not_running_gets_no_incoming_qemu():
+    assert target_plan([migrating(node="a-w2")])["prepare"] == []
+    not_running = migrating()
+    not_running["status"]["phase"] = "Failed"
+    assert target_plan([not_running])["prepare"] == []
+
+
+def source_plan(vmis, sending=(), recent=()):
+    return standin.migration_plan([], vmis, "b-w2", "10.77.0.22", {}, set(sending), recent)["send"]
+
+
+def test_the_source_sends_once_the_target_has_published_and_no_start_is_recorded():
+    ready = dict(targetNodeAddress="10.77.0.12", targetDirectMigrationNodePorts={"49152": 0})
+    assert [v["metadata"]["name"] for v in source_plan([migrating(**ready)])] == ["m"]
+    assert source_plan([migrating()]) == []                                          # target not ready
+    assert source_plan([migrating(startTimestamp="t", **ready)]) == []              # started already
+    assert source_plan([migrating(**ready)], sending={"uid-m"}) == []               # being sent
+    assert source_plan([migrating(failed=True, **ready)]) == []
+    assert source_plan([migrating(node="a-w1", **ready)]) == []                     # not on this node
+
+
+def test_a_guest_being_migrated_out_is_neither_failed_nor_stopped_nor_a_taken_over_one_stopped_by_a_stale_list():
+    on_node = [vmi("m", "Running", "b-w2")]
+    assert standin.hypervisor_plan(on_node, "b-w2", {}, away={"uid-m"}) == {
+        "start": [], "running": [], "failed": [], "stop": []}
+    assert standin.hypervisor_plan(on_node, "b-w2", {"uid-m": {"alive": True, "ready": True}}, away={"uid-m"}) == {
+        "start": [], "running": [], "failed": [], "stop": []}
+    assert standin.hypervisor_plan([], "a-w2", {"uid-m": {"alive": True, "ready": True}}, arrived={"uid-m"})["stop"] \
+        == []
+
+
+@pytest.mark.parametrize("config, memory, expected", [
+    ({}, "1Gi", (None, 150.0)),                                                  # KubeVirt's defaults
+    ({"bandwidthPerMigration": "64Mi", "completionTimeoutPerGiB": 800}, "512Mi", (64 * 1024 ** 2, 400.0)),
+    ({"bandwidthPerMigration": "0", "completionTimeoutPerGiB": 1}, "128Mi", (None, 10.0)),  # at least 10 s
+])
+def test_migration_limits_come_from_the_configuration_handed_off_with_the_migration(config, memory, expected):
+    found = migrating(migrationConfiguration=config)
+    found["spec"] = {"domain": {"memory": {"guest": memory}}}
+    assert standin.migration_limits(found) == expected
