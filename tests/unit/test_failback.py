@@ -194,9 +194,9 @@ def test_a_live_migrated_vm_is_back_once_its_migration_succeeded_on_a_home_node(
 
 
 def test_the_report_of_a_migration_takes_the_reason_of_this_migration_and_its_duration():
-    failed = failback.migration_report(migration("Failed"), vmi_on("b-w1", failed=True, failureReason="link cut",
-                                                                    startTimestamp="2026-12-05T10:00:01Z",
-                                                                    endTimestamp="2026-12-05T10:00:31Z"))
+    vmi = vmi_on("b-w1", failed=True, failureReason="link cut", startTimestamp="2026-12-05T10:00:01Z",
+                 endTimestamp="2026-12-05T10:00:31Z")
+    failed = failback.migration_report(migration("Failed"), vmi)
     assert failed == {"node": "b-w1", "reason": "link cut", "seconds": 30.0}
     other = failback.migration_report(migration("Failed"), {"status": {"nodeName": "b-w1", "migrationState": {
         "migrationUid": "an-older-one", "failureReason": "not this one"}}})
