@@ -12,6 +12,7 @@ import threading
 import time
 from pathlib import Path
 
+from . import podman
 from .writer import Writer, ensure_namespace, missing_acknowledged
 
 REPO = Path(__file__).resolve().parents[2]
@@ -41,6 +42,12 @@ def lab(*args, timeout=300):
     if result.returncode != 0:
         raise DrillError("twinroom-lab %s failed: %s" % (" ".join(args), (result.stdout + result.stderr)[-2000:]))
     return result
+
+
+def journal(container, unit):
+    """The lines unit wrote to the journal of the node in container (its messages only); [] when it is off."""
+    proc = podman.run("exec", container, "journalctl", "--no-pager", "-o", "cat", "-u", unit, timeout=30, check=False)
+    return proc.stdout.splitlines() if proc.returncode == 0 else []
 
 
 def datastore_roles():

@@ -2,7 +2,12 @@
 (roles/kubevirt/files/virt_handler_standin.py; each carries ``-name <vm>,process=twinroom-vm:<namespace>/<vm>``)
 and their serial consoles under /run/twinroom-vms in the node. Read through ``podman exec``, never through the API,
 so "never two running guests of one VM" is checked where a guest would run, including on a node whose room the API
-no longer shows. A powered-off node (container not running) runs no guest."""
+no longer shows. A powered-off node (container not running) runs no guest.
+
+A live migration runs two QEMU processes by design: the source, and the target started with ``-incoming`` in
+another node, which runs the guest only once QEMU has paused the source for good. Two processes of one VM on two
+nodes, one of them started with ``-incoming``, are therefore counted as a migration pair, not a double; a drill
+holds each pair to its migration's window (a pair that outlives its migration is a double by then)."""
 
 import re
 import threading
@@ -17,11 +22,12 @@ _PROCESS = re.compile(r"process=%s(\S+)" % re.escape(PROCESS_PREFIX))
 WORKDIR = "/run/twinroom-vms"
 
 
-def parse_processes(text):
-    """{"<namespace>/<vm>": count} of QEMU processes in a node's process listing (_LIST's output)."""
+def parse_processes(text, incoming=False):
+    """{"<namespace>/<vm>": count} of QEMU processes in a node's process listing (_LIST's output); incoming: only
+    those started as a migration's target (``-incoming``)."""
     found = {}
     for line in text.splitlines():
-        if "qemu-system" not in line:
+        if "qemu-system" not in line or (incoming and " -incoming " not in line + " "):
             continue
         match = _PROCESS.search(line)
         if match:
@@ -29,14 +35,19 @@ def parse_processes(text):
     return found
 
 
-def node_guests(container):
-    """{"<namespace>/<vm>": count} running in container; {} when the container does not run (no power)."""
+def node_processes(container):
+    """({vm: count}, {vm: count started with -incoming}) in container; ({}, {}) when it does not run (no power)."""
     proc = podman.run("exec", container, "sh", "-c", _LIST, timeout=20, check=False)
     if proc.returncode != 0:
         if podman.state(container) != "running":
-            return {}
+            return {}, {}
         raise podman.LabError("podman exec %s failed: %s" % (container, proc.stderr.strip()[-300:]))
-    return parse_processes(proc.stdout)
+    return parse_processes(proc.stdout), parse_processes(proc.stdout, incoming=True)
+
+
+def node_guests(container):
+    """{"<namespace>/<vm>": count} running in container; {} when the container does not run (no power)."""
+    return node_processes(container)[0]
 
 
 def guests_by_node(containers):
@@ -44,13 +55,29 @@ def guests_by_node(containers):
     return dict((container, node_guests(container)) for container in containers)
 
 
-def doubles(sample):
-    """[(vm, {container: count})] for each VM with more than one QEMU process over all containers of a sample."""
+def _by_vm(sample):
     total = {}
     for container, found in sample.items():
         for vm, count in found.items():
             total.setdefault(vm, {})[container] = count
-    return sorted((vm, where) for vm, where in total.items() if sum(where.values()) > 1)
+    return total
+
+
+def _pair(vm, where, incoming):
+    return (len(where) == 2 and sum(where.values()) == 2
+            and any((incoming or {}).get(container, {}).get(vm) for container in where))
+
+
+def doubles(sample, incoming=None):
+    """[(vm, {container: count})] for each VM with more than one QEMU process over all containers of a sample, but
+    for a migration pair (incoming: {container: {vm: count started with -incoming}})."""
+    return sorted((vm, where) for vm, where in _by_vm(sample).items()
+                  if sum(where.values()) > 1 and not _pair(vm, where, incoming))
+
+
+def migration_pairs(sample, incoming):
+    """[(vm, {container: 1})] for each VM that runs as a migration pair in this sample."""
+    return sorted((vm, where) for vm, where in _by_vm(sample).items() if _pair(vm, where, incoming))
 
 
 def console(container, namespace, name):
@@ -69,11 +96,12 @@ def console(container, namespace, name):
 
 class GuestWatch(object):
     """Samples every container's guests every ``interval`` seconds in a thread until stop(); ``samples`` counts
-    the rounds, ``violations`` lists (time, vm, {container: count}) wherever one VM ran more than once."""
+    the rounds, ``violations`` lists (time, vm, {container: count}) wherever one VM ran more than once, ``pairs``
+    (time, vm, {container: 1}) wherever it ran as a live migration's pair."""
 
     def __init__(self, containers, interval=1.0):
         self.containers, self.interval = list(containers), interval
-        self.samples, self.violations, self.errors = 0, [], []
+        self.samples, self.violations, self.pairs, self.errors = 0, [], [], []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="guest-watch", daemon=True)
 
@@ -84,13 +112,17 @@ class GuestWatch(object):
     def _run(self):
         while not self._stop.is_set():
             try:
-                sample = guests_by_node(self.containers)
+                read = dict((container, node_processes(container)) for container in self.containers)
             except podman.LabError as exc:
                 self.errors.append(str(exc))
             else:
                 self.samples += 1
-                for vm, where in doubles(sample):
+                sample = dict((container, found[0]) for container, found in read.items())
+                incoming = dict((container, found[1]) for container, found in read.items())
+                for vm, where in doubles(sample, incoming):
                     self.violations.append((time.time(), vm, where))
+                for vm, where in migration_pairs(sample, incoming):
+                    self.pairs.append((time.time(), vm, where))
             self._stop.wait(self.interval)
 
     def stop(self):

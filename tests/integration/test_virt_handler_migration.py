@@ -67,6 +67,8 @@ class ClusterApi:
             self.vmi["metadata"]["resourceVersion"] = str(int(self.vmi["metadata"]["resourceVersion"]) + 1)
             return {}
         if method == "GET" and path.endswith("/virtualmachineinstances/counter"):
+            if self.vmi is None:
+                raise urllib.error.HTTPError(path, 404, "Not Found", {}, io.BytesIO(b"{}"))
             return copy.deepcopy(self.vmi)
         if method == "GET":
             assert "kubevirt.io%2Fcreated-by%3Duid-m" in path, path
@@ -173,6 +175,12 @@ def test_a_guest_moves_to_the_target_node_without_a_reboot(nodes):
     for _ in range(3):
         round_of_both(api, source, target)
     assert qemu_pids() == [moved.pid] and api.vmi["metadata"]["resourceVersion"] == version
+    # A listing from before the take-over does not stop the guest it took over; a VMI that is gone does.
+    standin.round_with_guests(api, TARGET, [], target, [], ADDRESS)
+    assert moved.alive() and list(target.guests) == ["uid-m"]
+    api.vmi = None
+    standin.round_with_guests(api, TARGET, [], target, [], ADDRESS)
+    assert target.guests == {} and qemu_pids() == []
 
 
 def test_a_migration_that_cannot_complete_fails_and_the_guest_keeps_running_on_the_source(nodes):

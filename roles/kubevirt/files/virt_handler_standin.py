@@ -78,7 +78,7 @@ def vmi_key(vmi):
     return '%s/%s' % (meta.get('namespace'), meta.get('name'))
 
 
-def hypervisor_plan(vmis, node, guests, away=(), arrived=()):
+def hypervisor_plan(vmis, node, guests, away=()):
     """What this node's hypervisor does in one round, from the VMIs labelled for node (as listed) and its guests.
 
     guests: {VMI uid: {'alive': bool, 'ready': bool}}. Returns {'start': [vmi], 'running': [vmi], 'failed': [vmi],
@@ -86,8 +86,7 @@ def hypervisor_plan(vmis, node, guests, away=(), arrived=()):
     ready; report Failed a Scheduled or Running VMI whose guest died, or a Running one without a guest; stop every
     guest whose VMI is gone, being deleted, finished or on another node. ``away``: uids whose guest this node is
     migrating out or has just migrated out (listed here until the target takes them over: neither Failed nor
-    stopped here);
-    ``arrived``: uids this node has just taken over (a listing from before the take-over does not stop them)."""
+    stopped here)."""
     plan = {'start': [], 'running': [], 'failed': [], 'stop': []}
     keep = set()
     for vmi in vmis:
@@ -110,7 +109,7 @@ def hypervisor_plan(vmis, node, guests, away=(), arrived=()):
             plan['start'].append(vmi)
         elif phase == 'Scheduled' and guest['ready']:
             plan['running'].append(vmi)
-    plan['stop'] = sorted(uid for uid in guests if uid not in keep and uid not in arrived)
+    plan['stop'] = sorted(uid for uid in guests if uid not in keep)
     return plan
 
 
@@ -393,8 +392,10 @@ def round_with_guests(api, node, vmis, hypervisor, targeted=(), address=None):
     this node's part of the live migrations to and from it."""
     finish_sends(api, node, hypervisor)
     recent = hypervisor.recent()
-    plan = hypervisor_plan(vmis, node, hypervisor.states(), away=set(hypervisor.sending), arrived=recent)
+    plan = hypervisor_plan(vmis, node, hypervisor.states(), away=set(hypervisor.sending))
     for uid in plan['stop']:
+        if uid in recent and runs_on(api, hypervisor.guests[uid].vmi, node):
+            continue  # taken over a moment ago: a listing from before the take-over does not stop it
         guest = hypervisor.stop(uid)
         log('guest of VMI uid %s stopped on %s (its VMI is gone, finished or elsewhere; QEMU pid %d)'
             % (uid, node, guest.pid))

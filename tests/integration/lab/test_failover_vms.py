@@ -19,6 +19,7 @@ processes over the nodes (lab/twinroom_lab/guests.py, read in the nodes themselv
 back (that site.yml reports no change after a recovery is test_failover.py's check). The operator's own failover.yml
 runs in test_failover.py, test_failover_ipmi.py and the refusal tests.
 """
+import calendar
 import sys
 import time
 from pathlib import Path
@@ -35,6 +36,10 @@ from twinroom_lab.twinwatch import TwinWatch  # noqa: E402  pylint: disable=wron
 pytestmark = pytest.mark.lab
 
 NAMESPACE = "twinroom-drill-vms"
+
+
+def _epoch(text):
+    return calendar.timegm(time.strptime(text, "%Y-%m-%dT%H:%M:%SZ"))
 
 
 def apis(context):
@@ -178,5 +183,36 @@ def test_a_vm_fails_over_by_itself_to_the_other_room_and_never_runs_twice(homes,
     vm = custom.get_namespaced_custom_object("kubevirt.io", "v1", NAMESPACE, "virtualmachines", moved)
     assert vm["status"].get("printableStatus") == "Running", vm["status"]
 
-    recover = run_playbook("playbooks/recover.yml", drill.INVENTORY, extra_vars={"lost_room": lost})
+    # recover.yml with failback: the room comes back and the moved VM is live-migrated home, its guest not rebooted.
+    last = guests.console(where[after[moved][1]], NAMESPACE, moved)
+    back_watch = guests.GuestWatch(where.values(), interval=1.0).start()
+    try:
+        recover = run_playbook("playbooks/recover.yml", drill.INVENTORY,
+                               extra_vars={"lost_room": lost, "failback": True, "failback_batch": 1})
+    finally:
+        back_watch.stop()
     assert recover.returncode == 0, failed_tasks(recover)
+    home = wait_for(lambda: both_running(drill.ZONE[lost], set().union(*nodes.values())), 60, "both VMIs Running")
+    assert home[moved][1] in nodes[lost], "%s was not moved home to %s: %s" % (moved, lost, home)
+    assert home[moved][2] == after[moved][2], "%s was restarted, not live-migrated: a new VMI" % moved
+    assert [(p[1], p[2], p[3]) for p in home[moved][3]] == [(home[moved][1], "Running", False)], home[moved]
+    migrated = guests.console(where[home[moved][1]], NAMESPACE, moved)
+    assert migrated["boot_id"] == moved_console["boot_id"], "the guest rebooted: %s, then %s" % (last, migrated)
+    assert migrated["count"] > last["count"] and migrated["uptime"] > last["uptime"], (last, migrated)
+    assert guests_now(where) == {moved: [home[moved][1]], stayed: [state[stayed][1]]}
+    assert guests.console(where[state[stayed][1]], NAMESPACE, stayed)["boot_id"] == boots[stayed]
+    _core, custom = apis(drill.ZONE[lost])
+    vmi = custom.get_namespaced_custom_object("kubevirt.io", "v1", NAMESPACE, "virtualmachineinstances", moved)
+    migration = vmi["status"]["migrationState"]
+    assert migration.get("completed") is True and not migration.get("failed"), migration
+    window = (_epoch(migration["startTimestamp"]) - 2, _epoch(migration["endTimestamp"]) + 3)
+    sent = [line for line in drill.journal(where[after[moved][1]], "twinroom-virt-handler-standin")
+            if "guest sent to %s" % home[moved][1] in line and "%s/%s" % (NAMESPACE, moved) in line]
+    print("failback: %s live-migrated %s -> %s, %s to %s by the nodes' clocks; %s; guest watch %d samples, "
+          "migration pairs %s, violations %s"
+          % (moved, after[moved][1], home[moved][1], migration["startTimestamp"], migration["endTimestamp"],
+             sent[-1:] or "no stand-in line", back_watch.samples, back_watch.pairs, back_watch.violations))
+    assert back_watch.violations == []
+    assert back_watch.samples >= 10, "the guest watch read too rarely to be evidence: %s" % back_watch.errors[:3]
+    assert all(vm == "%s/%s" % (NAMESPACE, moved) and window[0] <= at <= window[1] for at, vm, _ in back_watch.pairs), \
+        "two QEMU processes outside the migration's window %s: %s" % (window, back_watch.pairs)

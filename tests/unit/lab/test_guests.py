@@ -19,3 +19,21 @@ def test_a_vm_running_on_two_nodes_or_twice_on_one_is_a_double():
     sample = {"a-w2": {"ns/vm-a": 1, "ns/vm-b": 2}, "b-w2": {"ns/vm-a": 1}, "a-w1": {}}
     assert guests.doubles(sample) == [("ns/vm-a", {"a-w2": 1, "b-w2": 1}), ("ns/vm-b", {"a-w2": 2})]
     assert guests.doubles({"a-w2": {"ns/vm-a": 1}, "b-w2": {"ns/vm-b": 1}}) == []
+
+
+def test_a_migration_target_is_counted_apart():
+    listing = LISTING + ("qemu-system-x86_64 -name vm-c,process=twinroom-vm:ns/vm-c -nodefaults -drive file=/d.raw "
+                         "-incoming tcp:10.77.0.112:49152\n")
+    assert guests.parse_processes(listing, incoming=True) == {"ns/vm-c": 1}
+    assert guests.parse_processes(listing)["ns/vm-c"] == 1
+
+
+def test_a_live_migrations_source_and_target_on_two_nodes_are_a_pair_not_a_double():
+    sample = {"a-w2": {"ns/vm-a": 1, "ns/vm-b": 1}, "b-w2": {"ns/vm-a": 1, "ns/vm-b": 1}}
+    incoming = {"a-w2": {"ns/vm-a": 1}, "b-w2": {}}
+    assert guests.migration_pairs(sample, incoming) == [("ns/vm-a", {"a-w2": 1, "b-w2": 1})]
+    # vm-b has no target among its two: a double; so is a pair plus a third process, or two on one node.
+    assert guests.doubles(sample, incoming) == [("ns/vm-b", {"a-w2": 1, "b-w2": 1})]
+    assert guests.doubles({"a-w2": {"ns/vm-a": 2}, "b-w2": {"ns/vm-a": 1}}, {"a-w2": {"ns/vm-a": 1}}) == [
+        ("ns/vm-a", {"a-w2": 2, "b-w2": 1})]
+    assert guests.doubles({"a-w2": {"ns/vm-a": 2}}, {"a-w2": {"ns/vm-a": 1}}) == [("ns/vm-a", {"a-w2": 2})]
