@@ -91,9 +91,9 @@ def test_a_migration_cut_by_the_link_fails_and_the_vm_keeps_running_where_it_was
     assert console is not None and console["ready"], console
 
     result = {}
+    failback = {"lost_room": home, "failback": True, "failback_batch": 1}
     recover = threading.Thread(target=lambda: result.update(run=run_playbook(
-        "playbooks/recover.yml", drill.INVENTORY, extra_vars={"lost_room": home, "failback": True,
-                                                               "failback_batch": 1})), daemon=True)
+        "playbooks/recover.yml", drill.INVENTORY, extra_vars=failback)), daemon=True)
     watch = guests.GuestWatch(containers.values(), interval=1.0).start()
     try:
         recover.start()
