@@ -44,9 +44,12 @@ def lab(*args, timeout=300):
     return result
 
 
-def journal(container, unit):
-    """The lines unit wrote to the journal of the node in container (its messages only); [] when it is off."""
-    proc = podman.run("exec", container, "journalctl", "--no-pager", "-o", "cat", "-u", unit, timeout=30, check=False)
+def journal(container, unit, since=None):
+    """The lines unit wrote to the journal of the node in container (its messages only), since the epoch second
+    since if given; [] when it is off."""
+    window = ["--since", "@%d" % int(since)] if since is not None else []
+    proc = podman.run("exec", container, "journalctl", "--no-pager", "-o", "cat", "-u", unit, *window, timeout=30,
+                      check=False)
     return proc.stdout.splitlines() if proc.returncode == 0 else []
 
 

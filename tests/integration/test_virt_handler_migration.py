@@ -172,7 +172,7 @@ def test_a_guest_moves_to_the_target_node_without_a_reboot(nodes):
     assert api.deleted == ["virt-launcher-counter-src"]
     # Later rounds change nothing: no second guest on either node, no patch.
     version = api.vmi["metadata"]["resourceVersion"]
-    for _ in range(3):
+    for _round in range(3):
         round_of_both(api, source, target)
     assert qemu_pids() == [moved.pid] and api.vmi["metadata"]["resourceVersion"] == version
     # A listing from before the take-over does not stop the guest it took over; a VMI that is gone does.

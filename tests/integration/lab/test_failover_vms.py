@@ -214,5 +214,5 @@ def test_a_vm_fails_over_by_itself_to_the_other_room_and_never_runs_twice(homes,
              sent[-1:] or "no stand-in line", back_watch.samples, back_watch.pairs, back_watch.violations))
     assert back_watch.violations == []
     assert back_watch.samples >= 10, "the guest watch read too rarely to be evidence: %s" % back_watch.errors[:3]
-    assert all(vm == "%s/%s" % (NAMESPACE, moved) and window[0] <= at <= window[1] for at, vm, _ in back_watch.pairs), \
+    assert all(vm == "%s/%s" % (NAMESPACE, moved) and window[0] <= at <= window[1] for at, vm, _where in back_watch.pairs), \
         "two QEMU processes outside the migration's window %s: %s" % (window, back_watch.pairs)
