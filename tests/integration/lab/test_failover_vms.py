@@ -89,8 +89,14 @@ def test_a_vm_fails_over_by_itself_to_the_other_room_and_never_runs_twice(homes,
     nodes = drill.room_nodes()
     zone_room = {zone: room for room, zone in drill.ZONE.items()}
     # Each VM starts in its home room: the VM module's preferred node affinity, honoured by kube-scheduler.
-    state = wait_for(lambda: both_running("room-a", set().union(*nodes.values())), 240,
-                     "both VMIs Running (virt-controller, kube-scheduler, kwok, the stand-in)")
+    deadline, state = time.monotonic() + 240, None
+    while not state and time.monotonic() < deadline:
+        state = both_running("room-a", set().union(*nodes.values())) or time.sleep(1)
+    if not state:
+        pytest.fail("both VMIs not Running after 240 s (virt-controller, kube-scheduler, kwok, the stand-in): %s; "
+                    "the stand-ins said last: %s" % (vm_state("room-a"), dict(
+                        (container, drill.journal(container, "twinroom-virt-handler-standin")[-8:])
+                        for container in where.values())))
     for name, zone in homes.items():
         assert state[name][1] in nodes[zone_room[zone]], "%s is not in its home room %s: %s" % (name, zone, state)
         assert [(p[2], p[3]) for p in state[name][3]] == [("Running", False)], state[name]
