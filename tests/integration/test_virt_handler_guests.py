@@ -3,32 +3,15 @@ host: real QEMU guests of the lab's test guest, vmrunner.py imported on its own 
 that records the stand-in's patches (no lab needed). A Scheduled VMI gets one guest and is reported Running only
 after the guest's READY line; a VMI that leaves the node has its guest stopped; a guest that dies fails its VMI.
 The same code runs in the lab's nodes under tests/integration/lab/test_failover_vms.py."""
-import importlib.util
 import os
-import shutil
 import signal
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "lab" / "twinroom_lab"))  # vmrunner alone, as the node has it beside the stand-in
-import vmrunner  # noqa: E402  pylint: disable=wrong-import-position,import-error
+from standin_host import MARKS, build_guest, standin, vmrunner
 
-_SPEC = importlib.util.spec_from_file_location("virt_handler_standin",
-                                               REPO / "roles" / "kubevirt" / "files" / "virt_handler_standin.py")
-standin = importlib.util.module_from_spec(_SPEC)
-_SPEC.loader.exec_module(standin)
-
-pytestmark = [
-    pytest.mark.kvm,
-    pytest.mark.skipif(shutil.which(vmrunner.QEMU) is None,
-                       reason="%s is not installed (scripts/install-system-deps.sh installs qemu-system-x86)"
-                       % vmrunner.QEMU),
-]
+pytestmark = MARKS
 
 NODE = "a-w2"
 
@@ -61,8 +44,7 @@ def qemu_pids(name):
 
 @pytest.fixture(scope="module")
 def guest_dir():
-    subprocess.run([str(REPO / "lab" / "build" / "build-binaries.sh"), "guest"], check=True, timeout=600)
-    return vmrunner.guest_files()["kernel"].parent
+    return build_guest()
 
 
 @pytest.fixture

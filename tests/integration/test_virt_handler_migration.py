@@ -6,32 +6,15 @@ goes on), the target takes the VMI over, the source ends its launcher pod; a mig
 its timeout is reported failed and leaves exactly one QEMU, the source's, running the guest. The lab's nodes run
 the same code under tests/integration/lab/test_vm_live_migration.py."""
 import copy
-import importlib.util
 import io
-import shutil
-import subprocess
-import sys
 import time
 import urllib.error
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "lab" / "twinroom_lab"))  # vmrunner alone, as the node has it beside the stand-in
-import vmrunner  # noqa: E402  pylint: disable=wrong-import-position,import-error
+from standin_host import MARKS, build_guest, standin, vmrunner
 
-_SPEC = importlib.util.spec_from_file_location("virt_handler_standin_migration",
-                                               REPO / "roles" / "kubevirt" / "files" / "virt_handler_standin.py")
-standin = importlib.util.module_from_spec(_SPEC)
-_SPEC.loader.exec_module(standin)
-
-pytestmark = [
-    pytest.mark.kvm,
-    pytest.mark.skipif(shutil.which(vmrunner.QEMU) is None,
-                       reason="%s is not installed (scripts/install-system-deps.sh installs qemu-system-x86)"
-                       % vmrunner.QEMU),
-]
+pytestmark = MARKS
 
 SOURCE, TARGET, ADDRESS = "node-a", "node-b", "127.0.0.1"
 
@@ -124,8 +107,7 @@ def qemu_pids():
 
 @pytest.fixture(scope="module")
 def guest_dir():
-    subprocess.run([str(REPO / "lab" / "build" / "build-binaries.sh"), "guest"], check=True, timeout=600)
-    return vmrunner.guest_files()["kernel"].parent
+    return build_guest()
 
 
 @pytest.fixture
