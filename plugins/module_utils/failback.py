@@ -268,6 +268,12 @@ def run_failback(params, check_mode=False, cluster=None, clock=time.monotonic, s
                 'live migration of %s back to %s failed (%s); it keeps running on %s'
                 % (_moved_name(m), params['room'], m['reason'], m['now_on'] or 'no node')
                 for m in result['failed_migrations']), **result)
+    migrating = ', '.join('%s (%s)' % (_moved_name(m), m['migration']) for m in result['not_running'] if 'migration' in m)
+    if migrating:
+        raise FailbackError(
+            'live migration of %s still under way after %ss: stopped failback there; the VM keeps running and its '
+            'migration ends on its own (kubectl get vmim -n <namespace> <migration>). For large VMs raise '
+            'failback_timeout, then run again.' % (migrating, params['timeout']), **result)
     if result['not_running']:
         raise FailbackError(
             '%s did not run again within %ss of being moved: stopped failback there. Check the workloads and run '

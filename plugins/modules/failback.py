@@ -54,7 +54,11 @@ options:
     type: int
     default: 0
   timeout:
-    description: Seconds each batch has to run again after being moved.
+    description:
+      - Seconds each batch has to run again after being moved; for a VM, for its live migration to end.
+      - A VM whose migration is still under way then keeps running where it was while the migration ends on its
+        own; the module fails and names the migration. Raise this for VMs with many GiB of memory
+        (C(playbooks/recover.yml) passes C(failback_timeout)).
     type: int
     default: 180
 """

@@ -243,3 +243,18 @@ def test_a_failed_live_migration_stops_the_failback_with_kubevirts_reason_and_wh
         "live migration of vm shop/vm1 back to room_a failed (not complete after 30s); it keeps running on b-w1: "
         "stopped failback there. Check the link between the rooms and the migration's events, and run again.")
     assert cluster.moved == ["vm1"]  # vm2's batch was never started
+
+
+def test_a_migration_still_under_way_at_the_timeout_is_named_as_such_not_as_a_vm_that_does_not_run():
+    class Slow(MigratingCluster):
+        def migration(self, move):
+            return migration("Running"), vmi_on("b-w1", startTimestamp="2026-12-05T10:00:01Z")
+
+    clock = iter(range(0, 1000, 3))
+    cluster = Slow([pod("virt-launcher-vm1-abc", "b-w1", kind="VirtualMachineInstance", owner="vm1")], None)
+    with pytest.raises(FailbackError) as caught:
+        failback.run_failback(PARAMS, cluster=cluster, clock=lambda: next(clock), sleep=lambda s: None)
+    assert caught.value.msg == (
+        "live migration of vm shop/vm1 (failback-vm1-x) still under way after 5s: stopped failback there; the VM "
+        "keeps running and its migration ends on its own (kubectl get vmim -n <namespace> <migration>). For large "
+        "VMs raise failback_timeout, then run again.")
