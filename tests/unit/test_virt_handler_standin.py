@@ -2,6 +2,7 @@
 running, the patch it sends, and the kubeconfig it reads. The lab test with KubeVirt's own virt-controller
 is tests/integration/lab/test_failover_vms.py."""
 import base64
+import io
 import importlib.util
 from pathlib import Path
 
@@ -214,3 +215,21 @@ def test_migration_limits_come_from_the_configuration_handed_off_with_the_migrat
     found = migrating(migrationConfiguration=config)
     found["spec"] = {"domain": {"memory": {"guest": memory}}}
     assert standin.migration_limits(found) == expected
+
+
+class RefusingApi:
+    def __init__(self, code):
+        self.code = code
+
+    def request(self, method, path, body=None):
+        raise standin.urllib.error.HTTPError(path, self.code, "refused", {}, io.BytesIO(b'{"message": "no"}'))
+
+
+def test_a_refused_patch_is_logged_and_skipped_but_a_server_error_ends_the_round(capsys):
+    target = vmi("a", "Scheduled", "a-w2")
+    assert standin.patch_vmi(RefusingApi(422), target, {"status": {}}) is False
+    assert "VMI ns/a: the API server refused a patch (HTTP 422 refused)" in capsys.readouterr().out
+    assert standin.patch_vmi(RefusingApi(409), target, {"status": {}}) is False
+    for code in (500, 429):
+        with pytest.raises(standin.urllib.error.HTTPError):
+            standin.patch_vmi(RefusingApi(code), target, {"status": {}})

@@ -327,7 +327,7 @@ class Hypervisor:
             alive = entry['guest'].alive()
             try:
                 arrived = alive and entry['guest'].status() == 'running'
-            except (self.vmrunner.VmRunnerError, OSError):
+            except (self.vmrunner.VmRunnerError, OSError, ValueError):  # QEMU going away mid-answer
                 arrived = False
             found[uid] = {'migration': entry['migration'], 'port': entry['port'], 'alive': alive,
                           'arrived': arrived, 'advertised': entry['advertised']}
@@ -375,15 +375,20 @@ class Hypervisor:
 
 
 def patch_vmi(api, vmi, body):
-    """PATCH the VMI; False when it is gone or changed meanwhile (the next round reads it again)."""
+    """PATCH the VMI; False when it is gone or changed meanwhile (the next round reads it again), or when the API
+    server refuses this patch (logged: one VMI's refusal must not stop the rounds of the others). A server error or
+    no answer goes up: the round ends and the next one asks again."""
     meta = vmi['metadata']
     path = '/apis/kubevirt.io/v1/namespaces/%s/virtualmachineinstances/%s' % (meta['namespace'], meta['name'])
     try:
         api.request('PATCH', path, body)
         return True
     except urllib.error.HTTPError as exc:
-        if exc.code not in (404, 409):
+        if exc.code >= 500 or exc.code == 429:
             raise
+        if exc.code not in (404, 409):
+            detail = exc.read()[:300]
+            log('VMI %s: the API server refused a patch (HTTP %d %s): %s' % (vmi_key(vmi), exc.code, exc.reason, detail))
         return False
 
 
