@@ -15,8 +15,10 @@ First the inter-room link is cut for twice the detection time with both rooms po
 the room holding the datastore primary loses power; the automatic failover must bring the VM that lived there up in
 the other room, once, while the other VM keeps running untouched, and no VM may ever have two live launcher pods
 (the drill's never-twice watch, every half second from before the cut to the end) and no VM may ever have two QEMU
-processes over the nodes (lab/twinroom_lab/guests.py, read in the nodes themselves). recover.yml then brings the room
-back (that site.yml reports no change after a recovery is test_failover.py's check). The operator's own failover.yml
+processes over the nodes (lab/twinroom_lab/guests.py, read in the nodes themselves). recover.yml -e failback=true then
+brings the room back and live-migrates the moved VM home: the same VMI, its guest not rebooted (same boot id, the
+counter went on), one launcher pod and one QEMU process after, two QEMU processes only as the migration's source and
+-incoming target within its window (that site.yml reports no change after a recovery is test_failover.py's check). The operator's own failover.yml
 runs in test_failover.py, test_failover_ipmi.py and the refusal tests.
 """
 import calendar
