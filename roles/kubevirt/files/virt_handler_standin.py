@@ -543,15 +543,16 @@ def end_launcher_pods(api, node, vmi, why):
 
 
 def node_address(api, node):
-    """The node's InternalIP, where the other nodes reach it (its incoming migrations listen there)."""
+    """The node's InternalIP, where the other nodes reach it (its incoming migrations listen there); None while the
+    Node reports none (a node that has just come back may not yet)."""
     for entry in (api.request('GET', '/api/v1/nodes/%s' % node).get('status') or {}).get('addresses') or []:
         if entry.get('type') == 'InternalIP':
             return entry['address']
-    raise SystemExit('node %s has no InternalIP: pass --migration-address' % node)
+    return None
 
 
 def run(api, node, interval, hypervisor, address=None):
-    labelled = False
+    labelled = waiting = False
     on_node = urllib.parse.quote('%s=%s' % (NODE_NAME_LABEL, node))
     to_node = urllib.parse.quote('%s=%s' % (MIGRATION_TARGET_LABEL, node))
     while True:
@@ -563,7 +564,10 @@ def run(api, node, interval, hypervisor, address=None):
                 log('node %s labelled %s=true' % (node, SCHEDULABLE_LABEL))
             if address is None:
                 address = node_address(api, node)
-                log('node %s: migrations to it listen on %s' % (node, address))
+                if address or not waiting:
+                    log('node %s: migrations to it listen on %s' % (node, address) if address else
+                        'node %s reports no InternalIP yet: its guests run, migrations wait for it' % node)
+                waiting = not address
             listing = api.request('GET', '%s?labelSelector=%s&resourceVersion=0' % (VMI_PATH, on_node))
             targeted = api.request('GET', '%s?labelSelector=%s&resourceVersion=0' % (VMI_PATH, to_node))
             round_with_guests(api, node, listing.get('items') or [], hypervisor, targeted.get('items') or [], address)
@@ -583,7 +587,7 @@ def main(argv=None):
     parser.add_argument('--workdir', default='/run/twinroom-vms', help='each guest\'s console log and QMP socket')
     parser.add_argument('--accel', default='auto', choices=['auto', 'kvm', 'tcg'])
     parser.add_argument('--migration-address', default=None,
-                        help='where incoming migrations listen (default: the node\'s InternalIP)')
+                        help='where incoming migrations listen (default: the node\'s InternalIP, once it has one)')
     args = parser.parse_args(argv)
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     hypervisor = Hypervisor(args.guest_dir, args.disk_dir, args.workdir, args.accel)

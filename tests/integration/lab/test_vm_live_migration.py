@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
+from kubernetes.client.exceptions import ApiException
 
 from labutil import wait_for
 from playbook import run_playbook
@@ -50,24 +51,30 @@ def away_from_home(lab_restored):  # pylint: disable=unused-argument
     core, custom = vms.apis(drill.KUBECONFIG, zone)
     nodes = vm_nodes(core)
     home_node, away_node = nodes[zone], nodes[drill.ZONE[drill.OTHER[home]]]
-    core.patch_node(home_node, {"spec": {"unschedulable": True}})
     try:
-        vms.deploy(drill.KUBECONFIG, zone, NAMESPACE, {"vm-a": zone}, memory="512Mi", timeout=180)
-        wait_for(lambda: vms.running_in(vms.vm_state(drill.KUBECONFIG, zone, NAMESPACE), [away_node]), 180,
-                 "vm-a Running on %s" % away_node)
-    finally:
-        core.patch_node(home_node, {"spec": {"unschedulable": False}})
-    core.patch_namespace(NAMESPACE, {"metadata": {"labels": SLOW}})
-    custom.create_cluster_custom_object("migrations.kubevirt.io", "v1alpha1", "migrationpolicies", {
-        "apiVersion": "migrations.kubevirt.io/v1alpha1", "kind": "MigrationPolicy", "metadata": {"name": POLICY},
-        "spec": {"bandwidthPerMigration": "8Mi", "completionTimeoutPerGiB": 30,
-                 "selectors": {"namespaceSelector": SLOW}}})
-    yield home, home_node, away_node
-    drill.lab("restore-link")
-    core, custom = vms.apis(drill.KUBECONFIG, drill.ZONE[drill.primary_room(drill.datastore_roles())])
-    custom.delete_cluster_custom_object("migrations.kubevirt.io", "v1alpha1", "migrationpolicies", POLICY)
-    vms.remove(drill.KUBECONFIG, drill.ZONE[drill.primary_room(drill.datastore_roles())], NAMESPACE,
-               drill.STATE / "vm-disks")
+        core.patch_node(home_node, {"spec": {"unschedulable": True}})
+        try:
+            vms.deploy(drill.KUBECONFIG, zone, NAMESPACE, {"vm-a": zone}, memory="512Mi", timeout=180)
+            wait_for(lambda: vms.running_in(vms.vm_state(drill.KUBECONFIG, zone, NAMESPACE), [away_node]), 180,
+                     "vm-a Running on %s" % away_node)
+        finally:
+            core.patch_node(home_node, {"spec": {"unschedulable": False}})
+        core.patch_namespace(NAMESPACE, {"metadata": {"labels": SLOW}})
+        custom.create_cluster_custom_object("migrations.kubevirt.io", "v1alpha1", "migrationpolicies", {
+            "apiVersion": "migrations.kubevirt.io/v1alpha1", "kind": "MigrationPolicy", "metadata": {"name": POLICY},
+            "spec": {"bandwidthPerMigration": "8Mi", "completionTimeoutPerGiB": 30,
+                     "selectors": {"namespaceSelector": SLOW}}})
+        yield home, home_node, away_node
+    finally:  # also when the set-up failed: the lab as it was, its namespace and policy gone
+        drill.lab("restore-link")
+        core, custom = vms.apis(drill.KUBECONFIG, drill.ZONE[drill.primary_room(drill.datastore_roles())])
+        try:
+            custom.delete_cluster_custom_object("migrations.kubevirt.io", "v1alpha1", "migrationpolicies", POLICY)
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+        vms.remove(drill.KUBECONFIG, drill.ZONE[drill.primary_room(drill.datastore_roles())], NAMESPACE,
+                   drill.STATE / "vm-disks")
 
 
 def started_migration(custom):
