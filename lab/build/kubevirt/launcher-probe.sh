@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Probe (issue 14): do KubeVirt's own virt-handler, virt-launcher and virt-launcher-monitor build from the
-# kubevirt.io/kubevirt Go module at $KUBEVIRT_VERSION, with cgo against Debian's libvirt-dev?
+# kubevirt.io/kubevirt Go module at $KUBEVIRT_VERSION, with cgo against Debian's libvirt-dev? Also builds what their
+# images carry beside them (virt-chroot for virt-handler; virt-tail, virt-probe, virt-freezer for the launcher),
+# for launcher-run.sh and handler-probe.sh.
 # Same wrapper module as build.sh (copied from its work area, which build.sh must have made first), only the
 # tools.go differs; output goes to a separate probe directory, never into the lab's kubevirt-$VERSION cache.
 # Results and the exact errors: LAUNCHER-PROBE.md next to this script. Nothing here is run by the lab.
@@ -36,6 +38,10 @@ import (
 	_ "kubevirt.io/kubevirt/cmd/virt-handler"
 	_ "kubevirt.io/kubevirt/cmd/virt-launcher"
 	_ "kubevirt.io/kubevirt/cmd/virt-launcher-monitor"
+	_ "kubevirt.io/kubevirt/cmd/virt-chroot"
+	_ "kubevirt.io/kubevirt/cmd/virt-tail"
+	_ "kubevirt.io/kubevirt/cmd/virt-probe"
+	_ "kubevirt.io/kubevirt/cmd/virt-freezer"
 )
 GO
 cd "$work" || exit 1
@@ -43,7 +49,7 @@ sed -i 's#^module .*#module twinroom.lab/kubevirtlauncherprobe#' go.mod
 log "go mod tidy"
 go mod tidy 2>&1 | tail -20
 status=0
-for cmd in virt-launcher-monitor virt-handler virt-launcher; do
+for cmd in virt-launcher-monitor virt-handler virt-launcher virt-chroot virt-tail virt-probe virt-freezer; do
   log "building $cmd (CGO_ENABLED=1)"
   start=$(date +%s)
   if go build -p "$jobs" -trimpath -ldflags "-s -w" -o "$out/$cmd" "kubevirt.io/kubevirt/cmd/$cmd" > "$out/$cmd.log" 2>&1; then

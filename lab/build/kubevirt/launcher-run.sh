@@ -12,7 +12,8 @@
 #   kernelBoot container's files would be (<container-disk-dir>/kernel-boot/);
 # - hands it a VMI (TCG: --allow-emulation; KubeVirt's useEmulation) and waits for the domain to run and for the
 #   guest's READY line on the serial console log KubeVirt writes (virt-serial0-log).
-# --virtqemud-shim links /usr/sbin/virtqemud to libvirtd inside the container first (Debian ships no virtqemud).
+# --virtqemud-shim links /usr/sbin/virtqemud to launcher-image/virtqemud (libvirtd, and its socket under
+# virtqemud's name) inside the container first: Debian ships no virtqemud.
 # Nothing here is run by the lab or by make test. Results: LAUNCHER-PROBE.md.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -33,7 +34,7 @@ log() { printf '[launcher-run %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
 cleanup() { podman logs "$name" > "$run/launcher.log" 2>&1; podman rm -f -t 5 "$name" >/dev/null 2>&1; log "scratch directory and virt-launcher's whole log: $run"; }
 trap cleanup EXIT
 
-for f in "$bin/virt-launcher" "$bin/virt-launcher-monitor" "$guest/vmlinux" "$guest/initramfs.cpio" "$module/cmd/virt-launcher/qemu.conf"; do
+for f in "$bin/virt-launcher" "$bin/virt-launcher-monitor" "$bin/virt-tail" "$bin/virt-probe" "$bin/virt-freezer" "$guest/vmlinux" "$guest/initramfs.cpio" "$module/cmd/virt-launcher/qemu.conf"; do
   [ -e "$f" ] || { log "missing $f: run launcher-probe.sh and build-binaries.sh guest first" >&2; exit 1; }
 done
 case $suite in
@@ -45,8 +46,10 @@ podman image exists "$base" || { log "no base image $base (bookworm: lab/image/b
 
 ctx="$run/context"
 mkdir -p "$ctx"
-cp "$here/launcher-image/Containerfile" "$bin/virt-launcher" "$bin/virt-launcher-monitor" "$ctx/"
-cp "$module/cmd/virt-launcher/"{qemu.conf,virtqemud.conf,nsswitch.conf,qemu} "$ctx/"
+cp "$here/launcher-image/Containerfile" "$here/launcher-image/virtqemud" "$bin"/{virt-launcher,virt-launcher-monitor,virt-tail,virt-probe,virt-freezer} "$ctx/"
+cp "$module/cmd/virt-launcher/"{qemu.conf,virtqemud.conf,nsswitch.conf,qemu,node-labeller/node-labeller.sh} "$ctx/"
+# container-disk (KubeVirt's only C program: it holds a containerDisk or kernelBoot container open), static as upstream
+gcc -static -O2 -o "$ctx/container-disk" "$module/cmd/container-disk-v2alpha/main.c" || exit 1
 log "podman build $image (FROM $base)"
 podman build -q --build-arg "BASE=$base" -t "$image" "$ctx" >/dev/null || exit 1
 log "in the image: $(podman run --rm --network none --entrypoint sh "$image" -c 'dpkg-query -W -f "\${Package} \${Version}; " libvirt-daemon libvirt-daemon-driver-qemu qemu-system-x86; ls /usr/sbin | grep -E "^(virtqemud|libvirtd|virtlogd)$" | tr "\n" " "')"
@@ -82,7 +85,7 @@ cmd=(/usr/bin/virt-launcher-monitor --qemu-timeout 240s --name probe --uid "$uid
 entry=()
 if [ "$shim" = --virtqemud-shim ]; then
   entry=(--entrypoint sh)
-  cmd=(-c 'ln -s libvirtd /usr/sbin/virtqemud && exec "$0" "$@"' "${cmd[@]}")
+  cmd=(-c 'ln -s /usr/local/lib/twinroom/virtqemud /usr/sbin/virtqemud && exec "$0" "$@"' "${cmd[@]}")
 fi
 log "podman run $name: ${cmd[*]}"
 started=$(date +%s.%N)

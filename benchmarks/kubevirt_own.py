@@ -1,0 +1,185 @@
+"""KubeVirt's own virt-handler and virt-launcher on the lab's real-kubelet nodes: a VM's boot to guest ready, and
+live migration between the rooms, with no stand-in in the VM's path.
+
+Needs a lab on which lab/build/kubevirt/handler-probe.sh has run for one node of each room (it imports the launcher
+image, starts KubeVirt's virt-handler on those nodes and labels them twinroom.io/kubevirt-probe=true); that probe
+changes the running lab, and `make lab-fresh` undoes it. The lab's default path (the virt-handler stand-in on the
+kwok nodes) is not used here.
+
+Each run: a VM (1 vCPU, 256 MiB, the lab's test guest by kernelBoot from an image, TCG) is created pinned to one
+probe node; then a VirtualMachineInstanceMigration moves it to the probe node of the other room; the VM is deleted.
+Rooms alternate between runs.
+
+Clocks: the drill's own, polled every 0.25 s. "boot s": from creating the VM to the guest's READY line in its
+console log (the launcher pod's guest-console-log container, read through the API): virt-controller, scheduling,
+the kubelet starting the pod, virt-handler and virt-launcher defining the domain, QEMU and the guest's boot.
+"VMI Running s": from creating the VM to its VMI phase Running. "migration s": from creating the migration to its
+phase Succeeded (target pod, target preparation, the memory copy over the inter-room link through virt-handler's
+migration proxies, the hand-over). "same boot": the guest on the target node has the boot id it had on the source,
+and its counter went on. "QEMU after": QEMU processes of the VM counted in both nodes' process lists after the
+migration (1 is right).
+
+usage: python benchmarks/kubevirt_own.py [--runs 5]   (after: source scripts/devenv.sh, make lab, handler-probe.sh)
+"""
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+
+NAMESPACE = "twinroom-bench-kubevirt"
+PROBE_LABEL = "twinroom.io/kubevirt-probe"
+READY = re.compile(r"TWINROOM-GUEST READY boot=(\S+)")
+COUNT = re.compile(r"TWINROOM-GUEST COUNT (\d+) boot=(\S+)")
+POLL = 0.25
+
+
+def kubectl(*args, stdin=None, check=True):
+    result = subprocess.run(["kubectl", *args], input=stdin, capture_output=True, text=True, timeout=60, check=False)
+    if check and result.returncode != 0:
+        raise RuntimeError("kubectl %s: %s" % (" ".join(args), result.stderr.strip()))
+    return result.stdout
+
+
+def probe_nodes():
+    nodes = json.loads(kubectl("get", "nodes", "-l", PROBE_LABEL + "=true", "-o", "json"))["items"]
+    by_zone = {}
+    for node in nodes:
+        zone = node["metadata"]["labels"].get("topology.kubernetes.io/zone")
+        by_zone.setdefault(zone, node["metadata"]["name"])
+    if len(by_zone) < 2:
+        sys.exit("needs a probe node in each room (lab/build/kubevirt/handler-probe.sh a-w1 b-w1); found %s" % by_zone)
+    return sorted(by_zone.values())
+
+
+def vm_manifest(name, node):
+    return json.dumps({
+        "apiVersion": "kubevirt.io/v1", "kind": "VirtualMachine",
+        "metadata": {"name": name, "namespace": NAMESPACE},
+        "spec": {"runStrategy": "Always", "template": {"spec": {
+            "nodeSelector": {PROBE_LABEL: "true"},
+            "affinity": {"nodeAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [{
+                "weight": 100, "preference": {"matchExpressions": [
+                    {"key": "kubernetes.io/hostname", "operator": "In", "values": [node]}]}}]}},
+            "architecture": "amd64",
+            "domain": {
+                "machine": {"type": "q35"}, "cpu": {"cores": 1, "sockets": 1, "threads": 1},
+                "memory": {"guest": "256Mi"}, "resources": {"requests": {"memory": "256Mi"}},
+                "firmware": {"kernelBoot": {"kernelArgs": "console=ttyS0 panic=-1 quiet loglevel=3", "container": {
+                    "image": "localhost/twinroom-guest-kernel:1", "kernelPath": "/boot/vmlinux",
+                    "initrdPath": "/boot/initramfs.cpio", "imagePullPolicy": "IfNotPresent"}}},
+                "devices": {"autoattachGraphicsDevice": False, "autoattachMemBalloon": False,
+                            "autoattachPodInterface": False}},
+            "terminationGracePeriodSeconds": 5}}}})
+
+
+def vmi(name):
+    out = kubectl("-n", NAMESPACE, "get", "vmi", name, "-o", "json", check=False)
+    return json.loads(out) if out else None
+
+
+def launcher_pod(name, node):
+    pods = json.loads(kubectl("-n", NAMESPACE, "get", "pods", "-l", "vm.kubevirt.io/name=" + name, "-o", "json"))
+    for pod in pods["items"]:
+        if pod["spec"].get("nodeName") == node and pod["status"].get("phase") == "Running":
+            return pod["metadata"]["name"]
+    return None
+
+
+def console(pod):
+    return kubectl("-n", NAMESPACE, "logs", pod, "-c", "guest-console-log", check=False)
+
+
+def wait(what, test, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = test()
+        if value:
+            return value
+        time.sleep(POLL)
+    raise RuntimeError("timed out after %d s waiting for %s" % (timeout, what))
+
+
+def qemu_count(node, name):
+    out = subprocess.run(["podman", "exec", "twinroom-" + node, "pgrep", "-f", "qemu-system.*guest=%s_%s" % (NAMESPACE, name)],
+                         capture_output=True, text=True, timeout=30, check=False).stdout
+    return len(out.split())
+
+
+def one_run(index, source, target):
+    name = "probe-%d" % index
+    started = time.monotonic()
+    kubectl("apply", "-f", "-", stdin=vm_manifest(name, source))
+    wait("VMI %s Running" % name, lambda: (vmi(name) or {}).get("status", {}).get("phase") == "Running", 240)
+    running_s = time.monotonic() - started
+    node = vmi(name)["status"]["nodeName"]
+    pod = wait("launcher pod of %s" % name, lambda: launcher_pod(name, node), 60)
+    boot = wait("READY line of %s" % name, lambda: (READY.search(console(pod)) or [None, None])[1], 120)
+    boot_s = time.monotonic() - started
+    wait("a COUNT line of %s" % name, lambda: COUNT.findall(console(pod)), 30)
+    counter_before = int(COUNT.findall(console(pod))[-1][0])
+    other = target if node == source else source
+    migration = kubectl("create", "-o", "name", "-f", "-", stdin=json.dumps({
+        "apiVersion": "kubevirt.io/v1", "kind": "VirtualMachineInstanceMigration",
+        "metadata": {"generateName": name + "-", "namespace": NAMESPACE}, "spec": {"vmiName": name}})).strip()
+    moved = time.monotonic()
+
+    def phase():
+        value = kubectl("-n", NAMESPACE, "get", migration, "-o", "jsonpath={.status.phase}", check=False)
+        return value if value in ("Succeeded", "Failed") else None
+    outcome = wait("migration of %s" % name, phase, 240)
+    migration_s = time.monotonic() - moved
+    result = {"node": node, "to": other, "running_s": running_s, "boot_s": boot_s, "migration": outcome,
+              "migration_s": migration_s}
+    if outcome == "Succeeded":
+        new_node = vmi(name)["status"]["nodeName"]
+        new_pod = wait("launcher pod of %s on %s" % (name, new_node), lambda: launcher_pod(name, new_node), 60)
+        lines = wait("a COUNT line of %s on %s" % (name, new_node), lambda: COUNT.findall(console(new_pod)), 30)
+        last, last_boot = lines[-1]
+        result["same_boot"] = last_boot == boot and int(last) > counter_before
+        result["qemu_after"] = qemu_count(source, name) + qemu_count(target, name)
+    else:
+        result["reason"] = (vmi(name) or {}).get("status", {}).get("migrationState", {}).get("failureReason")
+    kubectl("-n", NAMESPACE, "delete", "vm", name, "--wait=true", "--timeout=120s", check=False)
+    return result
+
+
+def spread(values):
+    if not values:
+        return "-"
+    return "%.1f (%.1f-%.1f)" % (statistics.median(values), min(values), max(values))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    if "KUBECONFIG" not in os.environ:
+        os.environ["KUBECONFIG"] = os.path.join(os.environ.get("TWINROOM_LAB_STATE", "/var/lib/twinroom-lab"), "admin.kubeconfig")
+    nodes = probe_nodes()
+    kubectl("create", "namespace", NAMESPACE, check=False)
+    results = []
+    try:
+        for index in range(args.runs):
+            source, target = (nodes[0], nodes[1]) if index % 2 == 0 else (nodes[1], nodes[0])
+            result = one_run(index, source, target)
+            results.append(result)
+            print("run %d: %s" % (index + 1, json.dumps(result, default=str)), flush=True)
+    finally:
+        kubectl("delete", "namespace", NAMESPACE, "--wait=true", "--timeout=180s", check=False)
+    done = [r for r in results if r["migration"] == "Succeeded"]
+    print()
+    print("| runs | VMI Running s | boot to guest READY s | live migration s | succeeded | same boot | QEMU after (each) |")
+    print("|---|---|---|---|---|---|---|")
+    print("| %d | %s | %s | %s | %d/%d | %d/%d | %s |" % (
+        len(results), spread([r["running_s"] for r in results]), spread([r["boot_s"] for r in results]),
+        spread([r["migration_s"] for r in done]), len(done), len(results),
+        sum(1 for r in done if r.get("same_boot")), len(done), sorted({r.get("qemu_after") for r in done})))
+    return 0 if results and len(done) == len(results) and all(r.get("same_boot") and r.get("qemu_after") == 1 for r in done) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
