@@ -5,7 +5,7 @@
 #
 #   handler-probe.sh NODE...        e.g. handler-probe.sh a-w1 b-w1
 #
-# Cluster: a kubevirt-ca ConfigMap (a CA made here), the KubeVirt CR's useEmulation and a status phase
+# Cluster: a kubevirt-ca ConfigMap (a CA made here), the KubeVirt CR's useEmulation, the Root gate and a status phase
 # ("Deploying": virt-controller and virt-handler read the CR's configuration only once it has a phase, and the
 # workload updater acts only on "Deployed"), virt-controller's --launcher-image, and the VMI CRD's kernelBootStatus
 # checksums widened from int32 to int64 (see LAUNCHER-PROBE.md).
@@ -61,7 +61,9 @@ log "certificates (CA, kubevirt.io:system:node:virt-handler, kubevirt.io:system:
 
 log "cluster: kubevirt-ca, KubeVirt CR (useEmulation, phase Deploying), VMI CRD checksums, virt-controller --launcher-image"
 kubectl -n kubevirt create configmap kubevirt-ca --from-file=ca-bundle="$work/ca.crt" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
-kubectl -n kubevirt patch kubevirt kubevirt --type merge -p '{"spec":{"configuration":{"developerConfiguration":{"useEmulation":true}}}}' >/dev/null
+# Root: with no virt-api, no mutating webhook sets a VMI's runtimeUser (107), so launchers run as root; without the
+# gate virt-controller makes a migration's target pod non-root, and that pod fails (see LAUNCHER-PROBE.md).
+kubectl -n kubevirt patch kubevirt kubevirt --type merge -p '{"spec":{"configuration":{"developerConfiguration":{"useEmulation":true,"featureGates":["Root"]}}}}' >/dev/null
 kubectl -n kubevirt patch kubevirt kubevirt --subresource status --type merge -p '{"status":{"phase":"Deploying"}}' >/dev/null
 crd_base=/spec/versions/0/schema/openAPIV3Schema/properties/status/properties/kernelBootStatus/properties
 kubectl patch crd virtualmachineinstances.kubevirt.io --type json -p "[
@@ -79,7 +81,7 @@ for node in "$@"; do
   log "$node ($address): images, node-labeller, files, virt-handler"
   podman cp "$work/launcher.tar" "$c:/tmp/launcher.tar"
   podman cp "$work/kernel.tar" "$c:/tmp/kernel.tar"
-  podman exec "$c" sh -c 'for t in /tmp/launcher.tar /tmp/kernel.tar; do ctr -n k8s.io images import "$t" >/dev/null 2>&1; rm "$t"; done'
+  podman exec "$c" sh -c 'for t in /tmp/launcher.tar /tmp/kernel.tar; do ctr -n k8s.io images import --label io.cri-containerd.pinned=pinned "$t" >/dev/null 2>&1; rm "$t"; done'
   # A migration's target pod names a kernelBoot (or containerDisk) image by the digest the source pod ran
   # (<name>@sha256:<image id> for an imported image). A registry would resolve that; there is none here, so the
   # imported image is also tagged by that name.

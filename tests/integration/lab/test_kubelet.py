@@ -1,6 +1,7 @@
 """The rooms' nodes run real kubelets with containerd: pods run real containers (logs, exec), pods in one room
 reach pods in the other over the link, and cutting the link cuts that traffic too; Services answer by name
 (kube-proxy, CoreDNS) in both rooms."""
+import json
 import sys
 import time
 from pathlib import Path
@@ -69,6 +70,15 @@ def test_every_node_runs_its_agent_kubelets_on_containerd():
         assert nodes[name].kubelet_version == "v1.36.3", (name, nodes[name])
     for name in KWOK_NODES:
         assert nodes[name].kubelet_version.startswith("kwok-"), (name, nodes[name])
+
+
+def test_imported_images_are_pinned_so_image_garbage_collection_keeps_them():
+    """No registry is reachable: an image the kubelet's garbage collection removed could not come back."""
+    for node in KUBELET_NODES:
+        listed = json.loads(node_exec("twinroom-" + node, "crictl images -o json", timeout=30).stdout)["images"]
+        pinned = {tag: image.get("pinned", False) for image in listed for tag in image.get("repoTags") or []}
+        for tag in (workloads.IMAGE, "docker.io/coredns/coredns:1.14.7", "registry.k8s.io/pause:3.10.2"):
+            assert pinned.get(tag) is True, (node, tag, pinned)
 
 
 def test_pods_run_real_containers_and_reach_across_the_rooms_until_the_link_is_cut(pods, lab_cli):
