@@ -31,6 +31,7 @@ name=twinroom-launcher-probe
 run=$(mktemp -d /tmp/twinroom-launcher-probe.XXXXXX)
 export CONTAINERS_CONF=${CONTAINERS_CONF:-$here/../../containers.conf}
 log() { printf '[launcher-run %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
+# shellcheck disable=SC2317  # run by the EXIT trap
 cleanup() { podman logs "$name" > "$run/launcher.log" 2>&1; podman rm -f -t 5 "$name" >/dev/null 2>&1; log "scratch directory and virt-launcher's whole log: $run"; }
 trap cleanup EXIT
 
@@ -85,6 +86,7 @@ cmd=(/usr/bin/virt-launcher-monitor --qemu-timeout 240s --name probe --uid "$uid
 entry=()
 if [ "$shim" = --virtqemud-shim ]; then
   entry=(--entrypoint sh)
+  # shellcheck disable=SC2016  # "$0" "$@" are the container shell's, not this script's
   cmd=(-c 'ln -s /usr/local/lib/twinroom/virtqemud /usr/sbin/virtqemud && exec "$0" "$@"' "${cmd[@]}")
 fi
 log "podman run $name: ${cmd[*]}"
