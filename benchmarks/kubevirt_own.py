@@ -29,6 +29,10 @@ import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lab"))
+from twinroom_lab import drill  # noqa: E402  pylint: disable=wrong-import-position
 
 NAMESPACE = "twinroom-bench-kubevirt"
 PROBE_LABEL = "twinroom.io/kubevirt-probe"
@@ -94,13 +98,7 @@ def console(pod):
 
 
 def wait(what, test, timeout):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = test()
-        if value:
-            return value
-        time.sleep(POLL)
-    raise RuntimeError("timed out after %d s waiting for %s" % (timeout, what))
+    return drill.wait(what, test, timeout, interval=POLL)
 
 
 def qemu_count(node, name):
@@ -167,7 +165,7 @@ def main():
             source, target = (nodes[0], nodes[1]) if index % 2 == 0 else (nodes[1], nodes[0])
             try:
                 result = one_run(index, source, target)
-            except RuntimeError as error:
+            except RuntimeError as error:  # drill.DrillError too
                 # e.g. a VMI left without a phase: KubeVirt 1.6's virt-controller patches the launcher pod's
                 # conditions with a JSON-patch test that Kubernetes >= 1.35's observedGeneration makes fail
                 phase = ((vmi("probe-%d" % index) or {}).get("status") or {}).get("phase")

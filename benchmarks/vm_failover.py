@@ -44,16 +44,6 @@ def spread(values):
     return "%6.1f  %6.1f  %6.1f" % (statistics.median(values), min(values), max(values))
 
 
-def wait(what, check, seconds, interval=0.5):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(interval)
-    raise drill.DrillError("%s: not after %d s" % (what, seconds))
-
-
 _SENT = re.compile(r"VMI (\S+) \(uid \S+\): guest sent to (\S+): QEMU total (\d+) ms, downtime (\d+) ms")
 
 
@@ -155,9 +145,9 @@ def one_run(count, say, batch=2):
     vms.deploy(drill.KUBECONFIG, drill.ZONE[survivor], NAMESPACE, dict((name, drill.ZONE[lost]) for name in names),
                memory="256Mi")
     try:
-        wait("%d VMs with their guests ready in %s" % (count, lost),
-             lambda: len(vms.running_in(vms.vm_state(drill.KUBECONFIG, drill.ZONE[survivor], NAMESPACE),
-                                        set(rooms[lost]))) == count, 600)
+        drill.wait("%d VMs with their guests ready in %s" % (count, lost),
+                   lambda: len(vms.running_in(vms.vm_state(drill.KUBECONFIG, drill.ZONE[survivor], NAMESPACE),
+                                              set(rooms[lost]))) == count, 600)
         before = vms.vm_state(drill.KUBECONFIG, drill.ZONE[survivor], NAMESPACE)
         watch = guests.GuestWatch(containers, interval=1.0).start()
         try:
@@ -173,7 +163,7 @@ def one_run(count, say, batch=2):
                 state = vms.vm_state(drill.KUBECONFIG, drill.ZONE[survivor], NAMESPACE)
                 running = vms.running_in(state, set(rooms[survivor]))
                 return len(running) == count and all(state[n][2] != before[n][2] for n in names)
-            wait("every VM's guest ready in %s" % survivor, moved, 600)
+            drill.wait("every VM's guest ready in %s" % survivor, moved, 600)
             ready = time.monotonic()
             time.sleep(3)
         finally:

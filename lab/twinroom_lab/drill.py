@@ -27,6 +27,17 @@ class DrillError(RuntimeError):
     pass
 
 
+def wait(what, check, seconds, interval=0.5):
+    """check()'s first truthy value, asked every interval seconds; DrillError naming what after seconds."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(interval)
+    raise DrillError("%s: not after %d s" % (what, seconds))
+
+
 def run_playbook(playbook, extra_vars=None, timeout=900):
     command = ["ansible-playbook", "-i", INVENTORY, playbook]
     if extra_vars:
