@@ -21,7 +21,6 @@ here=$(cd "$(dirname "$0")" && pwd)
 cache=${TWINROOM_CACHE:-/var/cache/twinroom}
 state=${TWINROOM_LAB_STATE:-/var/lib/twinroom-lab}
 bin="$cache/probe/kubevirt-launcher-$KUBEVIRT_VERSION"
-module="$(go env GOMODCACHE)/kubevirt.io/kubevirt@$KUBEVIRT_VERSION"
 guest="$cache/guest-$GUEST_KERNEL_ABI-$GUEST_REVISION"
 launcher_image=localhost/twinroom-virt-launcher:$KUBEVIRT_VERSION
 kernel_image=localhost/twinroom-guest-kernel:$GUEST_REVISION
@@ -34,12 +33,9 @@ for f in virt-handler virt-chroot virt-launcher virt-launcher-monitor virt-tail 
 done
 
 log "images: $launcher_image (VIRTQEMUD_SHIM=true, FROM ${LAUNCHER_BASE:-localhost/twinroom-base:bookworm}), $kernel_image"
-mkdir -p "$work/launcher" "$work/kernel/boot"
-cp "$here/launcher-image/Containerfile" "$here/launcher-image/virtqemud" "$bin"/{virt-launcher,virt-launcher-monitor,virt-tail,virt-probe,virt-freezer} "$work/launcher/"
-cp "$module/cmd/virt-launcher/"{qemu.conf,virtqemud.conf,nsswitch.conf,qemu,node-labeller/node-labeller.sh} "$work/launcher/"
-gcc -static -O2 -o "$work/launcher/container-disk" "$module/cmd/container-disk-v2alpha/main.c"
 # LAUNCHER_BASE: the launcher image's Debian base (bookworm: libvirt 9.0, QEMU 7.2; trixie: libvirt 11.3, QEMU 10.0).
-podman build -q --build-arg VIRTQEMUD_SHIM=true --build-arg "BASE=${LAUNCHER_BASE:-localhost/twinroom-base:bookworm}" -t "$launcher_image" "$work/launcher" >/dev/null
+"$here/launcher-image/build.sh" "$launcher_image" "${LAUNCHER_BASE:-localhost/twinroom-base:bookworm}" true
+mkdir -p "$work/kernel/boot"
 cp "$guest/vmlinux" "$guest/initramfs.cpio" "$work/kernel/boot/"
 printf 'FROM scratch\nCOPY boot /boot\n' > "$work/kernel/Containerfile"
 podman build -q -t "$kernel_image" "$work/kernel" >/dev/null

@@ -45,14 +45,8 @@ case $suite in
 esac
 podman image exists "$base" || { log "no base image $base (bookworm: lab/image/build-image.sh; trixie: see LAUNCHER-PROBE.md)" >&2; exit 1; }
 
-ctx="$run/context"
-mkdir -p "$ctx"
-cp "$here/launcher-image/Containerfile" "$here/launcher-image/virtqemud" "$bin"/{virt-launcher,virt-launcher-monitor,virt-tail,virt-probe,virt-freezer} "$ctx/"
-cp "$module/cmd/virt-launcher/"{qemu.conf,virtqemud.conf,nsswitch.conf,qemu,node-labeller/node-labeller.sh} "$ctx/"
-# container-disk (KubeVirt's only C program: it holds a containerDisk or kernelBoot container open), static as upstream
-gcc -static -O2 -o "$ctx/container-disk" "$module/cmd/container-disk-v2alpha/main.c" || exit 1
 log "podman build $image (FROM $base)"
-podman build -q --build-arg "BASE=$base" -t "$image" "$ctx" >/dev/null || exit 1
+"$here/launcher-image/build.sh" "$image" "$base" false || exit 1
 log "in the image: $(podman run --rm --network none --entrypoint sh "$image" -c 'dpkg-query -W -f "\${Package} \${Version}; " libvirt-daemon libvirt-daemon-driver-qemu qemu-system-x86; ls /usr/sbin | grep -E "^(virtqemud|libvirtd|virtlogd)$" | tr "\n" " "')"
 
 log "building launcher-driver"
