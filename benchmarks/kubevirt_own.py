@@ -166,8 +166,8 @@ def main():
             try:
                 result = one_run(index, source, target)
             except RuntimeError as error:  # drill.DrillError too
-                # e.g. a VMI left without a phase: KubeVirt 1.6's virt-controller patches the launcher pod's
-                # conditions with a JSON-patch test that Kubernetes >= 1.35's observedGeneration makes fail
+                # e.g. a VMI left without a phase (as KubeVirt 1.6's virt-controller could leave one on Kubernetes
+                # >= 1.35: its JSON-patch test of the launcher pod's conditions knew no observedGeneration)
                 phase = ((vmi("probe-%d" % index) or {}).get("status") or {}).get("phase")
                 result = {"failed": str(error), "vmi_phase": phase, "migration": None}
                 kubectl("-n", NAMESPACE, "delete", "vm", "probe-%d" % index, "--wait=true", "--timeout=120s", check=False)

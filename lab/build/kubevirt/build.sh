@@ -24,9 +24,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../../versions.env"
 
 # CDI has no entry in versions.env (yet); set CDI_VERSION there or in the environment to change it.
-# KubeVirt v1.6.0 pins no CDI release (its go.mod requires containerized-data-importer-api
-# v1.60.3-0.20241105012228-50fbed985de9, a commit after v1.60.3); v1.62.0 is the lab's choice.
-CDI_VERSION=${CDI_VERSION:-v1.62.0}
+# KubeVirt v1.7.0's go.mod requires containerized-data-importer-api v1.63.1: the CDI release it is built with.
+# Keep equal to kubevirt_cdi_version in roles/kubevirt/defaults/main.yml.
+CDI_VERSION=${CDI_VERSION:-v1.63.1}
 # The controller-gen CDI itself generates its CRDs with is v0.14.0, whose golang.org/x/tools does not
 # compile with Go >= 1.22; v0.16.5 is the oldest that does (README.md: the output is compared).
 CONTROLLER_TOOLS_VERSION=${CONTROLLER_TOOLS_VERSION:-v0.16.5}

@@ -10,8 +10,8 @@
 # workload updater acts only on "Deployed"), virt-controller's --launcher-image, and the VMI CRD's kernelBootStatus
 # checksums widened from int32 to int64 (see LAUNCHER-PROBE.md).
 # Each node: the launcher image and the guest's kernelBoot image imported into containerd, node-labeller.sh run
-# from the launcher image (privileged, as virt-handler's init container), the qemu user 107, /pods -> the kubelet's
-# pods directory, virt-handler and virt-chroot, its server and client certificates, the admin kubeconfig, and
+# from the launcher image (privileged, as virt-handler's init container), the qemu user 107, /pods (a bind mount of the
+# kubelet's pods directory), virt-handler and virt-chroot, its server and client certificates, the admin kubeconfig, and
 # virt-handler started as the transient unit twinroom-virt-handler-probe. The node gets the label
 # twinroom.io/kubevirt-probe=true for the probe's VMs to select.
 set -euo pipefail
@@ -42,16 +42,23 @@ podman build -q -t "$kernel_image" "$work/kernel" >/dev/null
 podman save -q --format docker-archive -o "$work/launcher.tar" "$launcher_image"
 podman save -q --format docker-archive -o "$work/kernel.tar" "$kernel_image"
 
-log "certificates (CA, kubevirt.io:system:node:virt-handler, kubevirt.io:system:client:virt-handler)"
+log "certificates (CA; virt-handler's server, client, migration and vsock certificates)"
 (cd "$work"
  openssl ecparam -name prime256v1 -genkey -noout -out ca.key
  openssl req -x509 -new -key ca.key -subj "/CN=kubevirt.io@twinroom-probe" -days 30 -out ca.crt \
    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,digitalSignature"
- for kind in server client; do
-   if [ $kind = server ]; then cn=kubevirt.io:system:node:virt-handler eku=serverAuth; else cn=kubevirt.io:system:client:virt-handler eku=clientAuth; fi
+ # v1.7 adds two client certificates: for the migration proxies (migrationservercertificates, CN ...:client:migration)
+ # and for the guest's vsock (vsockclientcertificates), as virt-operator's secrets.go gives them.
+ for kind in server client migrationserver vsockclient; do
+   case $kind in
+     server) cn=kubevirt.io:system:node:virt-handler eku=serverAuth ;;
+     client) cn=kubevirt.io:system:client:virt-handler eku=clientAuth ;;
+     migrationserver) cn=kubevirt.io:system:client:migration eku=clientAuth ;;
+     vsockclient) cn=kubevirt.io:system:client:vsock eku=clientAuth ;;
+   esac
    openssl ecparam -name prime256v1 -genkey -noout -out $kind.key
    openssl req -new -key $kind.key -subj "/CN=$cn" -out $kind.csr
-   printf 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=%s\n' $eku > $kind.ext
+   printf 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=%s\n' "$eku" > "$kind.ext"
    openssl x509 -req -in $kind.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 30 -extfile $kind.ext -out $kind.crt 2>/dev/null
  done)
 
@@ -82,12 +89,14 @@ for node in "$@"; do
   # (<name>@sha256:<image id> for an imported image). A registry would resolve that; there is none here, so the
   # imported image is also tagged by that name.
   podman exec "$c" ctr -n k8s.io images tag --force "$kernel_image" "${kernel_image%:*}@$(podman image inspect -f '{{.Id}}' "$kernel_image" | sed 's/^\(sha256:\)\{0,1\}/sha256:/')" >/dev/null 2>&1
-  podman exec "$c" sh -c "mkdir -p /var/lib/kubevirt-node-labeller /etc/virt-handler/clientcertificates /etc/virt-handler/servercertificates
+  podman exec "$c" sh -c "mkdir -p /var/lib/kubevirt-node-labeller /etc/virt-handler/clientcertificates /etc/virt-handler/servercertificates \
+      /etc/virt-handler/migrationservercertificates /etc/virt-handler/vsockclientcertificates
     ctr -n k8s.io run --rm --privileged --mount type=bind,src=/var/lib/kubevirt-node-labeller,dst=/var/lib/kubevirt-node-labeller,options=rbind:rw \
       $launcher_image twinroom-node-labeller /usr/bin/node-labeller.sh >/var/log/twinroom-node-labeller.log 2>&1
     getent group qemu >/dev/null || groupadd -g 107 qemu; getent passwd qemu >/dev/null || useradd -u 107 -g 107 -M -s /usr/sbin/nologin qemu 2>/dev/null
-    ln -sfn /var/lib/kubelet/pods /pods"
-  for kind in client server; do
+    # A bind mount, as virt-handler's hostPath volume is: v1.7 opens /pods/<uid>/... without following symlinks.
+    if [ -L /pods ]; then rm /pods; fi; mkdir -p /pods; mountpoint -q /pods || mount --rbind /var/lib/kubelet/pods /pods"
+  for kind in client server migrationserver vsockclient; do
     podman cp "$work/$kind.crt" "$c:/etc/virt-handler/${kind}certificates/tls.crt"
     podman cp "$work/$kind.key" "$c:/etc/virt-handler/${kind}certificates/tls.key"
   done
