@@ -9,7 +9,7 @@ import json
 import os
 import sys
 
-from . import LabError, UsageError, bmc, disaster, power_bridge, routes, topology
+from . import LabError, UsageError, bmc, disaster, disk, power_bridge, routes, topology
 
 EPILOG = """\
 rooms: room_a or a, room_b or b.
@@ -50,6 +50,11 @@ def build_parser():
     add("status", help="table of nodes: container, BMC, power, link")
     add("check-routes", help="refuse (exit 1) unless every node address routes through a lab bridge; "
                              "blackholes the lab range so lab traffic can never leave the machine")
+    disk_parser = add("check-disk", help="refuse (exit 1) unless the filesystem of the nodes' disks has the "
+                                         "kubelet's 15%% free plus --reserve-gib (no topology needed)")
+    disk_parser.add_argument("--reserve-gib", type=_reserve, default=disk.DEFAULT_RESERVE_GIB,
+                             help="GiB the lab needs above the kubelet's threshold (default %d)"
+                                  % disk.DEFAULT_RESERVE_GIB)
 
     drill = add("drill", help="power a room off, fail it over, verify, recover and fail back; print the timeline "
                               "(needs the lab up with site.yml run: make lab)")
@@ -100,7 +105,17 @@ def _env_port():
         raise UsageError("TWINROOM_LAB_BRIDGE_PORT %s" % exc) from None
 
 
+def _reserve(text):
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError("must be a whole number of GiB, got %r" % text)
+    return int(text)
+
+
 def run(args, state_dir, port, say):
+    if args.command == "check-disk":
+        # Before the nodes exist: no topology.json yet.
+        disk.verify(args.reserve_gib, say=say)
+        return 0
     if args.command == "bmc" and args.action == "stop":
         # Works from pid files alone, so a broken or missing topology.json cannot block a teardown.
         bmc.stop(state_dir, say=say)

@@ -1,5 +1,6 @@
 """The lab bed is what the issue promises: systemd nodes in two rooms, a link that really cuts,
 and BMCs whose power-off really stops a node."""
+import re
 import subprocess
 import time
 
@@ -119,3 +120,11 @@ def test_every_node_address_routes_through_a_lab_bridge(nodes, lab_cli):
     blackhole = subprocess.run(["ip", "route", "show", "type", "blackhole", "10.77.0.0/16"], capture_output=True,
                                text=True, check=True)
     assert "10.77.0.0/16" in blackhole.stdout
+
+
+def test_the_nodes_disks_have_room_above_the_kubelets_disk_pressure_threshold(lab_cli):
+    # What make lab checked before starting the nodes still holds with the lab up (its images and data on it).
+    result = lab_cli("check-disk")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert re.match(r"disk: \S+ has [0-9.]+ GiB free of [0-9.]+ GiB \([0-9.]+ %\), enough for the nodes' kubelets "
+                    r"\(15 % \+ 4 GiB\)\n$", result.stdout), result.stdout

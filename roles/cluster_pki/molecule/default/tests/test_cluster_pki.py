@@ -40,3 +40,10 @@ def test_the_datastore_has_a_ca_of_its_own(host):
     """A certificate of the cluster CA naming the same addresses cannot pass for PostgreSQL."""
     assert host.run("openssl verify -CAfile %s/datastore-ca.crt %s/datastore-b-cp1.crt" % (PKI, PKI)).rc == 0
     assert host.run("openssl verify -CAfile %s/ca.crt %s/datastore-b-cp1.crt" % (PKI, PKI)).rc != 0
+
+
+def test_the_aggregation_layer_has_a_ca_of_its_own(host):
+    """Extension API servers (KubeVirt's virt-api) trust request headers only from a client of the front-proxy CA."""
+    assert x509(host, "front-proxy-client", "-subject", "-nameopt", "RFC2253") == "subject=CN=front-proxy-client"
+    assert host.run("openssl verify -CAfile %s/front-proxy-ca.crt %s/front-proxy-client.crt" % (PKI, PKI)).rc == 0
+    assert host.run("openssl verify -CAfile %s/ca.crt %s/front-proxy-client.crt" % (PKI, PKI)).rc != 0
