@@ -4,7 +4,8 @@ filesystem of podman's storage root. A kubelet taints its node `node.kubernetes.
 scheduled anywhere in the lab: the bring-up and every test after it fail far from the cause. So the lab refuses to
 start its nodes unless the filesystem has the kubelet's 15 % free plus what the lab itself needs on top.
 
-`check` is pure (sizes in, a message or None out); `observe` reads podman's storage root and statvfs.
+`check` is pure (sizes in, a message or None out); `storage_root` asks podman where its storage is, `observe` reads
+that filesystem's statvfs.
 """
 
 import os
@@ -54,5 +55,6 @@ def verify(reserve_gib=DEFAULT_RESERVE_GIB, say=print):
     problem = check(root, size, available, reserve_gib * GIB)
     if problem:
         raise DiskError(problem)
-    say("disk: %s has %.1f GiB free of %.1f GiB (%.1f %%), enough for the nodes' kubelets (15 %% + %d GiB)"
-        % (root, available / GIB, size / GIB, 100.0 * available / size, reserve_gib))
+    say("disk: %s has %.1f GiB free of %.1f GiB (%.1f %%), enough for the nodes' kubelets (%d %% + %d GiB)"
+        % (root, available / GIB, size / GIB, 100.0 * available / size, round(100 * KUBELET_IMAGEFS_AVAILABLE),
+           reserve_gib))
