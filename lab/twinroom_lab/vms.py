@@ -1,7 +1,7 @@
 """VMs for the lab's drills: built by twinroom.ha.vm's own builder (runStrategy Always, LiveMigrate, a home room),
 their root disk a ReadWriteMany block PVC on the VM StorageClass instead of a CDI DataVolume (the lab has no CDI
 controller to fill one). The lab's stand-in for the LINSTOR CSI provisioner (provisioner.py) creates their PVs; the
-virt-handler stand-in in the node boots one guest per VMI (roles/kubevirt/files/virt_handler_standin.py) and
+virt-handler stand-in in the node boots one guest per VMI (lab/twinroom_lab/virt_handler_standin.py) and
 reports the VMI Running once the guest is ready."""
 
 import time

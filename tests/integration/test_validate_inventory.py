@@ -155,8 +155,8 @@ BROKEN = {
     'stand-ins-known': (
         None,
         "Inventory rule 'stand-ins-known' failed for all room nodes, localhost: twinroom_stand_ins lists 'kowk', "
-        "which is no stand-in of this collection; the stand-ins are kwok, piraeus-without-operator, "
-        "kubevirt-without-operators. Correct or remove it in group_vars/all."),
+        "which is no stand-in of this collection; the stand-ins are kwok, piraeus-without-operator. Correct or "
+        "remove it in group_vars/all."),
     'binary-source': (
         None,
         "Inventory rule 'binary-source' failed for control_plane: control_plane_binary_url is empty: the "

@@ -1,4 +1,4 @@
-"""The virt-handler stand-in's hypervisor (roles/kubevirt/files/virt_handler_standin.py with --guest-dir) on this
+"""The virt-handler stand-in's hypervisor (lab/twinroom_lab/virt_handler_standin.py with --guest-dir) on this
 host: real QEMU guests of the lab's test guest, vmrunner.py imported on its own as on a lab node, and an API server
 that records the stand-in's patches (no lab needed). A Scheduled VMI gets one guest and is reported Running only
 after the guest's READY line; a VMI that leaves the node has its guest stopped; a guest that dies fails its VMI.

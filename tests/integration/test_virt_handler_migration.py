@@ -1,4 +1,4 @@
-"""Live migration between two virt-handler stand-ins (roles/kubevirt/files/virt_handler_standin.py) on this host:
+"""Live migration between two virt-handler stand-ins (lab/twinroom_lab/virt_handler_standin.py) on this host:
 two "nodes" in one process, real QEMU guests of the lab's test guest, and an API server that keeps the VMI and
 applies the stand-ins' merge patches (no lab needed). virt-controller's part, the hand-off that names the target
 node in status.migrationState, is played by the test. The guest moves without a reboot (same boot id, its counter

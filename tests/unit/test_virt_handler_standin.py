@@ -1,4 +1,4 @@
-"""The lab's virt-handler stand-in (roles/kubevirt/files/virt_handler_standin.py): which VMIs it reports
+"""The lab's virt-handler stand-in (lab/twinroom_lab/virt_handler_standin.py): which VMIs it reports
 running, the patch it sends, and the kubeconfig it reads. The lab test with KubeVirt's own virt-controller
 is tests/integration/lab/test_failover_vms.py."""
 import base64
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "roles" / "kubevirt" / "files" / "virt_handler_standin.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "lab" / "twinroom_lab" / "virt_handler_standin.py"
 _spec = importlib.util.spec_from_file_location("virt_handler_standin", SCRIPT)
 standin = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(standin)
