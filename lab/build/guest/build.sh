@@ -7,6 +7,8 @@
 #                  real-mode setup: 43 s → 19 s to ready without hardware virtualisation, measured under TCG)
 #   initramfs.cpio busybox-static, init.sh as /init, and the virtio block driver modules of that kernel
 #   cmdline        the kernel command line the guest expects (serial console on ttyS0)
+#   guest-kernel.tar  vmlinux and initramfs.cpio under /boot in an image, localhost/twinroom-guest-kernel:$GUEST_REVISION,
+#                  for a KubeVirt VM's kernelBoot container (an image archive for node_agent_images; SHA256SUMS)
 #   VERSIONS       the exact package versions used and the sha256 of build.sh and init.sh
 #   .complete      written last. While it exists and VERSIONS names the same build.sh and init.sh, a run does nothing
 #
@@ -85,6 +87,15 @@ PY
 (cd "$root" && find . -print0 | sort -z | cpio --null -o -H newc --owner 0:0 --quiet) > "$out/initramfs.cpio"
 # panic=-1: a guest whose init dies reboots at once, and QEMU (-no-reboot) then exits instead of hanging.
 echo "console=ttyS0 panic=-1 quiet loglevel=3" > "$out/cmdline"
+# The kernelBoot image (KubeVirt copies the kernel and initrd out of it into the launcher pod).
+mkdir -p "$work/image/boot"
+cp "$out/vmlinux" "$out/initramfs.cpio" "$work/image/boot/"
+printf 'FROM scratch\nCOPY boot /boot\n' > "$work/image/Containerfile"
+CONTAINERS_CONF=${CONTAINERS_CONF:-$here/../../containers.conf} podman build --no-cache --network none -q \
+  -t "localhost/twinroom-guest-kernel:$GUEST_REVISION" "$work/image" >/dev/null
+CONTAINERS_CONF=${CONTAINERS_CONF:-$here/../../containers.conf} podman save -q --format docker-archive \
+  -o "$out/guest-kernel.tar" "localhost/twinroom-guest-kernel:$GUEST_REVISION"
+(cd "$out" && sha256sum guest-kernel.tar > SHA256SUMS)
 {
   echo "$kpkg $(dpkg-deb -f "$kdeb" Version)"
   echo "busybox-static $(dpkg-deb -f "$bdeb" Version)"
