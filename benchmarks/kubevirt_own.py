@@ -37,6 +37,7 @@ GUEST_IMAGE = "localhost/twinroom-guest-kernel:%s"  # lab/build/guest, tagged GU
 READY = re.compile(r"TWINROOM-GUEST READY boot=(\S+)")
 COUNT = re.compile(r"TWINROOM-GUEST COUNT (\d+) boot=(\S+)")
 POLL = 0.25
+MIGRATION_TIMEOUT = 240
 
 
 def kubectl(*args, stdin=None, check=True):
@@ -137,10 +138,13 @@ def one_run(index, source, target):
     def phase():
         value = kubectl("-n", NAMESPACE, "get", migration, "-o", "jsonpath={.status.phase}", check=False)
         return value if value in ("Succeeded", "Failed") else None
-    outcome = wait("migration of %s" % name, phase, 240)
-    migration_s = time.monotonic() - moved
-    result = {"node": node, "to": other, "running_s": running_s, "boot_s": boot_s, "migration": outcome,
-              "migration_s": migration_s}
+    result = {"node": node, "to": other, "running_s": running_s, "boot_s": boot_s}
+    try:
+        outcome = wait("migration of %s" % name, phase, MIGRATION_TIMEOUT)
+    except RuntimeError as error:
+        # e.g. a target pod no node takes: its scheduling message says why
+        outcome, result["migration_error"] = None, "%s; target pod: %s" % (error, unscheduled(name))
+    result.update(migration=outcome, migration_s=time.monotonic() - moved)
     if outcome == "Succeeded":
         new_node = vmi(name)["status"]["nodeName"]
         new_pod = wait("launcher pod of %s on %s" % (name, new_node), lambda: launcher_pod(name, new_node), 60)
@@ -154,6 +158,16 @@ def one_run(index, source, target):
     return result
 
 
+def unscheduled(name):
+    """The scheduler's message for a launcher pod of the VM that is still Pending, if any."""
+    pods = json.loads(kubectl("-n", NAMESPACE, "get", "pods", "-l", "vm.kubevirt.io/name=" + name, "-o", "json"))
+    for pod in pods["items"]:
+        for condition in pod["status"].get("conditions", []):
+            if condition["type"] == "PodScheduled" and condition["status"] == "False":
+                return condition.get("message")
+    return None
+
+
 def spread(values):
     if not values:
         return "-"
@@ -163,7 +177,9 @@ def spread(values):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--migration-timeout", type=int, default=MIGRATION_TIMEOUT, help="seconds (default %(default)s)")
     args = parser.parse_args()
+    globals()["MIGRATION_TIMEOUT"] = args.migration_timeout
     if "KUBECONFIG" not in os.environ:
         os.environ["KUBECONFIG"] = os.path.join(os.environ.get("TWINROOM_LAB_STATE", "/var/lib/twinroom-lab"), "admin.kubeconfig")
     nodes = handler_nodes()
