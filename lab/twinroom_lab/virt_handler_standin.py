@@ -2,13 +2,14 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """LAB STAND-IN for KubeVirt's virt-handler and virt-launcher, one per lab node that takes launcher pods.
 
-KubeVirt's own virt-handler and virt-launcher are not run in the lab (lab/build/kubevirt/LAUNCHER-PROBE.md).
+It runs on the lab's kwok nodes, which run no containers; KubeVirt's own virt-handler and virt-launcher run on the
+lab's kubelet nodes (lab/build/kubevirt/LAUNCHER-PROBE.md).
 Everything above them is the real program: KubeVirt's own virt-controller creates the VMI and its virt-launcher
 pod, kube-scheduler places the pod, kwok reports it running, and virt-controller moves the VMI to Scheduled on
 that node. This stand-in does the node side's least part:
 
 - it labels its Node ``kubevirt.io/schedulable=true`` (virt-handler does, once its device plugins are up;
-  the launcher pod's node selector asks for it);
+  the launcher pod's node selector asks for it), with the machine types and architecture the launcher pod asks for;
 - for each VMI that virt-controller marked Scheduled on its node it starts one QEMU process, the guest
   (``--guest-dir``: the lab's test guest, kernel and initramfs; vmrunner.py beside this file: vCPUs, memory and
   the first disk from the VMI's spec; a PVC disk is the file ``<disk dir>/<namespace>_<claim>.raw``, one file
@@ -54,6 +55,11 @@ import urllib.parse
 import urllib.request
 
 SCHEDULABLE_LABEL = 'kubevirt.io/schedulable'
+# What virt-handler's node labeller would also say of this node, and virt-api's defaults make a launcher pod ask for:
+# the machine types its QEMU runs (q35, the VMs' default, and pc) and the node's architecture (a kubelet's label,
+# which kwok does not set).
+NODE_LABELS = {SCHEDULABLE_LABEL: 'true', 'machine-type.node.kubevirt.io/q35': 'true',
+               'machine-type.node.kubevirt.io/pc': 'true', 'kubernetes.io/arch': 'amd64'}
 NODE_NAME_LABEL = 'kubevirt.io/nodeName'
 MIGRATION_TARGET_LABEL = 'kubevirt.io/migrationTargetNodeName'
 CREATED_BY_LABEL = 'kubevirt.io/created-by'
@@ -558,10 +564,9 @@ def run(api, node, interval, hypervisor, address=None):
     while True:
         try:
             if not labelled:
-                api.request('PATCH', '/api/v1/nodes/%s' % node,
-                            {'metadata': {'labels': {SCHEDULABLE_LABEL: 'true'}}})
+                api.request('PATCH', '/api/v1/nodes/%s' % node, {'metadata': {'labels': NODE_LABELS}})
                 labelled = True
-                log('node %s labelled %s=true' % (node, SCHEDULABLE_LABEL))
+                log('node %s labelled %s' % (node, ', '.join('%s=%s' % item for item in sorted(NODE_LABELS.items()))))
             if address is None:
                 address = node_address(api, node)
                 if address or not waiting:
