@@ -386,8 +386,24 @@ def patch_vmi(api, vmi, body):
     no answer goes up: the round ends and the next one asks again."""
     meta = vmi['metadata']
     path = '/apis/kubevirt.io/v1/namespaces/%s/virtualmachineinstances/%s' % (meta['namespace'], meta['name'])
+    # KubeVirt's VMI CRD, as virt-operator installs it, has a status subresource: a status sent to the object itself
+    # is dropped without an error. The status goes to /status with the resourceVersion it was decided on, then the
+    # rest (labels) to the object.
+    parts, rest = [], dict(body)
+    metadata = dict(rest.pop('metadata', {}))
+    version = metadata.pop('resourceVersion', None)
+    if 'status' in rest:
+        parts.append((path + '/status', dict({'status': rest.pop('status')},
+                                             **({'metadata': {'resourceVersion': version}} if version else {}))))
+    elif version:
+        metadata['resourceVersion'] = version
+    if metadata:
+        rest['metadata'] = metadata
+    if rest:
+        parts.append((path, rest))
     try:
-        api.request('PATCH', path, body)
+        for part_path, part in parts:
+            api.request('PATCH', part_path, part)
         return True
     except urllib.error.HTTPError as exc:
         if exc.code >= 500 or exc.code == 429:

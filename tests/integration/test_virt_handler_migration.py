@@ -41,7 +41,10 @@ class ClusterApi:
 
     def request(self, method, path, body=None):
         if method == "PATCH":
-            assert path.endswith("/virtualmachineinstances/%s" % self.vmi["metadata"]["name"]), path
+            # KubeVirt's VMI has a status subresource: a status goes to /status, anything else to the object.
+            vmi_path = "/virtualmachineinstances/%s" % self.vmi["metadata"]["name"]
+            assert path.endswith(vmi_path) or path.endswith(vmi_path + "/status"), path
+            assert ("status" in body) == path.endswith("/status"), (path, body)
             body = copy.deepcopy(body)
             version = (body.get("metadata") or {}).pop("resourceVersion", None)
             if version is not None and version != self.vmi["metadata"]["resourceVersion"]:
