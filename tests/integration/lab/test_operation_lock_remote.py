@@ -6,6 +6,7 @@ renews and releases it by its holder_id from new processes.
 The lock file lives in a directory of its own on a-cp1 (any lab node answers over SSH as a witness does), removed
 by the finalizer."""
 import json
+import os
 import subprocess
 
 import pytest
@@ -19,25 +20,29 @@ LOCK_DIR = "/tmp/twinroom-test-operation-lock"
 LOCK = LOCK_DIR + "/operation.lock"
 
 
+def ansible(module, args):
+    """ansible HOST -m module: (return code, the host's result as a dict, the whole output for messages). The json
+    callback puts the task's module name in the result's ``action``, so the tests read the lock itself."""
+    env = dict(os.environ, ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="ansible.posix.json")
+    result = subprocess.run(["ansible", HOST, "-i", str(REPO / "inventories/lab"), "-m", module, "-a", args],
+                            cwd=str(REPO), capture_output=True, text=True, timeout=120, check=False, env=env)
+    text = result.stdout + result.stderr
+    outcome = json.loads(result.stdout[result.stdout.index("{"):])["plays"][0]["tasks"][0]["hosts"][HOST]
+    return result.returncode, outcome, text
+
+
 def lock_module(holder, state="present", lease=None, lost_room="room_a"):
-    """ansible HOST -m twinroom.ha.operation_lock: the module's parent on the node is the SSH session's shell."""
+    """twinroom.ha.operation_lock on HOST: the module's parent on the node is the SSH session's shell."""
     args = dict(path=LOCK, state=state, holder_id=holder)
     if state == "present":
         args.update(operation="failover", room=lost_room)
     if lease is not None:
         args["lease_seconds"] = lease
-    result = subprocess.run(
-        ["ansible", HOST, "-i", str(REPO / "inventories/lab"), "-m", "twinroom.ha.operation_lock",
-         "-a", json.dumps(args), "-o"],
-        cwd=str(REPO), capture_output=True, text=True, timeout=120, check=False)
-    return result.returncode, result.stdout + result.stderr
+    return ansible("twinroom.ha.operation_lock", json.dumps(args))
 
 
-def read_lock():
-    result = subprocess.run(["ansible", HOST, "-i", str(REPO / "inventories/lab"), "-m", "ansible.builtin.slurp",
-                             "-a", "src=" + LOCK, "-o"], cwd=str(REPO), capture_output=True, text=True, timeout=120,
-                            check=False)
-    return result.returncode, result.stdout
+def lock_exists():
+    return ansible("ansible.builtin.stat", "path=" + LOCK)[1]["stat"]["exists"]
 
 
 @pytest.fixture
@@ -50,33 +55,36 @@ def lock_dir():
 
 def test_without_a_lease_the_next_run_takes_a_remote_lock_over(lock_dir):  # pylint: disable=redefined-outer-name,unused-argument
     """What a lease is for: the holder's process on the node is gone after its task."""
-    code, text = lock_module("run-a")
-    assert code == 0 and '"action": "take"' in text, text
-    assert "no ansible-playbook or ansible-runner process runs above this module" in text, text
-    code, text = lock_module("run-b", lost_room="room_b")
-    assert code == 0 and '"action": "take_over"' in text, text
-    assert "and that process has ended" in text, text
+    code, taken, text = lock_module("run-a")
+    assert code == 0 and taken["held"] and taken["broken"] is None and taken["lock"]["holder_id"] == "run-a", text
+    assert "no ansible-playbook or ansible-runner process runs above this module" in " ".join(taken["warnings"]), text
+    code, second, text = lock_module("run-b", lost_room="room_b")
+    assert code == 0 and second["lock"]["holder_id"] == "run-b", text
+    assert second["broken"]["holder_id"] == "run-a", text
+    assert "and that process has ended." in second["warnings"][0], text
 
 
 def test_on_a_lease_the_remote_lock_keeps_other_runs_out_until_released(lock_dir):  # pylint: disable=redefined-outer-name,unused-argument
-    code, text = lock_module("run-a", lease=300)
-    assert code == 0 and '"action": "take"' in text and '"expires": "' in text, text
-    assert "no ansible-playbook" not in text, text
+    code, taken, text = lock_module("run-a", lease=300)
+    assert code == 0 and taken["broken"] is None and taken["lock"]["expires"], text
+    assert not taken.get("warnings"), text
 
-    code, text = lock_module("run-b", lease=300, lost_room="room_b")
+    code, refused, text = lock_module("run-b", lease=300, lost_room="room_b")
     assert code != 0, text
-    assert "refusing to start failover of room_b: a failover of room_a holds the lock since " in text, text
-    assert "on a lease until " in text and "which that run renews while it works." in text, text
+    assert refused["msg"].startswith("refusing to start failover of room_b: a failover of room_a holds the lock since "
+                                     "%s (root@a-cp1, pid %d) on a lease until %s, which that run renews while it "
+                                     "works." % (taken["lock"]["started"], taken["lock"]["pid"],
+                                                 taken["lock"]["expires"])), text
 
-    code, text = lock_module("run-a", lease=600)
-    assert code == 0 and '"action": "renew"' in text and '"renewed": "' in text, text
-    assert '"lease_seconds": 600' in text, text
+    code, renewed, text = lock_module("run-a", lease=600)
+    assert code == 0 and renewed["changed"] and renewed["lock"]["holder_id"] == "run-a", text
+    assert renewed["lock"]["lease_seconds"] == 600 and renewed["lock"]["renewed"], text
+    assert renewed["lock"]["expires"] > taken["lock"]["expires"], text
 
-    code, text = lock_module("run-b", state="absent", lease=300)
-    assert code == 0 and '"action": "leave"' in text, text
-    assert read_lock()[0] == 0, "another run's release left the lock in place"
+    code, left, text = lock_module("run-b", state="absent", lease=300)
+    assert code == 0 and not left["changed"] and not left["held"] and left["lock"]["holder_id"] == "run-a", text
+    assert lock_exists(), "another run's release left the lock in place"
 
-    code, text = lock_module("run-a", state="absent", lease=300)
-    assert code == 0 and '"action": "release"' in text, text
-    code, _text = read_lock()
-    assert code != 0, "the holder's release removed the lock"
+    code, released, text = lock_module("run-a", state="absent", lease=300)
+    assert code == 0 and released["changed"] and released["lock"] is None, text
+    assert not lock_exists(), "the holder's release removed the lock"
