@@ -32,7 +32,6 @@ RELEASED = 'released'  # deleted (or, in check mode, the server's dry run accept
 TAKEN = 'taken'        # changed or gone since it was read - a candidate took it meanwhile, which is the point
 
 
-
 class LeaderLeaseError(TwinroomError):
     """A leader lease could not be read or released."""
 

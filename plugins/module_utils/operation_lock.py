@@ -78,7 +78,8 @@ def run_operation_lock(params, check_mode=False, diff=False, holder=None, now=No
         warnings.append(
             'no ansible-playbook or ansible-runner process runs above this module (is it delegated to the '
             'controller?): the lock records pid %s (%s), which may end before the run does, and another run '
-            'would then take the lock over. Away from the controller, take it on a lease (lease_seconds).' % (holder.get('pid'), holder.get('process') or 'unknown program'))
+            'would then take the lock over. Away from the controller, take it on a lease (lease_seconds).'
+            % (holder.get('pid'), holder.get('process') or 'unknown program'))
     result = dict(changed=decision['changed'], lock_file=path, action=decision['action'], held=decision['held'],
                   lock=decision['lock'], broken=decision['broken'], warnings=warnings)
     if diff:

@@ -166,7 +166,8 @@ lock_file:
 action:
   description:
     - What was done (in check mode, what would be done) - V(take) (the lock was free), V(keep) (this run holds
-      it already), V(renew) (this run holds it on a lease, now extended by O(lease_seconds)), V(take_over) (its holder has ended, or O(break_lock)), V(release) (removed), V(leave)
+      it already), V(renew) (this run holds it on a lease, now extended by O(lease_seconds)), V(take_over) (its
+      holder has ended, or O(break_lock)), V(release) (removed), V(leave)
       (another run's lock, left in place) or V(none) (no lock to release).
   returned: always
   type: str

@@ -615,6 +615,12 @@ def leased_record(**changes):
                               **WITNESS), **changes))
 
 
+def taken_on_lease(**changes):
+    """The record this run writes from the witness, on a lease."""
+    return dict(taken(), **dict(dict(pid=6161, process='python3', process_start=600, lease_seconds=LEASE, **WITNESS),
+                                **changes))
+
+
 def lease_request(**changes):
     return request(**dict(dict(holder=delegated(), lease_seconds=LEASE), **changes))
 
@@ -625,20 +631,20 @@ HELD_BY = LEASED_BY.replace('holds the lock', 'held it')
 LEASE_CASES = [
     # (id, existing, request changes, now, live pids, action, lock afterwards, broken, warnings)
     ('free: taken on a lease', None, {}, NOW, [], 'take',
-     dict(taken(**delegated()), lease_seconds=LEASE, expires=NOW_UNTIL), None, []),
+     taken_on_lease(expires=NOW_UNTIL), None, []),
     ('own lease, from the next task (another parent): renewed', leased_record(holder_id='run-b'), {}, NOW, [],
      'renew', leased_record(holder_id='run-b', expires=NOW_UNTIL, renewed=NOW), None, []),
     ('own lease, expired but not taken: renewed', leased_record(holder_id='run-b'), {}, '2026-12-03T07:12:00Z', [],
      'renew', leased_record(holder_id='run-b', expires='2026-12-03T07:22:00Z', renewed='2026-12-03T07:12:00Z'),
      None, []),
     ("another run's lease, expired", leased_record(), {}, AFTER, [], 'take_over',
-     dict(taken(**delegated()), started=AFTER, lease_seconds=LEASE, expires='2026-12-03T07:20:00Z'),
+     taken_on_lease(started=AFTER, expires='2026-12-03T07:20:00Z'),
      leased_record(),
      ['took over the operation lock /var/lib/twinroom/operation.lock: a failover of room_a held it since '
       '2026-12-03T07:00:00Z (root@witness1, pid 4343), and its lease expired at 2026-12-03T07:10:00Z without '
       'being renewed.']),
     ("another run's lease, break_lock", leased_record(), dict(break_lock=True), NOW, [], 'take_over',
-     dict(taken(**delegated()), lease_seconds=LEASE, expires=NOW_UNTIL), leased_record(),
+     taken_on_lease(expires=NOW_UNTIL), leased_record(),
      ['broke the operation lock /var/lib/twinroom/operation.lock (break_lock: true): ' + HELD_BY
       + ' on a lease until 2026-12-03T07:10:00Z.']),
     ('a lease taken under ansible-playbook here, its process ended: stale before its expiry',
