@@ -64,18 +64,12 @@ def check_automatic_failover(groups, hostvars):
         return violations
     settings = {'witness': bool(layout.witness)}
     for key, name in sorted(failover_settings.VARIABLES.items(), key=lambda item: item[1]):
-        values = [(_number(value), holders) for value, holders in model.by_value(hosts, hostvars, name)]
-        unset = [host for host in hosts if model.value(hostvars, host, name) is None]
-        if len(values) > 1 or (values and unset):
-            parts = ['%s: %s' % (failover_settings.shown(value), model.names(holders)) for value, holders in values]
-            if unset:
-                parts.append('unset: %s' % model.names(unset))
-            violations.append(model.violation(
-                RULE, model.subject([host for value, holders in values for host in holders] + unset,
-                                    layout.room_nodes),
-                '%s differs between hosts (%s): the rooms and the witness must judge a room lost with the same '
-                'settings. Set it once, in group_vars/all, and remove the other values.' % (name, '; '.join(parts))))
-        elif values:
+        values, differs = _one_value(RULE, layout, hosts, hostvars, name,
+                                     'the rooms and the witness must judge a room lost with the same settings.')
+        violations.extend(differs)
+        if differs:
+            continue
+        if values:
             settings[key] = values[0][0]
         elif any(isinstance(model.value(hostvars, host, name), Unreadable) for host in hosts):
             return violations  # reported by variable-evaluates; the settings are not known
@@ -91,21 +85,11 @@ def _check_witness_port(layout, hosts, hostvars):
     if not layout.witness:
         return []
 
-    def port(host):  # '8450' from an INI inventory is 8450; an unreadable value is reported by its own rule
-        value = model.value(hostvars, host, WITNESS_PORT)
-        return None if isinstance(value, Unreadable) else _number(value)
-
-    values = model.group_hosts(hosts, port)
-    unset = [host for host in hosts if model.value(hostvars, host, WITNESS_PORT) is None]
-    if len(values) > 1 or (values and unset):
-        parts = ['%s: %s' % (failover_settings.shown(value), model.names(holders)) for value, holders in values]
-        if unset:
-            parts.append('unset (8450): %s' % model.names(unset))
-        return [model.violation(
-            RULE, model.subject([host for value, holders in values for host in holders] + unset, layout.room_nodes),
-            '%s differs between hosts (%s): an isolation guard would ask the witness where its room watch does not '
-            'listen, and isolate its room. Set it once, in group_vars/all, and remove the other values.'
-            % (WITNESS_PORT, '; '.join(parts)))]
+    values, differs = _one_value(RULE, layout, hosts, hostvars, WITNESS_PORT,
+                                 'an isolation guard would ask the witness where its room watch does not listen, and '
+                                 'isolate its room.', unset_label='unset (8450)')
+    if differs:
+        return differs
     for value, holders in values:
         if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
             return [model.violation(
@@ -116,10 +100,12 @@ def _check_witness_port(layout, hosts, hostvars):
     return []
 
 
-def _one_value(layout, hosts, hostvars, name, why):
-    """(value, violations): the variable's one value on every host (None when unset everywhere), or a violation
-    naming the hosts of each value when it differs."""
-    def readable(host):  # '600' from an INI inventory is 600; an unreadable value is reported by its own rule
+def _one_value(rule, layout, hosts, hostvars, name, why, unset_label='unset'):
+    """(values, violations): the variable's values as model.group_hosts gives them - [(value, [hosts])], a whole
+    number written as text taken as the number, unreadable values left to their own rule - and, when it has more
+    than one value or is set on some hosts only, a violation of ``rule`` naming the hosts of each value and ``why``
+    it must be one."""
+    def readable(host):
         found = model.value(hostvars, host, name)
         return None if isinstance(found, Unreadable) else _number(found)
 
@@ -128,13 +114,12 @@ def _one_value(layout, hosts, hostvars, name, why):
     if len(values) > 1 or (values and unset):
         parts = ['%s: %s' % (failover_settings.shown(value), model.names(holders)) for value, holders in values]
         if unset:
-            parts.append('unset: %s' % model.names(unset))
-        return None, [model.violation(
-            LOCK_RULE, model.subject([host for value, holders in values for host in holders] + unset,
-                                     layout.room_nodes),
+            parts.append('%s: %s' % (unset_label, model.names(unset)))
+        return values, [model.violation(
+            rule, model.subject([host for value, holders in values for host in holders] + unset, layout.room_nodes),
             '%s differs between hosts (%s): %s Set it once, in group_vars/all, and remove the other values.'
             % (name, '; '.join(parts), why))]
-    return (values[0][0] if values else None), []
+    return values, []
 
 
 def check_operation_lock(groups, hostvars):
@@ -142,12 +127,14 @@ def check_operation_lock(groups, hostvars):
     outside both rooms, the same everywhere; twinroom_operation_lock_lease_seconds is a whole number, at least 60."""
     layout = model.Layout(groups)
     hosts = _hosts(layout)
-    host, violations = _one_value(
-        layout, hosts, hostvars, LOCK_HOST,
+    hosts_values, violations = _one_value(
+        LOCK_RULE, layout, hosts, hostvars, LOCK_HOST,
         'a failover started from the witness and one started elsewhere would take different locks.')
-    lease, lease_violations = _one_value(
-        layout, hosts, hostvars, LOCK_LEASE, 'every run must renew the lock it takes on the same lease.')
+    leases, lease_violations = _one_value(
+        LOCK_RULE, layout, hosts, hostvars, LOCK_LEASE, 'every run must renew the lock it takes on the same lease.')
     violations.extend(lease_violations)
+    host = hosts_values[0][0] if len(hosts_values) == 1 and not violations else None
+    lease = leases[0][0] if len(leases) == 1 and not lease_violations else None
     if isinstance(host, str) and host != 'localhost':
         rooms = [room for room in ROOMS if host in layout.room[room]]
         if rooms:
