@@ -116,7 +116,9 @@ def hypervisor_plan(vmis, node, guests, away=()):
             plan['start'].append(vmi)
         elif phase == 'Scheduled' and guest['ready']:
             plan['running'].append(vmi)
-    plan['stop'] = sorted(uid for uid in guests if uid not in keep)
+    # A guest on its way out is never stopped by a round, even once its VMI is listed on the target: the migration's
+    # own thread stops the source QEMU when QEMU reports the migration done, and may still be asking it.
+    plan['stop'] = sorted(uid for uid in guests if uid not in keep and uid not in away)
     return plan
 
 

@@ -288,3 +288,12 @@ def test_an_update_decided_on_a_version_is_refused_when_the_vmi_changed():
     assert standin.patch_vmi(api, listed, standin.running_patch(listed, "t1")) is False
     assert [method for method, _path, _headers in api.requests] == ["PUT"]
     assert api.stored["status"]["phase"] == "Scheduled"
+
+
+def test_a_guest_on_its_way_out_is_not_stopped_once_its_vmi_is_listed_on_the_target():
+    """The target takes the VMI over as soon as its QEMU runs the guest, which can be before the source's migration
+    thread has seen QEMU report the migration done: stopping the source then closed the QMP socket under the thread
+    (OSError 9, the migration reported failed after it had completed)."""
+    plan = standin.hypervisor_plan([], "a-w2", {"uid-a": guest(ready=True)}, away={"uid-a"})
+    assert plan == {"start": [], "running": [], "failed": [], "stop": []}
+    assert standin.hypervisor_plan([], "a-w2", {"uid-a": guest(ready=True)})["stop"] == ["uid-a"]
