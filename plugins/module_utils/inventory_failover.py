@@ -24,7 +24,7 @@ from ansible.module_utils.parsing.convert_bool import boolean
 from ansible_collections.twinroom.ha.plugins.module_utils import failover_settings
 from ansible_collections.twinroom.ha.plugins.module_utils import inventory_model as model
 from ansible_collections.twinroom.ha.plugins.module_utils.inventory_model import ALL_ROOM_NODES, Unreadable
-from ansible_collections.twinroom.ha.plugins.module_utils.rooms import ROOMS, LOCK_LEASE_MIN_SECONDS as MIN_LEASE_SECONDS
+from ansible_collections.twinroom.ha.plugins.module_utils.rooms import LOCK_LEASE_MIN_SECONDS, ROOMS
 
 RULE = 'automatic-failover'
 _DIGITS = re.compile(r'^\s*\d+\s*$')
@@ -154,9 +154,9 @@ def check_operation_lock(groups, hostvars):
             LOCK_RULE, ALL_ROOM_NODES,
             '%s is %s; it must be a host name of this inventory outside both rooms, or localhost.'
             % (LOCK_HOST, failover_settings.shown(host))))
-    if lease is not None and (isinstance(lease, bool) or not isinstance(lease, int) or lease < MIN_LEASE_SECONDS):
+    if lease is not None and (isinstance(lease, bool) or not isinstance(lease, int) or lease < LOCK_LEASE_MIN_SECONDS):
         violations.append(model.violation(
             LOCK_RULE, ALL_ROOM_NODES,
             '%s is %s; it must be a whole number of seconds, at least %d: the lock is held that long after its '
-            'run last renewed it (default 300).' % (LOCK_LEASE, failover_settings.shown(lease), MIN_LEASE_SECONDS)))
+            'run last renewed it (default 300).' % (LOCK_LEASE, failover_settings.shown(lease), LOCK_LEASE_MIN_SECONDS)))
     return violations

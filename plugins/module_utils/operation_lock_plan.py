@@ -35,7 +35,6 @@ HOLDER_FIELDS = ('holder_id', 'user', 'host', 'pid', 'process', 'process_start',
 REQUIRED_FIELDS = ('holder_id', 'pid', 'host', 'started')
 ACTIONS_CHANGING = ('take', 'take_over', 'release', 'renew')
 ACTIONS_HOLDING = ('take', 'keep', 'take_over', 'renew')
-MIN_LEASE_SECONDS = LOCK_LEASE_MIN_SECONDS
 
 
 class OperationLockError(TwinroomError):
@@ -98,10 +97,10 @@ def checked_lease(lease_seconds):
     """``lease_seconds`` as an int (None: no lease), or OperationLockError naming what is wrong."""
     if lease_seconds is None:
         return None
-    if isinstance(lease_seconds, bool) or not isinstance(lease_seconds, int) or lease_seconds < MIN_LEASE_SECONDS:
+    if isinstance(lease_seconds, bool) or not isinstance(lease_seconds, int) or lease_seconds < LOCK_LEASE_MIN_SECONDS:
         raise OperationLockError(
             'lease_seconds must be a whole number of seconds, at least %d (the longest step of a run between two '
-            'renewals), not %r.' % (MIN_LEASE_SECONDS, lease_seconds), lock=None)
+            'renewals), not %r.' % (LOCK_LEASE_MIN_SECONDS, lease_seconds), lock=None)
     return lease_seconds
 
 
