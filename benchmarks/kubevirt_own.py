@@ -1,14 +1,12 @@
 """KubeVirt's own virt-handler and virt-launcher on the lab's real-kubelet nodes: a VM's boot to guest ready, and
 live migration between the rooms, with no stand-in in the VM's path.
 
-Needs a lab on which lab/build/kubevirt/handler-probe.sh has run for one node of each room (it imports the launcher
-image, starts KubeVirt's virt-handler on those nodes and labels them twinroom.io/kubevirt-probe=true); that probe
-changes the running lab, and `make lab-fresh` undoes it. The lab's default path (the virt-handler stand-in on the
-kwok nodes) is not used here.
+Needs a lab (make lab): virt-operator runs KubeVirt's virt-handler on the kubelet workers (its DaemonSet), one in each
+room; the virt-handler stand-in on the kwok nodes is not used here.
 
-Each run: a VM (1 vCPU, 256 MiB, the lab's test guest by kernelBoot from an image, TCG) is created pinned to one
-probe node; then a VirtualMachineInstanceMigration moves it to the probe node of the other room; the VM is deleted.
-Rooms alternate between runs.
+Each run: a VM (1 vCPU, 256 MiB, the lab's test guest by kernelBoot from its image, TCG) is created on one room's
+virt-handler node; then a VirtualMachineInstanceMigration moves it to the other room's; the VM is deleted. Rooms
+alternate between runs.
 
 Clocks: the drill's own, polled every 0.25 s. "boot s": from creating the VM to the guest's READY line in its
 console log (the launcher pod's guest-console-log container, read through the API): virt-controller, scheduling,
@@ -19,7 +17,7 @@ migration proxies, the hand-over). "same boot": the guest on the target node has
 and its counter went on. "QEMU after": QEMU processes of the VM counted in both nodes' process lists after the
 migration (1 is right).
 
-usage: python benchmarks/kubevirt_own.py [--runs 5]   (after: source scripts/devenv.sh, make lab, handler-probe.sh)
+usage: python benchmarks/kubevirt_own.py [--runs 5]   (after: source scripts/devenv.sh, make lab)
 """
 import argparse
 import json
@@ -35,10 +33,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lab"))
 from twinroom_lab import drill  # noqa: E402  pylint: disable=wrong-import-position
 
 NAMESPACE = "twinroom-bench-kubevirt"
-PROBE_LABEL = "twinroom.io/kubevirt-probe"
+GUEST_IMAGE = "localhost/twinroom-guest-kernel:%s"  # lab/build/guest, tagged GUEST_REVISION
 READY = re.compile(r"TWINROOM-GUEST READY boot=(\S+)")
 COUNT = re.compile(r"TWINROOM-GUEST COUNT (\d+) boot=(\S+)")
 POLL = 0.25
+MIGRATION_TIMEOUT = 240
 
 
 def kubectl(*args, stdin=None, check=True):
@@ -48,32 +47,43 @@ def kubectl(*args, stdin=None, check=True):
     return result.stdout
 
 
-def probe_nodes():
-    nodes = json.loads(kubectl("get", "nodes", "-l", PROBE_LABEL + "=true", "-o", "json"))["items"]
+def handler_nodes():
+    """One node of each room where KubeVirt's own virt-handler runs (a Ready pod of its DaemonSet)."""
+    pods = json.loads(kubectl("-n", "kubevirt", "get", "pods", "-l", "kubevirt.io=virt-handler", "-o", "json"))["items"]
+    ready = set(pod["spec"]["nodeName"] for pod in pods
+                if any(c["type"] == "Ready" and c["status"] == "True" for c in pod["status"].get("conditions", [])))
     by_zone = {}
-    for node in nodes:
-        zone = node["metadata"]["labels"].get("topology.kubernetes.io/zone")
-        by_zone.setdefault(zone, node["metadata"]["name"])
+    for node in json.loads(kubectl("get", "nodes", "-o", "json"))["items"]:
+        name = node["metadata"]["name"]
+        if name in ready:
+            by_zone.setdefault(node["metadata"]["labels"].get("topology.kubernetes.io/zone"), name)
     if len(by_zone) < 2:
-        sys.exit("needs a probe node in each room (lab/build/kubevirt/handler-probe.sh a-w1 b-w1); found %s" % by_zone)
+        sys.exit("needs KubeVirt's virt-handler Ready on a node of each room (make lab); found %s" % by_zone)
     return sorted(by_zone.values())
 
 
-def vm_manifest(name, node):
+def guest_image():
+    versions = dict(line.split("=", 1) for line in (Path(__file__).resolve().parents[1] / "lab" / "versions.env")
+                    .read_text().splitlines() if "=" in line and not line.startswith("#"))
+    return GUEST_IMAGE % versions["GUEST_REVISION"].strip()
+
+
+def vm_manifest(name, node, nodes):
     return json.dumps({
         "apiVersion": "kubevirt.io/v1", "kind": "VirtualMachine",
         "metadata": {"name": name, "namespace": NAMESPACE},
         "spec": {"runStrategy": "Always", "template": {"spec": {
-            "nodeSelector": {PROBE_LABEL: "true"},
-            "affinity": {"nodeAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [{
-                "weight": 100, "preference": {"matchExpressions": [
+            "affinity": {"nodeAffinity": {
+                "requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [{"matchExpressions": [
+                    {"key": "kubernetes.io/hostname", "operator": "In", "values": nodes}]}]},
+                "preferredDuringSchedulingIgnoredDuringExecution": [{"weight": 100, "preference": {"matchExpressions": [
                     {"key": "kubernetes.io/hostname", "operator": "In", "values": [node]}]}}]}},
             "architecture": "amd64",
             "domain": {
                 "machine": {"type": "q35"}, "cpu": {"cores": 1, "sockets": 1, "threads": 1},
                 "memory": {"guest": "256Mi"}, "resources": {"requests": {"memory": "256Mi"}},
                 "firmware": {"kernelBoot": {"kernelArgs": "console=ttyS0 panic=-1 quiet loglevel=3", "container": {
-                    "image": "localhost/twinroom-guest-kernel:1", "kernelPath": "/boot/vmlinux",
+                    "image": guest_image(), "kernelPath": "/boot/vmlinux",
                     "initrdPath": "/boot/initramfs.cpio", "imagePullPolicy": "IfNotPresent"}}},
                 "devices": {"autoattachGraphicsDevice": False, "autoattachMemBalloon": False,
                             "autoattachPodInterface": False}},
@@ -110,7 +120,7 @@ def qemu_count(node, name):
 def one_run(index, source, target):
     name = "probe-%d" % index
     started = time.monotonic()
-    kubectl("apply", "-f", "-", stdin=vm_manifest(name, source))
+    kubectl("apply", "-f", "-", stdin=vm_manifest(name, source, [source, target]))
     wait("VMI %s Running" % name, lambda: (vmi(name) or {}).get("status", {}).get("phase") == "Running", 240)
     running_s = time.monotonic() - started
     node = vmi(name)["status"]["nodeName"]
@@ -128,10 +138,13 @@ def one_run(index, source, target):
     def phase():
         value = kubectl("-n", NAMESPACE, "get", migration, "-o", "jsonpath={.status.phase}", check=False)
         return value if value in ("Succeeded", "Failed") else None
-    outcome = wait("migration of %s" % name, phase, 240)
-    migration_s = time.monotonic() - moved
-    result = {"node": node, "to": other, "running_s": running_s, "boot_s": boot_s, "migration": outcome,
-              "migration_s": migration_s}
+    result = {"node": node, "to": other, "running_s": running_s, "boot_s": boot_s}
+    try:
+        outcome = wait("migration of %s" % name, phase, MIGRATION_TIMEOUT)
+    except RuntimeError as error:
+        # e.g. a target pod no node takes: its scheduling message says why
+        outcome, result["migration_error"] = None, "%s; target pod: %s" % (error, unscheduled(name))
+    result.update(migration=outcome, migration_s=time.monotonic() - moved)
     if outcome == "Succeeded":
         new_node = vmi(name)["status"]["nodeName"]
         new_pod = wait("launcher pod of %s on %s" % (name, new_node), lambda: launcher_pod(name, new_node), 60)
@@ -145,6 +158,16 @@ def one_run(index, source, target):
     return result
 
 
+def unscheduled(name):
+    """The scheduler's message for a launcher pod of the VM that is still Pending, if any."""
+    pods = json.loads(kubectl("-n", NAMESPACE, "get", "pods", "-l", "vm.kubevirt.io/name=" + name, "-o", "json"))
+    for pod in pods["items"]:
+        for condition in pod["status"].get("conditions", []):
+            if condition["type"] == "PodScheduled" and condition["status"] == "False":
+                return condition.get("message")
+    return None
+
+
 def spread(values):
     if not values:
         return "-"
@@ -154,10 +177,12 @@ def spread(values):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--migration-timeout", type=int, default=MIGRATION_TIMEOUT, help="seconds (default %(default)s)")
     args = parser.parse_args()
+    globals()["MIGRATION_TIMEOUT"] = args.migration_timeout
     if "KUBECONFIG" not in os.environ:
         os.environ["KUBECONFIG"] = os.path.join(os.environ.get("TWINROOM_LAB_STATE", "/var/lib/twinroom-lab"), "admin.kubeconfig")
-    nodes = probe_nodes()
+    nodes = handler_nodes()
     kubectl("create", "namespace", NAMESPACE, check=False)
     results = []
     try:

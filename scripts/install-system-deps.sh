@@ -9,11 +9,11 @@ set -euo pipefail
 # host-side gateway address, so the controller's traffic to a lab node would follow the default route off
 # the machine. lab/containers.conf pins network_backend = "netavark".
 # qemu-system-x86, cpio, busybox-static: the lab's test guest (lab/build/guest) and the VM runner stand-in
-# (lab/twinroom_lab/vmrunner.py, tests/integration/test_vm_runner.py). libvirt-dev, pkg-config: the cgo build probe
-# of KubeVirt's virt-launcher and virt-handler (lab/build/kubevirt/launcher-probe.sh).
+# (lab/twinroom_lab/vmrunner.py, tests/integration/test_vm_runner.py). libvirt-dev, pkg-config, gcc, libc6-dev: the
+# cgo builds of KubeVirt's virt-launcher and virt-handler and its static container-disk (lab/build/kubevirt/images.sh).
 # openjdk-17-jre-headless: ansible-rulebook (the automatic failover's rulebook) runs its rules engine on Java 17.
 pkgs=(podman netavark aardvark-dns runc debootstrap fence-agents iptables uidmap openssl shellcheck postgresql-15 python3-psycopg2
-      lvm2 gdisk kmod thin-provisioning-tools ipmitool qemu-system-x86 cpio busybox-static libvirt-dev pkg-config
+      lvm2 gdisk kmod thin-provisioning-tools ipmitool qemu-system-x86 cpio busybox-static libvirt-dev pkg-config gcc libc6-dev
       openjdk-17-jre-headless)
 missing=()
 for p in "${pkgs[@]}"; do

@@ -234,8 +234,12 @@ build_coredns() {
   touch "$out/.complete"
 }
 
+# KubeVirt's CRDs (for the tests' API server), then the images virt-operator deploys and its release manifest
+# (kubevirt/images.sh: virt-handler and virt-launcher with cgo, against libvirt-dev; the node images on a Debian
+# trixie base made with debootstrap).
 build_kubevirt() {
   "$here/kubevirt/build.sh"
+  "$here/kubevirt/images.sh"
 }
 
 # Writes "$cache/guest-$GUEST_KERNEL_ABI-$GUEST_REVISION/.complete" last, and does nothing while it is there.

@@ -15,7 +15,7 @@ from . import LabError, podman
 # The kubelet's default evictionHard imagefs.available (and the nodes' image filesystem is this one).
 KUBELET_IMAGEFS_AVAILABLE = 0.15
 # What a bring-up and `make test` add on the nodes' disks (images imported into each node, PostgreSQL, logs).
-DEFAULT_RESERVE_GIB = 4
+DEFAULT_RESERVE_GIB = 8
 GIB = 1 << 30
 
 

@@ -1,5 +1,5 @@
 """The lab's VM guests as the nodes themselves see them: the QEMU processes the virt-handler stand-in started
-(roles/kubevirt/files/virt_handler_standin.py; each carries ``-name <vm>,process=twinroom-vm:<namespace>/<vm>``)
+(lab/twinroom_lab/virt_handler_standin.py; each carries ``-name <vm>,process=twinroom-vm:<namespace>/<vm>``)
 and their serial consoles under /run/twinroom-vms in the node. Read through ``podman exec``, never through the API,
 so "never two running guests of one VM" is checked where a guest would run, including on a node whose room the API
 no longer shows. A powered-off node (container not running) runs no guest.

@@ -1,8 +1,9 @@
 """VMs for the lab's drills: built by twinroom.ha.vm's own builder (runStrategy Always, LiveMigrate, a home room),
 their root disk a ReadWriteMany block PVC on the VM StorageClass instead of a CDI DataVolume (the lab has no CDI
 controller to fill one). The lab's stand-in for the LINSTOR CSI provisioner (provisioner.py) creates their PVs; the
-virt-handler stand-in in the node boots one guest per VMI (roles/kubevirt/files/virt_handler_standin.py) and
-reports the VMI Running once the guest is ready."""
+virt-handler stand-in in the kwok nodes boots one guest per VMI (lab/twinroom_lab/virt_handler_standin.py) and
+reports the VMI Running once the guest is ready. The VMs are kept on the kwok nodes (KWOK_NODES): their disks are the
+stand-in's files, which KubeVirt's own virt-handler on the kubelet nodes cannot attach."""
 
 import time
 
@@ -16,6 +17,7 @@ from .workloads import create_namespace, remove_namespace
 
 STORAGE_CLASS = kubevirt_vm.DEFAULT_STORAGE_CLASS
 VM_NAME_LABEL = "vm.kubevirt.io/name"  # virt-controller's label on a VM's launcher pods
+KWOK_NODES = {"type": "kwok"}  # node_agent's label on a kwok node, where the virt-handler stand-in runs
 
 
 def apis(kubeconfig, context):
@@ -24,7 +26,7 @@ def apis(kubeconfig, context):
 
 
 def vm_manifest(name, namespace, home_zone, memory="1Gi", anti_affinity_group=None):
-    """twinroom.ha.vm's VM for these options, its root disk the PVC <name>-root."""
+    """twinroom.ha.vm's VM for these options, its root disk the PVC <name>-root, kept on the kwok nodes."""
     params = dict(name=name, namespace=namespace, home_room=home_zone, state="present", cpu_cores=1,
                   memory=memory, anti_affinity_group=anti_affinity_group, run_strategy=None, eviction_strategy=None,
                   labels=None, annotations=None, source=None, cloud_init_user_data=None, disk_size=None,
@@ -33,6 +35,7 @@ def vm_manifest(name, namespace, home_zone, memory="1Gi", anti_affinity_group=No
     vm["spec"].pop("dataVolumeTemplates")
     template = vm["spec"]["template"]["spec"]
     template["volumes"] = [{"name": kubevirt_vm.ROOT_DISK, "persistentVolumeClaim": {"claimName": name + "-root"}}]
+    template["nodeSelector"] = dict(KWOK_NODES)
     return vm
 
 

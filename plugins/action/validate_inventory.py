@@ -149,6 +149,7 @@ class ActionModule(ActionBase):
         violations.extend(inventory_rules.check_bmc_credentials(groups, hostvars, credentials_set(all_hostvars, hosts),
                                                                 credentials_unreadable(all_hostvars, hosts)))
         violations.extend(inventory_failover.check_automatic_failover(groups, hostvars))
+        violations.extend(inventory_failover.check_operation_lock(groups, hostvars))
         violations.extend(inventory_site.check_site(groups, hostvars, controller_vars, role_defaults))
         violations.extend(inventory_services.check_cluster_dns(groups, hostvars, dns_controller_vars, role_defaults))
         result['changed'] = False

@@ -39,10 +39,6 @@ STAND_INS = (
     StandIn('piraeus-without-operator', 'storage_layer_mode', ('lab',), 'storage_layer', (ON_CONTROLLER,),
             'the Piraeus CRDs are installed without the operator, so nothing creates or replicates a disk',
             'storage_layer_mode: production, with the Piraeus operator installed'),
-    StandIn('kubevirt-without-operators', 'kubevirt_mode', ('lab',), 'kubevirt', (ON_CONTROLLER, ON_NODES),
-            'the KubeVirt and CDI CRDs are installed without their operators and a stand-in takes virt-handler\'s '
-            'place, so no VM runs',
-            'kubevirt_mode: production'),
 )
 
 # Binaries and operator manifests are fetched to the controller with their checksums enforced (roles/control_plane,
@@ -59,7 +55,7 @@ Download = namedtuple('Download', ['role', 'url', 'checksum', 'name', 'source', 
 
 # One row per file fetched with a checksum of its own: the role, its URL and checksum variables, how the messages name
 # it, where it is fetched (the control-plane nodes' play, or the controller's), and the (variable, value) of the role
-# mode that fetches it (None: always).
+# mode that fetches it (None: always; a boolean value: when the variable is true).
 _MANIFEST_HINT = ' The role has no default for it: pin the sha256sum of the manifest you reviewed.'
 DOWNLOADS = (
     Download('kine_datastore', KINE_URL, KINE_CHECKSUM, 'kine', 'the kine release binary', 'the kine binary',
@@ -70,12 +66,10 @@ DOWNLOADS = (
              _MANIFEST_HINT),
     Download('kubevirt', 'kubevirt_operator_url', 'kubevirt_operator_checksum',
              'virt-operator', "the KubeVirt release's kubevirt-operator.yaml",
-             'the KubeVirt operator manifest', 'the manifest', CONTROLLER, ('kubevirt_mode', 'production'),
-             _MANIFEST_HINT),
+             'the KubeVirt operator manifest', 'the manifest', CONTROLLER, None, _MANIFEST_HINT),
     Download('kubevirt', 'kubevirt_cdi_operator_url', 'kubevirt_cdi_operator_checksum',
              'cdi-operator', "the CDI release's cdi-operator.yaml",
-             'the CDI operator manifest', 'the manifest', CONTROLLER, ('kubevirt_mode', 'production'),
-             _MANIFEST_HINT),
+             'the CDI operator manifest', 'the manifest', CONTROLLER, ('kubevirt_cdi_enabled', True), _MANIFEST_HINT),
 )
 
 
@@ -83,7 +77,7 @@ def _download_variables():
     names = dict(control_plane=(CONTROL_PLANE_BINARY_URL, CONTROL_PLANE_BINARY_CHECKSUMS,
                                 CONTROL_PLANE_BINARY_CHECKSUM_URL))
     for row in DOWNLOADS:
-        names[row.role] = names.get(row.role, ()) + (row.url, row.checksum)
+        names[row.role] = names.get(row.role, ()) + (row.url, row.checksum) + ((row.mode[0],) if row.mode else ())
     return names
 
 
@@ -112,6 +106,16 @@ def _setting(values, name, role_defaults):
     if name in values:
         return values[name], False
     return role_defaults.get(name), True
+
+
+def _truth(value):
+    """A boolean role variable as Ansible's ``bool`` filter reads it; an unreadable value counts as true (the rules
+    that need the variable then still run)."""
+    if isinstance(value, Unreadable):
+        return True
+    if isinstance(value, str):
+        return value.strip().lower() in ('1', 'true', 'yes', 'on', 'y', 't')
+    return bool(value)
 
 
 def _empty(value):
@@ -234,6 +238,8 @@ def _check_download(row, hosts, subject, site_vars, role_defaults):
         if row.mode is None:
             return True
         value, dummy = _setting(site_vars[host], row.mode[0], role_defaults)
+        if isinstance(row.mode[1], bool):
+            return _truth(value) == row.mode[1]
         return value == row.mode[1]
 
     hosts = [host for host in hosts if fetches(host)]

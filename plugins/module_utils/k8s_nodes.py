@@ -16,7 +16,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import calendar
 import datetime
 import json
 import socket
@@ -29,6 +28,7 @@ from ansible_collections.twinroom.ha.plugins.module_utils.rooms import (
     OUT_OF_SERVICE_TAINT_KEY,
     OUT_OF_SERVICE_TAINT_VALUE,
     TwinroomError,
+    epoch_seconds,
     utc_now,
 )
 
@@ -94,11 +94,6 @@ def _api_error(exc):
             body = {}
         return '%s %s' % (exc.status, body.get('message') or exc.reason)
     return str(exc) or exc.__class__.__name__
-
-
-def epoch_seconds(stamp):
-    """A datetime as the API client returns it (aware; naive taken as UTC) -> seconds since the epoch."""
-    return calendar.timegm(stamp.utctimetuple()) + stamp.microsecond / 1e6
 
 
 class NodeRecorder(object):

@@ -16,11 +16,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import calendar
-import datetime
-import re
-
-from ansible_collections.twinroom.ha.plugins.module_utils.rooms import TwinroomError
+from ansible_collections.twinroom.ha.plugins.module_utils.rooms import TwinroomError, epoch_seconds
 
 LEADER_LEASES = ('kube-controller-manager', 'kube-scheduler')
 LEASE_NAMESPACE = 'kube-system'
@@ -35,35 +31,9 @@ STALE = 'stale'        # nobody renews it: to be released
 RELEASED = 'released'  # deleted (or, in check mode, the server's dry run accepted the deletion)
 TAKEN = 'taken'        # changed or gone since it was read - a candidate took it meanwhile, which is the point
 
-_STAMP = re.compile(r'^(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(?:[.,](\d+))?(Z|[+-]\d\d:?\d\d)?$', re.I)
-
 
 class LeaderLeaseError(TwinroomError):
     """A leader lease could not be read or released."""
-
-
-def epoch_seconds(stamp):
-    """An RFC 3339 time (a Lease's renewTime: '2026-12-03T16:52:49.123456Z'), or a datetime -> epoch seconds.
-
-    None for None or text that is not such a time. A time without an offset is taken as UTC."""
-    if stamp is None:
-        return None
-    if isinstance(stamp, datetime.datetime):
-        if stamp.tzinfo is not None:
-            stamp = stamp.astimezone(datetime.timezone.utc).replace(tzinfo=None)
-        return calendar.timegm(stamp.timetuple()) + stamp.microsecond / 1e6
-    match = _STAMP.match(str(stamp).strip())
-    if not match:
-        return None
-    year, month, day, hour, minute, second, fraction, offset = match.groups()
-    seconds = calendar.timegm((int(year), int(month), int(day), int(hour), int(minute), int(second), 0, 0, 0))
-    if fraction:
-        seconds += float('0.' + fraction)
-    if offset and offset.upper() != 'Z':
-        sign = -1 if offset[0] == '-' else 1
-        digits = offset[1:].replace(':', '')
-        seconds -= sign * (int(digits[:2]) * 3600 + int(digits[2:]) * 60)
-    return seconds
 
 
 def judge(lease, now, margin=DEFAULT_MARGIN):

@@ -34,9 +34,9 @@ def read_record(path):
 
 def apply_decision(path, decision, raw):
     """Carry out a changing decision; False when another run changed the lock since it was read."""
-    if decision['action'] in ('take_over', 'release') and not remove_if_unchanged(path, raw):
+    if decision['action'] in ('take_over', 'release', 'renew') and not remove_if_unchanged(path, raw):
         return False
-    if decision['action'] in ('take', 'take_over'):
+    if decision['action'] in ('take', 'take_over', 'renew'):
         return place_file(path, serialize(decision['lock']))
     return True
 
@@ -59,7 +59,8 @@ def run_operation_lock(params, check_mode=False, diff=False, holder=None, now=No
     if holder is None:
         holder = make_holder(params['holder_id'], proc=proc)
     request = dict(state=params.get('state') or 'present', path=path, operation=params.get('operation'),
-                   room=params.get('room'), break_lock=bool(params.get('break_lock')), holder=holder)
+                   room=params.get('room'), break_lock=bool(params.get('break_lock')), holder=holder,
+                   lease_seconds=params.get('lease_seconds'))
     for _attempt in range(TRIES):
         existing, raw = read_record(path)
         decision = decide(existing, request, now or utc_now(), alive_for(existing, proc))
@@ -72,11 +73,13 @@ def run_operation_lock(params, check_mode=False, diff=False, holder=None, now=No
     warnings = list(decision['warnings'])
     if check_mode and decision['changed']:
         warnings = ['check mode, nothing changed: ' + warning for warning in warnings]
-    if decision['action'] in ('take', 'take_over') and holder.get('process') not in PLAYBOOK_PROGRAMS:
+    if (decision['action'] in ('take', 'take_over') and holder.get('process') not in PLAYBOOK_PROGRAMS
+            and not request['lease_seconds']):
         warnings.append(
             'no ansible-playbook or ansible-runner process runs above this module (is it delegated to the '
             'controller?): the lock records pid %s (%s), which may end before the run does, and another run '
-            'would then take the lock over.' % (holder.get('pid'), holder.get('process') or 'unknown program'))
+            'would then take the lock over. Away from the controller, take it on a lease (lease_seconds).'
+            % (holder.get('pid'), holder.get('process') or 'unknown program'))
     result = dict(changed=decision['changed'], lock_file=path, action=decision['action'], held=decision['held'],
                   lock=decision['lock'], broken=decision['broken'], warnings=warnings)
     if diff:
@@ -85,12 +88,13 @@ def run_operation_lock(params, check_mode=False, diff=False, holder=None, now=No
     return result
 
 
-def run_operation_lock_info(params, proc=PROC, place=None):
-    """Read the lock and say whether its holder still runs. Changes nothing."""
+def run_operation_lock_info(params, proc=PROC, place=None, now=None):
+    """Read the lock and say whether its holder still runs (or its lease has expired). Changes nothing."""
     path = checked_path(params['path'])
     existing, _raw = read_record(path)
-    status = assess(existing, place or this_place(), alive_for(existing, proc))
+    status = assess(existing, place or this_place(), alive_for(existing, proc), now or utc_now())
     readable = existing is not None and 'unreadable' not in existing
     return dict(changed=False, lock_file=path, exists=existing is not None, state=status,
                 lock=existing if readable else None, alive=dict(held=True, stale=False).get(status),
+                expires=existing.get('expires') if readable else None,
                 error=existing['unreadable'] if existing is not None and not readable else None)

@@ -8,15 +8,23 @@ plugins/module_utils/operation_lock.py reads and writes the file (lock_file.py) 
 
 Safety rule, in words: a lock is never taken from a process seen running on this controller, not even with
 ``break_lock``; ending that process is the way out, and its lock is then taken over as stale.
+
+A lock on a lease (``lease_seconds``) is held until its ``expires`` unless its holder renews or releases it. That is
+what a lock kept on another host needs - on the witness, where the room watch and an operator's controller both
+see it: there the module runs under a short-lived process of its own (no ansible-playbook above it), whose end says
+nothing about the run. A leased record is judged by its expiry unless its ansible-playbook process can be looked up
+here, which still wins both ways (running: held; ended: stale).
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import datetime
 import json
 
-from ansible_collections.twinroom.ha.plugins.module_utils.rooms import PLAYBOOK_PROGRAMS, TwinroomError
+from ansible_collections.twinroom.ha.plugins.module_utils.rooms import (
+    LOCK_LEASE_MIN_SECONDS, PLAYBOOK_PROGRAMS, TwinroomError, epoch_seconds)
 
 OPERATIONS = ('failover', 'recover', 'site', 'drill')
 # How messages name an operation ("a recovery of room_a", not "a recover of room_a").
@@ -25,8 +33,8 @@ PLACE_FIELDS = ('host', 'boot_id', 'pid_namespace')
 HOLDER_FIELDS = ('holder_id', 'user', 'host', 'pid', 'process', 'process_start', 'boot_id', 'pid_namespace',
                  'job_id')
 REQUIRED_FIELDS = ('holder_id', 'pid', 'host', 'started')
-ACTIONS_CHANGING = ('take', 'take_over', 'release')
-ACTIONS_HOLDING = ('take', 'keep', 'take_over')
+ACTIONS_CHANGING = ('take', 'take_over', 'release', 'renew')
+ACTIONS_HOLDING = ('take', 'keep', 'take_over', 'renew')
 
 
 class OperationLockError(TwinroomError):
@@ -50,6 +58,8 @@ def parse_record(raw):
         return dict(unreadable='no %s' % ', '.join(missing))
     if not isinstance(record['pid'], int) or isinstance(record['pid'], bool):
         return dict(unreadable='pid %r is not a number' % (record['pid'],))
+    if 'expires' in record and epoch_seconds(record['expires']) is None:
+        return dict(unreadable='expires %r is not a time' % (record['expires'],))
     return record
 
 
@@ -78,6 +88,32 @@ def _held_by(record):
     return 'a %s' % _what(record.get('operation'), record.get('room')), record.get('started'), _who(record)
 
 
+def leased(record):
+    """The record is held on a lease (it has ``expires``)."""
+    return bool(record) and 'unreadable' not in record and record.get('expires') is not None
+
+
+def checked_lease(lease_seconds):
+    """``lease_seconds`` as an int (None: no lease), or OperationLockError naming what is wrong."""
+    if lease_seconds is None:
+        return None
+    if isinstance(lease_seconds, bool) or not isinstance(lease_seconds, int) or lease_seconds < LOCK_LEASE_MIN_SECONDS:
+        raise OperationLockError(
+            'lease_seconds must be a whole number of seconds, at least %d (the longest step of a run between two '
+            'renewals), not %r.' % (LOCK_LEASE_MIN_SECONDS, lease_seconds), lock=None)
+    return lease_seconds
+
+
+def expiry(now, lease_seconds):
+    """ISO 8601 UTC time ``lease_seconds`` after ``now`` (also ISO 8601 UTC)."""
+    stamp = datetime.datetime.fromtimestamp(epoch_seconds(now) + lease_seconds, tz=datetime.timezone.utc)
+    return stamp.strftime('%Y-%m-%dT%H:%M:%SZ')
+
+
+def _expired(record, now):
+    return epoch_seconds(now) >= epoch_seconds(record['expires'])
+
+
 def same_place(record, place):
     """The record was written on this controller, in this boot and PID namespace: its pid can be looked up
     here. Never true where /proc is missing (no boot id), since nothing could be looked up."""
@@ -95,22 +131,36 @@ def _elsewhere(record, place):
     return 'in another PID namespace (container)'
 
 
-def assess(existing, place, alive):
-    """What the lock is, seen from ``place``: ``free`` (no lock), ``unreadable`` (a file that is no lock
-    record), ``unknown`` (held from elsewhere: whether its holder runs cannot be checked), ``held`` (its
-    holder runs on this controller) or ``stale`` (its holder was on this controller and has ended)."""
+def _process_known(record, place):
+    """Whether the record's holder is judged by its process here: it was written here, and (for a lock on a
+    lease) by an ansible-playbook process - the parent of a delegated module ends with each task."""
+    if not same_place(record, place):
+        return False
+    return not leased(record) or record.get('process') in PLAYBOOK_PROGRAMS
+
+
+def assess(existing, place, alive, now=None):
+    """What the lock is, seen from ``place`` at ``now``: ``free`` (no lock), ``unreadable`` (a file that is no
+    lock record), ``unknown`` (held from elsewhere: whether its holder runs cannot be checked), ``held`` (its
+    holder runs on this controller), ``stale`` (its holder was on this controller and has ended), ``leased``
+    (on a lease that has not expired) or ``expired`` (on a lease its holder did not renew in time)."""
     if existing is None:
         return 'free'
     if 'unreadable' in existing:
         return 'unreadable'
-    if not same_place(existing, place):
+    if not _process_known(existing, place):
+        if leased(existing) and now is not None:
+            return 'expired' if _expired(existing, now) else 'leased'
         return 'unknown'
     return 'held' if alive(existing['pid']) else 'stale'
 
 
 def same_run(record, holder):
     """The lock is this playbook run's: the same holder_id, or the very same ansible-playbook process (pid and
-    start time), on the same controller."""
+    start time), on the same controller. A lock on a lease is this run's by its holder_id alone, from wherever
+    the run renews it."""
+    if leased(record) and record.get('holder_id') == holder.get('holder_id'):
+        return True
     if not same_place(record, holder):
         return False
     if record.get('holder_id') == holder.get('holder_id'):
@@ -125,7 +175,15 @@ def new_record(request, now):
     record = dict(operation=request.get('operation'), room=request.get('room'), started=now)
     for key in HOLDER_FIELDS:
         record[key] = holder.get(key)
+    if request.get('lease_seconds'):
+        record.update(lease_seconds=request['lease_seconds'], expires=expiry(now, request['lease_seconds']))
     return record
+
+
+def renewed(record, request, now):
+    """``record`` (this run's) with its lease renewed from ``now``."""
+    return dict(record, lease_seconds=request['lease_seconds'], expires=expiry(now, request['lease_seconds']),
+                renewed=now)
 
 
 def _decision(action, lock, broken=None, warning=None):
@@ -137,26 +195,28 @@ def decide(existing, request, now, alive):
     """What to do with the lock, or OperationLockError (the refusal) before anything is written.
 
     existing: the parsed record, ``{'unreadable': why}`` for a file that is not one, or None.
-    request: ``state`` (present/absent), ``path``, ``operation``, ``room``, ``break_lock`` and ``holder``
-    (holder_id, user, host, pid, process, process_start, boot_id, pid_namespace, job_id).
-    now: ISO 8601 UTC time, recorded as ``started`` when the lock is taken.
+    request: ``state`` (present/absent), ``path``, ``operation``, ``room``, ``break_lock``, ``lease_seconds``
+    (None: no lease) and ``holder`` (holder_id, user, host, pid, process, process_start, boot_id, pid_namespace,
+    job_id).
+    now: ISO 8601 UTC time, recorded as ``started`` when the lock is taken; a lease runs from it.
     alive(pid): whether the holding process of ``existing`` still runs on this controller.
 
-    Returns ``action`` (take, keep, take_over, release, leave, none), ``changed``, ``held`` (this run holds
+    Returns ``action`` (take, keep, renew, take_over, release, leave, none), ``changed``, ``held`` (this run holds
     the lock afterwards), ``lock`` (the record afterwards, or None), ``broken`` (the record taken over or
     removed from another holder) and ``warnings``.
     """
     holder = request['holder']
     path = request['path']
-    status = assess(existing, holder, alive)
-    ours = status in ('held', 'stale') and same_run(existing, holder)
+    checked_lease(request.get('lease_seconds'))
+    status = assess(existing, holder, alive, now)
+    ours = status in ('held', 'stale', 'leased', 'expired') and same_run(existing, holder)
     if request.get('state', 'present') == 'absent':
         return _decide_release(existing, request, status, ours)
 
     refusing = 'refusing to start %s: ' % _what(request.get('operation'), request.get('room'))
     if status == 'free':
         return _decision('take', new_record(request, now))
-    if ours and existing.get('pid') != holder.get('pid'):
+    if ours and _process_known(existing, holder) and existing.get('pid') != holder.get('pid'):
         if status == 'held':
             raise OperationLockError(
                 refusing + 'the lock at %s carries this run\'s holder_id %s, but %s holds it since %s (%s), and that '
@@ -167,6 +227,8 @@ def decide(existing, request, now, alive):
         # not (the recorded pid is that of an earlier task's parent), it is kept.
         ours = holder.get('process') not in PLAYBOOK_PROGRAMS
     if ours:
+        if request.get('lease_seconds'):
+            return _decision('renew', renewed(existing, request, now))
         return _decision('keep', existing)
     if status == 'held':
         raise OperationLockError(
@@ -178,6 +240,16 @@ def decide(existing, request, now, alive):
         return _decision('take_over', new_record(request, now), broken=existing, warning=(
             'took over the operation lock %s: %s held it since %s (%s), and that process has ended.'
             % ((path,) + _held_by(existing))))
+    if status == 'expired':
+        return _decision('take_over', new_record(request, now), broken=existing, warning=(
+            'took over the operation lock %s: %s held it since %s (%s), and its lease expired at %s without '
+            'being renewed.' % ((path,) + _held_by(existing) + (existing['expires'],))))
+    if status == 'leased' and not request.get('break_lock'):
+        raise OperationLockError(
+            refusing + '%s holds the lock since %s (%s) on a lease until %s, which that run renews while it works. '
+            'Wait for it to end; if it has ended without releasing the lock, the next run after %s takes it over '
+            '(or run again with break_lock: true).'
+            % (_held_by(existing) + (existing['expires'], existing['expires'])), lock=existing)
     if not request.get('break_lock'):
         if status == 'unreadable':
             raise OperationLockError(
@@ -191,6 +263,9 @@ def decide(existing, request, now, alive):
     if status == 'unreadable':
         warning = 'replaced the operation lock %s, which was not a lock record (%s) (break_lock: true).' % (
             path, existing['unreadable'])
+    elif status == 'leased':
+        warning = 'broke the operation lock %s (break_lock: true): %s held it since %s (%s) on a lease until %s.' % (
+            (path,) + _held_by(existing) + (existing['expires'],))
     else:
         warning = 'broke the operation lock %s (break_lock: true): %s held it since %s (%s) %s.' % (
             (path,) + _held_by(existing) + (_elsewhere(existing, holder),))
@@ -218,6 +293,8 @@ def _decide_release(existing, request, status, ours):
         held=', and that process still runs on this controller',
         stale='; that process has ended, so the next run takes the lock over',
         unknown=' %s' % _elsewhere(existing, request['holder']),
+        leased=', on a lease until %s' % existing.get('expires'),
+        expired='; its lease expired at %s, so the next run takes the lock over' % existing.get('expires'),
     )[status]
     if request.get('break_lock'):
         why += ' (break_lock: true does not remove the lock of a running process)'

@@ -11,7 +11,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import calendar
 import datetime
+import re
 
 # The two rooms, as the inventory's groups name them.
 ROOMS = ('room_a', 'room_b')
@@ -37,6 +39,9 @@ FENCED_ANNOTATION = 'twinroom.io/fenced'
 # The programs that run the collection's playbooks, outermost first choice: ansible-playbook lives as long as the
 # run; ansible-runner (AWX, ansible-navigator) when no ansible-playbook process is found above the module.
 PLAYBOOK_PROGRAMS = ('ansible-playbook', 'ansible-runner')
+# The shortest lease of the operation lock (operation_lock_plan.py; rule operation-lock): a run renews its lock
+# between steps, and a step (a fence, a takeover) must fit in one lease.
+LOCK_LEASE_MIN_SECONDS = 60
 
 
 class TwinroomError(Exception):
@@ -68,3 +73,30 @@ def join_words(words):
 def utc_now():
     """UTC time, ISO 8601 to the second with a Z: how Kubernetes writes times."""
     return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat().replace('+00:00', 'Z')
+
+
+_STAMP = re.compile(r'^(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(?:[.,](\d+))?(Z|[+-]\d\d:?\d\d)?$', re.I)
+
+
+def epoch_seconds(stamp):
+    """An RFC 3339 time (a Lease's renewTime: '2026-12-03T16:52:49.123456Z'), or a datetime -> epoch seconds.
+
+    None for None or text that is not such a time. A time without an offset is taken as UTC."""
+    if stamp is None:
+        return None
+    if isinstance(stamp, datetime.datetime):
+        if stamp.tzinfo is not None:
+            stamp = stamp.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+        return calendar.timegm(stamp.timetuple()) + stamp.microsecond / 1e6
+    match = _STAMP.match(str(stamp).strip())
+    if not match:
+        return None
+    year, month, day, hour, minute, second, fraction, offset = match.groups()
+    seconds = calendar.timegm((int(year), int(month), int(day), int(hour), int(minute), int(second), 0, 0, 0))
+    if fraction:
+        seconds += float('0.' + fraction)
+    if offset and offset.upper() != 'Z':
+        sign = -1 if offset[0] == '-' else 1
+        digits = offset[1:].replace(':', '')
+        seconds -= sign * (int(digits[:2]) * 3600 + int(digits[2:]) * 60)
+    return seconds

@@ -66,6 +66,18 @@ options:
         time. Never a fixed value - two runs with the same holder_id would both count as the holder.
     type: str
     required: true
+  lease_seconds:
+    description:
+      - Hold the lock on a lease of this many seconds (at least 60) - for a lock kept on another host than the
+        controller, such as the witness, which the room watch there and an operator's controller both reach.
+      - The record gets C(expires). Each O(state=present) of this run renews it (RV(action=renew)); run it
+        again between steps that take long. A leased lock of another run is refused until it expires, then
+        taken over with a warning; O(break_lock=true) takes it at once.
+      - Where the module runs delegated, no C(ansible-playbook) process runs above it, and its parent ends with
+        each task - without a lease the next task of another run would take the lock over. With a lease, this
+        run's lock is recognised by O(holder_id) alone.
+      - Omitted, the lock is held while its C(ansible-playbook) process runs, as described above.
+    type: int
   break_lock:
     description:
       - Take over (O(state=present)) or remove (O(state=absent)) a lock whose holder cannot be checked from here
@@ -124,6 +136,16 @@ EXAMPLES = r'''
       delegate_to: localhost
       run_once: true
 
+- name: Keep the lock on the witness, where the room watch and every controller see it
+  twinroom.ha.operation_lock:
+    path: /var/lib/twinroom/operation.lock
+    operation: failover
+    room: room_a
+    holder_id: "{{ twinroom_holder_id }}"
+    lease_seconds: 600
+  delegate_to: "{{ groups['witness'][0] }}"
+  run_once: true
+
 - name: The controller that held the lock is gone; take it over
   twinroom.ha.operation_lock:
     path: /var/lib/twinroom/operation.lock
@@ -144,7 +166,8 @@ lock_file:
 action:
   description:
     - What was done (in check mode, what would be done) - V(take) (the lock was free), V(keep) (this run holds
-      it already), V(take_over) (its holder has ended, or O(break_lock)), V(release) (removed), V(leave)
+      it already), V(renew) (this run holds it on a lease, now extended by O(lease_seconds)), V(take_over) (its
+      holder has ended, or O(break_lock)), V(release) (removed), V(leave)
       (another run's lock, left in place) or V(none) (no lock to release).
   returned: always
   type: str
@@ -196,6 +219,15 @@ lock:
     started:
       description: When the lock was taken (ISO 8601, UTC).
       type: str
+    lease_seconds:
+      description: The lease, with O(lease_seconds).
+      type: int
+    expires:
+      description: When the lease ends unless renewed (ISO 8601, UTC), with O(lease_seconds).
+      type: str
+    renewed:
+      description: When the lease was last renewed (ISO 8601, UTC), once it has been.
+      type: str
   sample: {operation: failover, room: room_a, holder_id: k3v9q0m2x7a1c4d8, user: root, host: ctl, pid: 4242,
            process: ansible-playbook, process_start: 1234567, boot_id: 0f6c57b1-d1b4-4b8f-9f0e-3b2a6e1d9c41,
            pid_namespace: 'pid:[4026531836]', job_id: null, started: '2026-12-03T07:00:00Z'}
@@ -230,6 +262,7 @@ def main():
             room=dict(type='str'),
             holder_id=dict(type='str', required=True),
             break_lock=dict(type='bool', default=False),
+            lease_seconds=dict(type='int'),
         ),
         required_if=[('state', 'present', ('operation',))],
         supports_check_mode=True,

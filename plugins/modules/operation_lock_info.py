@@ -17,7 +17,8 @@ description:
   - Reads the lock file written by M(twinroom.ha.operation_lock) and says who holds it (operation, room, user,
     controller, pid, since when) and whether the holding process still runs.
   - Whether it runs can only be checked on the controller that took the lock (same host name, boot and PID
-    namespace), from C(/proc).
+    namespace), from C(/proc). A lock on a lease (M(twinroom.ha.operation_lock) O(twinroom.ha.operation_lock#module:lease_seconds))
+    is judged by its expiry wherever it is read, unless its C(ansible-playbook) process can be checked here.
   - Changes nothing.
 options:
   path:
@@ -45,7 +46,7 @@ EXAMPLES = r'''
     msg: >-
       {{ operation_lock.lock.operation }} of {{ operation_lock.lock.room }} by
       {{ operation_lock.lock.user }} on {{ operation_lock.lock.host }} since {{ operation_lock.lock.started }}
-  when: operation_lock.state in ['held', 'unknown']
+  when: operation_lock.state in ['held', 'unknown', 'leased']
 '''
 
 RETURN = r'''
@@ -66,10 +67,17 @@ state:
     - V(stale) - its process was on this controller and has ended; the next run takes the lock over.
     - V(unknown) - taken on another controller (or in another boot or PID namespace of this one), so whether it
       still runs cannot be checked from here.
+    - V(leased) - held on a lease that has not expired (see RV(expires)).
+    - V(expired) - held on a lease its run did not renew in time; the next run takes the lock over.
     - V(unreadable) - the file is not a lock record (see RV(error)).
   returned: always
   type: str
   sample: held
+expires:
+  description: When the lock's lease ends unless renewed (ISO 8601, UTC); null for a lock without a lease.
+  returned: always
+  type: str
+  sample: '2026-12-03T07:10:00Z'
 alive:
   description: The holding process still runs; null when there is no lock or it cannot be checked.
   returned: always

@@ -36,10 +36,10 @@ description:
   - V(witness-outside-rooms) - no host of group C(witness) is in a room.
   - V(required-variable) - every variable named in O(required_vars) is set on every room node.
   - V(stand-ins-known) - C(twinroom_stand_ins) is a list of the collection's lab stand-ins
-    (V(kwok), V(piraeus-without-operator), V(kubevirt-without-operators)).
+    (V(kwok), V(piraeus-without-operator)).
   - V(stand-in-declared) - every lab stand-in the inventory selects, on the room nodes or on the controller
-    (C(localhost)), by a value or by leaving a role default (C(node_agent_kind=kwok), C(storage_layer_mode=lab),
-    C(kubevirt_mode=lab)), is listed in C(twinroom_stand_ins). The role defaults are read from the collection's roles.
+    (C(localhost)), by a value or by leaving a role default (C(node_agent_kind=kwok), C(storage_layer_mode=lab)),
+    is listed in C(twinroom_stand_ins). The role defaults are read from the collection's roles.
   - V(binary-source) - the control-plane binaries (C(control_plane_binary_url)) and kine (C(kine_datastore_kine_url))
     have a download URL.
   - V(binary-checksum) - each control-plane binary has a checksum, pinned in C(control_plane_binary_checksums) or

@@ -1,4 +1,4 @@
-"""The virt-handler stand-in (roles/kubevirt/files/virt_handler_standin.py) and vmrunner as a lab node has them:
+"""The virt-handler stand-in (lab/twinroom_lab/virt_handler_standin.py) and vmrunner as a lab node has them:
 vmrunner imported on its own, from beside the stand-in; for the host tests that run them with real QEMU guests."""
 import importlib.util
 import shutil
@@ -13,7 +13,7 @@ sys.path.insert(0, str(REPO / "lab" / "twinroom_lab"))  # vmrunner alone, as the
 import vmrunner  # noqa: E402  pylint: disable=wrong-import-position,import-error
 
 _SPEC = importlib.util.spec_from_file_location("virt_handler_standin",
-                                               REPO / "roles" / "kubevirt" / "files" / "virt_handler_standin.py")
+                                               REPO / "lab" / "twinroom_lab" / "virt_handler_standin.py")
 standin = importlib.util.module_from_spec(_SPEC)
 _SPEC.loader.exec_module(standin)
 

@@ -155,8 +155,8 @@ BROKEN = {
     'stand-ins-known': (
         None,
         "Inventory rule 'stand-ins-known' failed for all room nodes, localhost: twinroom_stand_ins lists 'kowk', "
-        "which is no stand-in of this collection; the stand-ins are kwok, piraeus-without-operator, "
-        "kubevirt-without-operators. Correct or remove it in group_vars/all."),
+        "which is no stand-in of this collection; the stand-ins are kwok, piraeus-without-operator. Correct or "
+        "remove it in group_vars/all."),
     'binary-source': (
         None,
         "Inventory rule 'binary-source' failed for control_plane: control_plane_binary_url is empty: the "
@@ -186,7 +186,7 @@ def assert_only_localhost_ran(text, failed):
 
 def test_every_fixture_inventory_has_a_case():
     cases = sorted(path.name for path in (REPO / INVENTORIES).iterdir() if path.is_dir())
-    assert cases == sorted(list(BROKEN) + ['valid'])
+    assert cases == sorted(list(BROKEN) + ['valid', 'witness-lock'])
 
 
 @pytest.mark.parametrize('case', sorted(BROKEN))
@@ -220,7 +220,7 @@ def test_nodes_show_in_recap_when_touched():
     assert recap['localhost']['failed'] == 0
 
 
-@pytest.mark.parametrize('inventory', ['inventories/lab', INVENTORIES + '/valid'])
+@pytest.mark.parametrize('inventory', ['inventories/lab', INVENTORIES + '/valid', INVENTORIES + '/witness-lock'])
 @pytest.mark.parametrize('check', [False, True], ids=['run', 'check'])
 def test_valid_inventory_passes(inventory, check):
     result = run_playbook(VALIDATE, inventory, check=check)

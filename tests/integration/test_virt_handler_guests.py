@@ -1,4 +1,4 @@
-"""The virt-handler stand-in's hypervisor (roles/kubevirt/files/virt_handler_standin.py with --guest-dir) on this
+"""The virt-handler stand-in's hypervisor (lab/twinroom_lab/virt_handler_standin.py with --guest-dir) on this
 host: real QEMU guests of the lab's test guest, vmrunner.py imported on its own as on a lab node, and an API server
 that records the stand-in's patches (no lab needed). A Scheduled VMI gets one guest and is reported Running only
 after the guest's READY line; a VMI that leaves the node has its guest stopped; a guest that dies fails its VMI.
@@ -17,15 +17,20 @@ NODE = "a-w2"
 
 
 class RecordingApi:
-    """The API server as far as the stand-in's rounds use it: every PATCH is recorded and succeeds."""
+    """The API server as far as the stand-in's rounds use it: every VMI update is recorded and succeeds. Like
+    KubeVirt's webhook it takes a VMI's status only from virt-handler's service account, in an update (PUT) of the
+    whole VMI (virt-handler's role may not patch VMIs)."""
 
     server = "https://api.invalid"
+    as_handler = standin.handler_identity("kubevirt", NODE)
 
     def __init__(self):
         self.patches = []
 
-    def request(self, method, path, body=None):
-        assert method == "PATCH", method
+    def request(self, method, path, body=None, headers=None):
+        assert method == "PUT", method
+        assert headers == self.as_handler, headers
+        assert not path.endswith("/status"), path
         self.patches.append((path, body["status"]["phase"]))
         return {}
 

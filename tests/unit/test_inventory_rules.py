@@ -261,13 +261,18 @@ def test_the_rules_know_the_roles_components_and_checksum_pattern():
 
 
 def test_the_rules_know_the_operator_manifests_variables():
-    """Each manifest row names variables its role declares, and only production mode fetches."""
+    """Each manifest row names variables its role declares, and the mode that fetches it is one the role offers (a
+    choice, or true of a boolean)."""
     for row in inventory_site.DOWNLOADS:
         with open(ROLES / row.role / 'meta' / 'argument_specs.yml') as stream:
             options = yaml.safe_load(stream)['argument_specs']['main']['options']
         assert row.url in options and row.checksum in options, row
         if row.mode:
-            assert row.mode[0] in options and row.mode[1] in options[row.mode[0]]['choices'], row
+            option = options[row.mode[0]]
+            if isinstance(row.mode[1], bool):
+                assert option['type'] == 'bool', row
+            else:
+                assert row.mode[1] in option['choices'], row
 
 
 # --- BMC credentials: present, never read -------------------------------------------------------------------------
@@ -445,3 +450,54 @@ def test_automatic_failover_variables_are_read():
 
 def failover_names():
     return inventory_failover.INVENTORY_VARIABLES
+
+
+# Rule operation-lock (inventory_failover.py): where failover.yml and recover.yml keep their lock, and its lease.
+def _lock_messages(case):
+    return [v.message for v in inventory_failover.check_operation_lock(case['groups'], case['hostvars'])]
+
+
+def _with_witness(case, **values):
+    case['groups']['witness'] = ['w1']
+    case['groups'].setdefault('all', sorted(case['hostvars']))
+    case['groups']['all'] = case['groups']['all'] + ['w1', 'ops1']
+    case['hostvars']['w1'] = dict(values)
+    return case
+
+
+def test_operation_lock_defaults_pass():
+    assert _lock_messages(_valid()) == []
+    assert _lock_messages(_with_witness(_failover_case(twinroom_operation_lock_host='w1',
+                                                       twinroom_operation_lock_lease_seconds='600'),
+                                        twinroom_operation_lock_host='w1',
+                                        twinroom_operation_lock_lease_seconds=600)) == []
+    assert _lock_messages(_failover_case(twinroom_operation_lock_host='localhost')) == []
+
+
+def test_operation_lock_host_in_a_room_is_refused():
+    assert _lock_messages(_failover_case(twinroom_operation_lock_host='b-cp1')) == [
+        "Inventory rule 'operation-lock' failed for all room nodes: twinroom_operation_lock_host is b-cp1, a node of "
+        "room_b: a room that is lost takes the lock with it, and no failover of that room could start. Keep the lock "
+        "on the witness (leave twinroom_operation_lock_host unset) or on the controller (localhost)."]
+
+
+def test_operation_lock_host_outside_the_inventory_is_refused():
+    case = _failover_case(twinroom_operation_lock_host='ops9')
+    case['groups']['all'] = sorted(case['hostvars'])
+    assert _lock_messages(case) == [
+        "Inventory rule 'operation-lock' failed for all room nodes: twinroom_operation_lock_host is ops9, which is not "
+        "a host of this inventory: failover.yml and recover.yml take the lock there through its connection. Add it to "
+        "the inventory (a host outside both rooms), or use localhost."]
+
+
+def test_operation_lock_settings_must_agree_and_lease_must_be_long_enough():
+    case = _with_witness(_failover_case(twinroom_operation_lock_lease_seconds=30))
+    assert _lock_messages(case) == [
+        "Inventory rule 'operation-lock' failed for all room nodes: twinroom_operation_lock_lease_seconds differs "
+        "between hosts (30: a-cp1, a-w1, a-w2, b-cp1, b-w1, b-w2; unset: w1): every run must renew the lock it takes "
+        "on the same lease. Set it once, in group_vars/all, and remove the other values."]
+    case['hostvars']['w1']['twinroom_operation_lock_lease_seconds'] = 30
+    assert _lock_messages(case) == [
+        "Inventory rule 'operation-lock' failed for all room nodes: twinroom_operation_lock_lease_seconds is 30; it "
+        "must be a whole number of seconds, at least 60: the lock is held that long after its run last renewed it "
+        "(default 300)."]

@@ -56,7 +56,7 @@ def test_every_role_site_applies_on_hosts_has_a_molecule_scenario():
 
 def test_a_role_without_a_scenario_is_named():
     whole = {"ansible.builtin.include_role": {"name": "twinroom.ha.no_such"}}
-    part = {"ansible.builtin.include_role": {"name": "twinroom.ha.kubevirt", "tasks_from": "lab_nodes"}}
+    part = {"ansible.builtin.include_role": {"name": "twinroom.ha.lab_bed", "tasks_from": "virt_handler_standin"}}
     site = [{"hosts": "room_a:room_b", "tasks": [whole, part]},
             {"hosts": "localhost", "roles": [{"role": "twinroom.ha.cluster_dns"}]}]
     assert host_roles(site) == ["no_such"]

@@ -350,7 +350,7 @@ def test_take_writes_the_record(lock_path):
     assert result['warnings'] == [
         'no ansible-playbook or ansible-runner process runs above this module (is it delegated to the controller?): '
         'the lock records pid %d (%s), which may end before the run does, and another run would then take the lock '
-        'over.' % (os.getpid(), holder_a['process'])]
+        'over. Away from the controller, take it on a lease (lease_seconds).' % (os.getpid(), holder_a['process'])]
 
 
 def test_take_refused_for_another_holder(lock_path):
@@ -553,12 +553,13 @@ def test_holder_found_by_the_runner(lock_path):
 
 def test_info(lock_path, tmp_path):
     assert lock.run_operation_lock_info(dict(path=lock_path)) == dict(
-        changed=False, lock_file=lock_path, exists=False, state='free', lock=None, alive=None, error=None)
+        changed=False, lock_file=lock_path, exists=False, state='free', lock=None, alive=None, expires=None,
+        error=None)
     lock.run_operation_lock(params(lock_path), holder=this_process('run-a'))
     taken_lock = read(lock_path)
     info = lock.run_operation_lock_info(dict(path=lock_path))
     assert info == dict(changed=False, lock_file=lock_path, exists=True, state='held', lock=taken_lock, alive=True,
-                        error=None)
+                        expires=None, error=None)
     elsewhere = dict(lock.this_place(), host='ctl2')
     assert lock.run_operation_lock_info(dict(path=lock_path), place=elsewhere)['state'] == 'unknown'
     assert lock.run_operation_lock_info(dict(path=lock_path), place=elsewhere)['alive'] is None
@@ -566,7 +567,7 @@ def test_info(lock_path, tmp_path):
     with open(lock_path, 'w') as stream:
         stream.write('[]')
     assert lock.run_operation_lock_info(dict(path=lock_path)) == dict(
-        changed=False, lock_file=lock_path, exists=True, state='unreadable', lock=None, alive=None,
+        changed=False, lock_file=lock_path, exists=True, state='unreadable', lock=None, alive=None, expires=None,
         error='not a JSON object')
     assert read(lock_path) == [], 'info changes nothing'
 
@@ -579,7 +580,9 @@ def test_info(lock_path, tmp_path):
     (b'{"holder_id": "run-a", "pid": 7}', dict(unreadable='no host, started')),
     (b'{"holder_id": "run-a", "pid": true, "host": "ctl", "started": "now"}',
      dict(unreadable='pid True is not a number')),
-], ids=['record', 'not JSON', 'not an object', 'fields missing', 'pid not a number'])
+    (b'{"holder_id": "run-a", "pid": 7, "host": "ctl", "started": "now", "expires": "soon"}',
+     dict(unreadable="expires 'soon' is not a time")),
+], ids=['record', 'not JSON', 'not an object', 'fields missing', 'pid not a number', 'expires not a time'])
 def test_parse_record(raw, record):
     parsed = operation_lock_plan.parse_record(raw)
     if record is None:
@@ -588,3 +591,179 @@ def test_parse_record(raw, record):
         assert parsed == record
     if 'unreadable' not in parsed:
         assert operation_lock_plan.parse_record(operation_lock_plan.serialize(parsed)) == parsed
+
+
+# ---------------------------------------------------------------------------------------------
+# A lock on a lease: kept on another host (the witness), where the module's parent ends with each task
+# ---------------------------------------------------------------------------------------------
+
+LEASE = 600
+UNTIL = '2026-12-03T07:10:00Z'      # SINCE + LEASE
+NOW_UNTIL = '2026-12-03T07:15:00Z'  # NOW + LEASE
+AFTER = '2026-12-03T07:10:00Z'      # the lease of a lock taken at SINCE has just expired
+WITNESS = dict(host='witness1', boot_id='boot-w', pid_namespace='pid:[4026531836]')
+
+
+def delegated(**changes):
+    """This run's holder as the module sees it on the witness: the parent of the delegated module (python3)."""
+    return holder(**dict(dict(pid=6161, process='python3', process_start=600, **WITNESS), **changes))
+
+
+def leased_record(**changes):
+    """Another run's lock on the witness: run-a, on a lease until UNTIL, its module's parent long gone."""
+    return record(**dict(dict(pid=4343, process='python3', process_start=430, lease_seconds=LEASE, expires=UNTIL,
+                              **WITNESS), **changes))
+
+
+def taken_on_lease(**changes):
+    """The record this run writes from the witness, on a lease."""
+    return dict(taken(), **dict(dict(pid=6161, process='python3', process_start=600, lease_seconds=LEASE, **WITNESS),
+                                **changes))
+
+
+def lease_request(**changes):
+    return request(**dict(dict(holder=delegated(), lease_seconds=LEASE), **changes))
+
+
+LEASED_BY = 'a failover of room_a holds the lock since 2026-12-03T07:00:00Z (root@witness1, pid 4343)'
+HOLDS_IT = LEASED_BY.replace('holds the lock', 'holds it')
+HELD_BY = LEASED_BY.replace('holds the lock', 'held it')
+LEASE_CASES = [
+    # (id, existing, request changes, now, live pids, action, lock afterwards, broken, warnings)
+    ('free: taken on a lease', None, {}, NOW, [], 'take',
+     taken_on_lease(expires=NOW_UNTIL), None, []),
+    ('own lease, from the next task (another parent): renewed', leased_record(holder_id='run-b'), {}, NOW, [],
+     'renew', leased_record(holder_id='run-b', expires=NOW_UNTIL, renewed=NOW), None, []),
+    ('own lease, expired but not taken: renewed', leased_record(holder_id='run-b'), {}, '2026-12-03T07:12:00Z', [],
+     'renew', leased_record(holder_id='run-b', expires='2026-12-03T07:22:00Z', renewed='2026-12-03T07:12:00Z'),
+     None, []),
+    ("another run's lease, expired", leased_record(), {}, AFTER, [], 'take_over',
+     taken_on_lease(started=AFTER, expires='2026-12-03T07:20:00Z'),
+     leased_record(),
+     ['took over the operation lock /var/lib/twinroom/operation.lock: a failover of room_a held it since '
+      '2026-12-03T07:00:00Z (root@witness1, pid 4343), and its lease expired at 2026-12-03T07:10:00Z without '
+      'being renewed.']),
+    ("another run's lease, break_lock", leased_record(), dict(break_lock=True), NOW, [], 'take_over',
+     taken_on_lease(expires=NOW_UNTIL), leased_record(),
+     ['broke the operation lock /var/lib/twinroom/operation.lock (break_lock: true): ' + HELD_BY
+      + ' on a lease until 2026-12-03T07:10:00Z.']),
+    ('a lease taken under ansible-playbook here, its process ended: stale before its expiry',
+     record(lease_seconds=LEASE, expires=UNTIL), dict(holder=holder()), NOW, [], 'take_over',
+     dict(taken(), lease_seconds=LEASE, expires=NOW_UNTIL), record(lease_seconds=LEASE, expires=UNTIL),
+     ['took over the operation lock /var/lib/twinroom/operation.lock: a failover of room_a held it since '
+      '2026-12-03T07:00:00Z (root@ctl, pid 4242), and that process has ended.']),
+    ('no lease asked, own lock kept as before', ours(), dict(holder=holder(), lease_seconds=None), NOW, [5151],
+     'keep', ours(), None, []),
+]
+
+
+@pytest.mark.parametrize('existing, changes, now, live, action, after, broken, warnings',
+                         [pytest.param(*case[1:], id=case[0]) for case in LEASE_CASES])
+def test_lease_decision(existing, changes, now, live, action, after, broken, warnings):
+    decision = lock.decide(existing, lease_request(**changes), now, alive(live))
+    assert (decision['action'], decision['lock'], decision['broken'], decision['warnings']) == (
+        action, after, broken, warnings)
+    assert decision['held'] is True
+    assert decision['changed'] == (action != 'keep')
+
+
+LEASE_REFUSALS = [
+    ("another run's lease, its module's parent gone: still held (without the lease it would be stale)",
+     leased_record(), {}, NOW, [],
+     REFUSED + LEASED_BY + ' on a lease until 2026-12-03T07:10:00Z, which that run renews while it works. Wait for '
+     'it to end; if it has ended without releasing the lock, the next run after 2026-12-03T07:10:00Z takes it '
+     'over (or run again with break_lock: true).'),
+    ('a lease taken under ansible-playbook here, its process still runs: held after its expiry',
+     record(lease_seconds=LEASE, expires=UNTIL), dict(holder=holder()), '2026-12-03T08:00:00Z', [4242],
+     REFUSED + LIVE),
+    ('lease too short', None, dict(lease_seconds=59), NOW, [],
+     'lease_seconds must be a whole number of seconds, at least 60 (the longest step of a run between two '
+     'renewals), not 59.'),
+    ('lease not a number', None, dict(lease_seconds=True), NOW, [],
+     'lease_seconds must be a whole number of seconds, at least 60 (the longest step of a run between two '
+     'renewals), not True.'),
+]
+
+
+@pytest.mark.parametrize('existing, changes, now, live, message',
+                         [pytest.param(*case[1:], id=case[0]) for case in LEASE_REFUSALS])
+def test_lease_refusal(existing, changes, now, live, message):
+    with pytest.raises(lock.OperationLockError) as caught:
+        lock.decide(existing, lease_request(**changes), now, alive(live))
+    assert caught.value.msg == message
+
+
+LEASE_RELEASES = [
+    ('own lease', leased_record(holder_id='run-b'), {}, NOW, 'release', None, None, []),
+    ("another run's lease", leased_record(), {}, NOW, 'leave', leased_record(), None,
+     [LEFT + HOLDS_IT + ', not this run, on a lease until 2026-12-03T07:10:00Z.']),
+    ("another run's lease, expired", leased_record(), {}, AFTER, 'leave', leased_record(), None,
+     [LEFT + HOLDS_IT + ', not this run; its lease expired at 2026-12-03T07:10:00Z, so the next run takes the '
+      'lock over.']),
+    ("another run's lease, break_lock", leased_record(), dict(break_lock=True), NOW, 'release', None,
+     leased_record(),
+     ['removed the operation lock /var/lib/twinroom/operation.lock (break_lock: true): ' + HELD_BY + '.']),
+]
+
+
+@pytest.mark.parametrize('existing, changes, now, action, after, broken, warnings',
+                         [pytest.param(*case[1:], id=case[0]) for case in LEASE_RELEASES])
+def test_lease_release(existing, changes, now, action, after, broken, warnings):
+    decision = lock.decide(existing, lease_request(state='absent', operation=None, room=None, **changes), now,
+                           alive([]))
+    assert (decision['action'], decision['lock'], decision['broken'], decision['warnings']) == (
+        action, after, broken, warnings)
+
+
+@pytest.mark.parametrize('existing, place, now, state', [
+    (leased_record(), WITNESS, NOW, 'leased'),
+    (leased_record(), WITNESS, AFTER, 'expired'),
+    (leased_record(), HERE, NOW, 'leased'),
+    (leased_record(), WITNESS, None, 'unknown'),
+    (record(lease_seconds=LEASE, expires=UNTIL), HERE, AFTER, 'held'),
+])
+def test_assess_lease(existing, place, now, state):
+    assert lock.assess(existing, place, alive([4242]), now) == state
+
+
+def test_lease_on_file_survives_its_process(lock_path):
+    """On the witness: the run that took the lock on a lease is gone from /proc after its task (a short-lived
+    parent), and another run is still refused; the holder renews and releases it by holder_id from a new
+    process; once expired, another run takes it over."""
+    ended = subprocess.Popen(['true'])
+    ended.wait()
+    holder_a = lock.make_holder('run-a', pid=ended.pid)
+    taken_lock = lock.run_operation_lock(params(lock_path, lease_seconds=LEASE), holder=holder_a, now=SINCE)['lock']
+    assert taken_lock['expires'] == UNTIL
+    holder_b = this_process('run-b')
+    with pytest.raises(lock.OperationLockError) as caught:
+        lock.run_operation_lock(params(lock_path, room='room_b', holder_id='run-b', lease_seconds=LEASE),
+                                holder=holder_b, now=NOW)
+    assert 'on a lease until 2026-12-03T07:10:00Z' in caught.value.msg
+    assert read(lock_path) == taken_lock
+    info = lock.run_operation_lock_info(dict(path=lock_path), now=NOW)
+    assert (info['state'], info['expires']) == ('leased', UNTIL)
+
+    renewed = lock.run_operation_lock(params(lock_path, lease_seconds=LEASE), holder=this_process('run-a'), now=NOW,
+                                      diff=True)
+    assert renewed['action'] == 'renew' and renewed['changed'] and renewed['warnings'] == []
+    assert read(lock_path) == dict(taken_lock, expires=NOW_UNTIL, renewed=NOW) == renewed['diff']['after']
+    assert renewed['diff']['before'] == taken_lock
+
+    result = lock.run_operation_lock(params(lock_path, room='room_b', holder_id='run-b', lease_seconds=LEASE),
+                                     holder=holder_b, now='2026-12-03T07:15:00Z')
+    assert result['action'] == 'take_over' and result['broken']['holder_id'] == 'run-a'
+    assert read(lock_path)['holder_id'] == 'run-b'
+    released = lock.run_operation_lock(params(lock_path, state='absent', operation=None, holder_id='run-b'),
+                                       holder=this_process('run-b'))
+    assert released['action'] == 'release' and not os.path.exists(lock_path)
+
+
+def test_lease_check_mode_writes_nothing(lock_path):
+    holder_a = this_process('run-a')
+    lock.run_operation_lock(params(lock_path, lease_seconds=LEASE), holder=holder_a, now=SINCE)
+    before = read(lock_path)
+    result = lock.run_operation_lock(params(lock_path, lease_seconds=LEASE), holder=holder_a, now=NOW,
+                                     check_mode=True)
+    assert result['action'] == 'renew' and result['changed']
+    assert read(lock_path) == before

@@ -1,4 +1,4 @@
-"""The lab's virt-handler stand-in (roles/kubevirt/files/virt_handler_standin.py): which VMIs it reports
+"""The lab's virt-handler stand-in (lab/twinroom_lab/virt_handler_standin.py): which VMIs it reports
 running, the patch it sends, and the kubeconfig it reads. The lab test with KubeVirt's own virt-controller
 is tests/integration/lab/test_failover_vms.py."""
 import base64
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "roles" / "kubevirt" / "files" / "virt_handler_standin.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "lab" / "twinroom_lab" / "virt_handler_standin.py"
 _spec = importlib.util.spec_from_file_location("virt_handler_standin", SCRIPT)
 standin = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(standin)
@@ -218,18 +218,82 @@ def test_migration_limits_come_from_the_configuration_handed_off_with_the_migrat
 
 
 class RefusingApi:
+    as_handler = {}
+
     def __init__(self, code):
         self.code = code
 
-    def request(self, method, path, body=None):
+    def request(self, method, path, body=None, headers=None):
         raise standin.urllib.error.HTTPError(path, self.code, "refused", {}, io.BytesIO(b'{"message": "no"}'))
 
 
 def test_a_refused_patch_is_logged_and_skipped_but_a_server_error_ends_the_round(capsys):
     target = vmi("a", "Scheduled", "a-w2")
     assert standin.patch_vmi(RefusingApi(422), target, {"status": {}}) is False
-    assert "VMI ns/a: the API server refused a patch (HTTP 422 refused)" in capsys.readouterr().out
+    assert "VMI ns/a: the API server refused an update (HTTP 422 refused)" in capsys.readouterr().out
     assert standin.patch_vmi(RefusingApi(409), target, {"status": {}}) is False
     for code in (500, 429):
         with pytest.raises(standin.urllib.error.HTTPError):
             standin.patch_vmi(RefusingApi(code), target, {"status": {}})
+
+
+class UpdatingApi:
+    """KubeVirt's VMI as the API server keeps it: updates (PUT) only, resourceVersion honoured, the requests kept."""
+
+    as_handler = standin.handler_identity("kubevirt", "a-w2")
+
+    def __init__(self, stored):
+        self.stored = stored
+        self.requests = []
+
+    def request(self, method, path, body=None, headers=None):
+        self.requests.append((method, path, headers))
+        if method == "GET":
+            return dict(self.stored)
+        assert method == "PUT", method
+        if body["metadata"]["resourceVersion"] != self.stored["metadata"]["resourceVersion"]:
+            raise standin.urllib.error.HTTPError(path, 409, "Conflict", {}, io.BytesIO(b"{}"))
+        self.stored = dict(body, metadata=dict(body["metadata"], resourceVersion="9"))
+        return {}
+
+
+def test_vmis_are_written_as_virt_handler_on_its_node():
+    """KubeVirt's webhook puts back a VMI status written by anyone but its own service accounts."""
+    assert standin.handler_identity("kubevirt", "a-w2") == {
+        "Impersonate-User": "system:serviceaccount:kubevirt:kubevirt-handler",
+        "Impersonate-Extra-authentication.kubernetes.io%2Fnode-name": "a-w2"}
+
+
+def test_a_merge_patch_applied_to_the_vmi_removes_null_keys_and_keeps_the_rest():
+    found = {"metadata": {"labels": {"a": "1", "b": "2"}, "resourceVersion": "7"}, "status": {"phase": "Scheduled"}}
+    assert standin.merged(found, {"metadata": {"labels": {"b": None, "c": "3"}}, "status": {"phase": "Running"}}) == {
+        "metadata": {"labels": {"a": "1", "c": "3"}, "resourceVersion": "7"}, "status": {"phase": "Running"}}
+    assert found["metadata"]["labels"] == {"a": "1", "b": "2"}, "the listed VMI is not changed"
+
+
+def test_an_update_without_a_version_is_made_again_on_the_vmi_read_anew():
+    listed = vmi("a", "Running", "a-w2")
+    listed["metadata"]["resourceVersion"] = "7"
+    api = UpdatingApi(dict(listed, metadata=dict(listed["metadata"], resourceVersion="8")))
+    assert standin.patch_vmi(api, listed, {"metadata": {"labels": {"x": "1"}}}) is True
+    assert [method for method, _path, _headers in api.requests] == ["PUT", "GET", "PUT"]
+    assert all(headers == api.as_handler for method, _path, headers in api.requests if method == "PUT")
+    assert api.stored["metadata"]["labels"]["x"] == "1"
+
+
+def test_an_update_decided_on_a_version_is_refused_when_the_vmi_changed():
+    listed = vmi("a", "Scheduled", "a-w2")
+    listed["metadata"]["resourceVersion"] = "7"
+    api = UpdatingApi(dict(listed, metadata=dict(listed["metadata"], resourceVersion="8")))
+    assert standin.patch_vmi(api, listed, standin.running_patch(listed, "t1")) is False
+    assert [method for method, _path, _headers in api.requests] == ["PUT"]
+    assert api.stored["status"]["phase"] == "Scheduled"
+
+
+def test_a_guest_on_its_way_out_is_not_stopped_once_its_vmi_is_listed_on_the_target():
+    """The target takes the VMI over as soon as its QEMU runs the guest, which can be before the source's migration
+    thread has seen QEMU report the migration done: stopping the source then closed the QMP socket under the thread
+    (OSError 9, the migration reported failed after it had completed)."""
+    plan = standin.hypervisor_plan([], "a-w2", {"uid-a": guest(ready=True)}, away={"uid-a"})
+    assert plan == {"start": [], "running": [], "failed": [], "stop": []}
+    assert standin.hypervisor_plan([], "a-w2", {"uid-a": guest(ready=True)})["stop"] == ["uid-a"]

@@ -2,7 +2,7 @@
 # Probe (issue 14): do KubeVirt's own virt-handler, virt-launcher and virt-launcher-monitor build from the
 # kubevirt.io/kubevirt Go module at $KUBEVIRT_VERSION, with cgo against Debian's libvirt-dev? Also builds what their
 # images carry beside them (virt-chroot for virt-handler; virt-tail, virt-probe, virt-freezer for the launcher),
-# for launcher-run.sh and handler-probe.sh.
+# for launcher-run.sh. (The lab's images are built by images.sh.)
 # Same wrapper module as build.sh (copied from its work area, which build.sh must have made first), only the
 # tools.go differs; output goes to a separate probe directory, never into the lab's kubevirt-$VERSION cache.
 # Results and the exact errors: LAUNCHER-PROBE.md next to this script. Nothing here is run by the lab.

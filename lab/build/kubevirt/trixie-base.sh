@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Probe (issue 14): the Debian trixie base image for the launcher image (libvirt 11.3, QEMU 10.0), as
 # localhost/twinroom-probe-base:trixie. debootstrap (minbase) from the Debian mirror, cached as a tarball outside the
-# repository; nothing of the lab uses it. launcher-run.sh trixie and LAUNCHER_BASE=... handler-probe.sh do.
+# repository. images.sh (KubeVirt's node images) and launcher-run.sh trixie use it.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 cache=${TWINROOM_CACHE:-/var/cache/twinroom}

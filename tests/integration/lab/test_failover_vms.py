@@ -4,7 +4,7 @@ Two VMs, built by twinroom.ha.vm's own builder (runStrategy Always, LiveMigrate,
 ReadWriteMany block PVC on the VM StorageClass. Real: virt-controller (VM -> VMI -> virt-launcher pod, and
 the replacement of a VMI whose launcher pod is gone), kube-scheduler (the home-room affinity), the
 PersistentVolume controller (binding). Stand-ins, at the hardware boundary: kwok reports the launcher pod
-running (no container runtime), roles/kubevirt/files/virt_handler_standin.py boots a real QEMU guest (the lab's
+running (no container runtime), lab/twinroom_lab/virt_handler_standin.py boots a real QEMU guest (the lab's
 test guest) for each VMI in the node it is scheduled on and reports the VMI running once the guest is ready (in
 place of virt-handler and virt-launcher), and lab/twinroom_lab/provisioner.py creates each PV in place of
 LINSTOR's CSI provisioner (no DRBD here); the guest's disk is one file both rooms' nodes see.

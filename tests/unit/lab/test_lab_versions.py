@@ -49,3 +49,21 @@ def test_the_lab_builds_the_release_the_role_installs(built, installed, where):
 
 def test_the_kubevirt_version_is_a_release_tag():
     assert re.fullmatch(r'v\d+\.\d+\.\d+', versions_env()['KUBEVIRT_VERSION'])
+
+
+@pytest.mark.parametrize('variable, directory', [
+    ('twinroom_lab_kubevirt', lambda v: 'image/kubevirt-%s-%s' % (v['KUBEVIRT_VERSION'], v['KUBEVIRT_IMAGES_REVISION'])),
+    ('twinroom_lab_guest', lambda v: 'guest-%s-%s' % (v['GUEST_KERNEL_ABI'], v['GUEST_REVISION'])),
+    ('twinroom_lab_coredns', lambda v: 'image/coredns-%s' % v['COREDNS_VERSION']),
+])
+def test_the_lab_inventory_imports_what_the_lab_builds(variable, directory):
+    """The lab inventory names each build's cache directory by the versions it is built at (lab/versions.env)."""
+    value = lab_group_vars()[variable]
+    assert value.endswith('}}/' + directory(versions_env())), (variable, value)
+
+
+def test_the_lab_mirror_serves_the_kubevirt_release_the_role_installs():
+    group_vars, version = lab_group_vars(), role_defaults('kubevirt')['kubevirt_version']
+    assert group_vars['kubevirt_manifest_base_url'] == 'file://{{ twinroom_lab_kubevirt }}/mirror'
+    assert group_vars['kubevirt_operator_checksum'] == (
+        'sha256:file://{{ twinroom_lab_kubevirt }}/mirror/kubevirt/%s/kubevirt-operator.yaml.sha256' % version)

@@ -4,7 +4,7 @@
 #
 #   build.sh IMAGE BASE true|false        (the last: VIRTQEMUD_SHIM, /usr/sbin/virtqemud -> the virtqemud wrapper)
 #
-# Used by launcher-run.sh and handler-probe.sh; nothing of the lab runs it.
+# Used by launcher-run.sh (the probe); the lab's image is built by images.sh from the same Containerfile.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=../../../versions.env

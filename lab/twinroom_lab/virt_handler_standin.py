@@ -2,13 +2,14 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """LAB STAND-IN for KubeVirt's virt-handler and virt-launcher, one per lab node that takes launcher pods.
 
-KubeVirt's own virt-handler and virt-launcher are not run in the lab (lab/build/kubevirt/LAUNCHER-PROBE.md).
+It runs on the lab's kwok nodes, which run no containers; KubeVirt's own virt-handler and virt-launcher run on the
+lab's kubelet nodes (lab/build/kubevirt/LAUNCHER-PROBE.md).
 Everything above them is the real program: KubeVirt's own virt-controller creates the VMI and its virt-launcher
 pod, kube-scheduler places the pod, kwok reports it running, and virt-controller moves the VMI to Scheduled on
 that node. This stand-in does the node side's least part:
 
 - it labels its Node ``kubevirt.io/schedulable=true`` (virt-handler does, once its device plugins are up;
-  the launcher pod's node selector asks for it);
+  the launcher pod's node selector asks for it), with the machine types and architecture the launcher pod asks for;
 - for each VMI that virt-controller marked Scheduled on its node it starts one QEMU process, the guest
   (``--guest-dir``: the lab's test guest, kernel and initramfs; vmrunner.py beside this file: vCPUs, memory and
   the first disk from the VMI's spec; a PVC disk is the file ``<disk dir>/<namespace>_<claim>.raw``, one file
@@ -32,7 +33,8 @@ heartbeat went stale, never acts: in the lab, a lost node's VMIs fail because fe
 pods. It runs inside the node with its guests, so when the node loses power they stop with it.
 
 Python standard library only (the node image has no kubernetes client): it reads the API server and the
-node agent's client certificate from kwok's kubeconfig on the same node. Polls once a second, asking the
+node agent's client certificate from kwok's kubeconfig on the same node, and writes VMIs as virt-handler's service
+account on its node (impersonated with that certificate): KubeVirt takes a VMI's status from its own components only. Polls once a second, asking the
 API server's watch cache (resourceVersion=0) so the datastore is not read.
 """
 
@@ -54,6 +56,11 @@ import urllib.parse
 import urllib.request
 
 SCHEDULABLE_LABEL = 'kubevirt.io/schedulable'
+# What virt-handler's node labeller would also say of this node, and virt-api's defaults make a launcher pod ask for:
+# the machine types its QEMU runs (q35, the VMs' default, and pc) and the node's architecture (a kubelet's label,
+# which kwok does not set).
+NODE_LABELS = {SCHEDULABLE_LABEL: 'true', 'machine-type.node.kubevirt.io/q35': 'true',
+               'machine-type.node.kubevirt.io/pc': 'true', 'kubernetes.io/arch': 'amd64'}
 NODE_NAME_LABEL = 'kubevirt.io/nodeName'
 MIGRATION_TARGET_LABEL = 'kubevirt.io/migrationTargetNodeName'
 CREATED_BY_LABEL = 'kubevirt.io/created-by'
@@ -109,7 +116,9 @@ def hypervisor_plan(vmis, node, guests, away=()):
             plan['start'].append(vmi)
         elif phase == 'Scheduled' and guest['ready']:
             plan['running'].append(vmi)
-    plan['stop'] = sorted(uid for uid in guests if uid not in keep)
+    # A guest on its way out is never stopped by a round, even once its VMI is listed on the target: the migration's
+    # own thread stops the source QEMU when QEMU reports the migration done, and may still be asking it.
+    plan['stop'] = sorted(uid for uid in guests if uid not in keep and uid not in away)
     return plan
 
 
@@ -244,7 +253,11 @@ def read_kubeconfig(path):
 
 
 class Api:
-    def __init__(self, kubeconfig, timeout=5):
+    """The API server, as the node agent (kwok's kubeconfig); ``as_handler``: the headers of virt-handler's identity
+    on this node (:func:`handler_identity`), for the VMI updates."""
+
+    def __init__(self, kubeconfig, timeout=5, as_handler=None):
+        self.as_handler = as_handler or {}
         config = read_kubeconfig(kubeconfig)
         self.server = config['server'].rstrip('/')
         self.timeout = timeout
@@ -257,12 +270,14 @@ class Api:
         self.context = ssl.create_default_context(cafile=files['certificate-authority-data'])
         self.context.load_cert_chain(files['client-certificate-data'], files['client-key-data'])
 
-    def request(self, method, path, body=None):
+    def request(self, method, path, body=None, headers=None):
         data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(self.server + path, data=data, method=method)
         request.add_header('Accept', 'application/json')
         if data is not None:
-            request.add_header('Content-Type', 'application/merge-patch+json')
+            request.add_header('Content-Type', 'application/merge-patch+json' if method == 'PATCH' else 'application/json')
+        for name, value in (headers or {}).items():
+            request.add_header(name, value)
         with urllib.request.urlopen(request, context=self.context, timeout=self.timeout) as response:
             return json.loads(response.read() or b'{}')
 
@@ -374,22 +389,61 @@ class Hypervisor:
         return entry, bandwidth, timeout
 
 
+def merged(target, patch):
+    """``target`` with the JSON merge patch ``patch`` applied (RFC 7386: a null removes the key); a new object."""
+    if not isinstance(patch, dict):
+        return patch
+    result = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = merged(result.get(key), value)
+    return result
+
+
 def patch_vmi(api, vmi, body):
-    """PATCH the VMI; False when it is gone or changed meanwhile (the next round reads it again), or when the API
-    server refuses this patch (logged: one VMI's refusal must not stop the rounds of the others). A server error or
-    no answer goes up: the round ends and the next one asks again."""
+    """Write ``body`` (a JSON merge patch of the VMI's metadata and status) as virt-handler does: an update (PUT) of
+    the whole VMI, as virt-handler's service account on this node (``api.as_handler``, impersonated).
+
+    KubeVirt's VMI CRD has no status subresource; its mutating webhook puts back the old status of any VMI update
+    made by a user that is not one of KubeVirt's service accounts, without an error (vmi-mutator.go), and
+    virt-handler's role may update VMIs, not patch them. With a resourceVersion in ``body`` the update carries it,
+    so a VMI changed since is refused (409); without, the listed VMI's version is used, and on a 409 the VMI is read
+    again once and the update repeated.
+
+    False when the VMI is gone or changed meanwhile (the next round reads it again), or when the API server refuses
+    the update (logged: one VMI's refusal must not stop the rounds of the others). A server error or no answer goes
+    up: the round ends and the next one asks again."""
     meta = vmi['metadata']
     path = '/apis/kubevirt.io/v1/namespaces/%s/virtualmachineinstances/%s' % (meta['namespace'], meta['name'])
+    pinned = (body.get('metadata') or {}).get('resourceVersion') is not None
+    current = vmi
     try:
-        api.request('PATCH', path, body)
-        return True
+        for _attempt in range(1 if pinned else 2):
+            try:
+                api.request('PUT', path, merged(current, body), headers=api.as_handler)
+                return True
+            except urllib.error.HTTPError as exc:
+                if exc.code != 409 or pinned:
+                    raise
+                current = api.request('GET', path)
+        return False
     except urllib.error.HTTPError as exc:
         if exc.code >= 500 or exc.code == 429:
             raise
         if exc.code not in (404, 409):
             detail = exc.read()[:300]
-            log('VMI %s: the API server refused a patch (HTTP %d %s): %s' % (vmi_key(vmi), exc.code, exc.reason, detail))
+            log('VMI %s: the API server refused an update (HTTP %d %s): %s'
+                % (vmi_key(vmi), exc.code, exc.reason, detail))
         return False
+
+
+def handler_identity(namespace, node):
+    """The headers that make a request virt-handler's on ``node``: its service account in KubeVirt's namespace, with
+    the node name its bound token carries (KubeVirt's node restriction checks it)."""
+    return {'Impersonate-User': 'system:serviceaccount:%s:kubevirt-handler' % namespace,
+            'Impersonate-Extra-' + urllib.parse.quote('authentication.kubernetes.io/node-name', safe=''): node}
 
 
 def round_with_guests(api, node, vmis, hypervisor, targeted=(), address=None):
@@ -558,10 +612,9 @@ def run(api, node, interval, hypervisor, address=None):
     while True:
         try:
             if not labelled:
-                api.request('PATCH', '/api/v1/nodes/%s' % node,
-                            {'metadata': {'labels': {SCHEDULABLE_LABEL: 'true'}}})
+                api.request('PATCH', '/api/v1/nodes/%s' % node, {'metadata': {'labels': NODE_LABELS}})
                 labelled = True
-                log('node %s labelled %s=true' % (node, SCHEDULABLE_LABEL))
+                log('node %s labelled %s' % (node, ', '.join('%s=%s' % item for item in sorted(NODE_LABELS.items()))))
             if address is None:
                 address = node_address(api, node)
                 if address or not waiting:
@@ -586,6 +639,8 @@ def main(argv=None):
     parser.add_argument('--disk-dir', default='/srv/twinroom-vm-disks', help='the files behind PVC disks')
     parser.add_argument('--workdir', default='/run/twinroom-vms', help='each guest\'s console log and QMP socket')
     parser.add_argument('--accel', default='auto', choices=['auto', 'kvm', 'tcg'])
+    parser.add_argument('--kubevirt-namespace', default='kubevirt',
+                        help='where virt-operator installed KubeVirt: the VMI updates are made as its virt-handler')
     parser.add_argument('--migration-address', default=None,
                         help='where incoming migrations listen (default: the node\'s InternalIP, once it has one)')
     args = parser.parse_args(argv)
@@ -593,7 +648,8 @@ def main(argv=None):
     hypervisor = Hypervisor(args.guest_dir, args.disk_dir, args.workdir, args.accel)
     log('virt-handler stand-in for node %s: one QEMU guest per VMI (%s, disks in %s)'
         % (args.node, args.guest_dir, args.disk_dir))
-    run(Api(args.kubeconfig), args.node, args.interval, hypervisor, args.migration_address)
+    run(Api(args.kubeconfig, as_handler=handler_identity(args.kubevirt_namespace, args.node)), args.node,
+        args.interval, hypervisor, args.migration_address)
 
 
 if __name__ == '__main__':
